@@ -1,0 +1,124 @@
+"""Hand-over to a human: queue the conversation for the one-stop centre's staff."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.settings import get_settings
+from bot.text import mask_pii
+
+logger = logging.getLogger(__name__)
+
+TRANSCRIPT_TURNS = 12
+
+
+class HandoffQueue:
+    """Open hand-over requests, stored in SQLite under the data dir (the admin console reads it)."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (and create) the queue database."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY, sender_id TEXT NOT NULL,"
+                " channel TEXT NOT NULL, created_at REAL NOT NULL, transcript TEXT NOT NULL,"
+                " status TEXT NOT NULL DEFAULT 'open')"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        """Return a connection; each call is its own transaction."""
+        return sqlite3.connect(self.path, timeout=10)
+
+    def add(self, sender_id: str, channel: str, transcript: list[dict[str, str]]) -> int:
+        """Queue a request unless this sender already has an open one; return its id."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT id FROM handoffs WHERE sender_id = ? AND status = 'open'", (sender_id,)
+            ).fetchone()
+            if row:
+                db.execute(
+                    "UPDATE handoffs SET transcript = ? WHERE id = ?",
+                    (json.dumps(transcript, ensure_ascii=False), row[0]),
+                )
+                return int(row[0])
+            cur = db.execute(
+                "INSERT INTO handoffs (sender_id, channel, created_at, transcript) VALUES (?, ?, ?, ?)",
+                (sender_id, channel, time.time(), json.dumps(transcript, ensure_ascii=False)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def open_requests(self) -> list[dict[str, Any]]:
+        """Return open requests, oldest first."""
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM handoffs WHERE status = 'open' ORDER BY created_at").fetchall()
+        return [dict(r) | {"transcript": json.loads(r["transcript"])} for r in rows]
+
+
+def transcript_of(tracker: Tracker, turns: int = TRANSCRIPT_TURNS) -> list[dict[str, str]]:
+    """The last user/bot messages, with phone and CCCD numbers masked."""
+    lines = [
+        {"from": e["event"], "text": mask_pii(e.get("text") or "")}
+        for e in tracker.events
+        if e.get("event") in ("user", "bot") and e.get("text")
+    ]
+    return lines[-turns:]
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The channel the user writes from (metadata set by the gateway), or the sender prefix."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    channel = metadata.get("channel")
+    if isinstance(channel, str) and channel:
+        return channel
+    prefix = tracker.sender_id.split(":", 1)[0] if ":" in tracker.sender_id else ""
+    return {"tg": "telegram", "zalo": "zalo", "web": "web", "call": "voice"}.get(prefix, "rest")
+
+
+class ActionHandoff(Action):
+    """Queue the conversation for a human and tell the citizen honestly what happens next."""
+
+    def __init__(self) -> None:
+        """Open the queue once at start-up."""
+        self.queue = HandoffQueue(get_settings().data_dir / "handoff.db")
+
+    def name(self) -> str:
+        """Action name."""
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Record the request and reply."""
+        settings = get_settings()
+        channel = channel_of(tracker)
+        try:
+            ticket = self.queue.add(tracker.sender_id, channel, transcript_of(tracker))
+            logger.info("handoff queued id=%s channel=%s", ticket, channel)
+        except sqlite3.Error:
+            logger.exception("could not queue a handoff")
+            ticket = 0
+        if channel == "voice":
+            dispatcher.utter_message(
+                text="Dạ, em xin chuyển cuộc gọi tới tổng đài viên. Anh/chị vui lòng giữ máy.",
+                json_message={"handoff": True},
+            )
+            return []
+        reference = f" (mã yêu cầu #{ticket})" if ticket else ""
+        dispatcher.utter_message(
+            text=(
+                f"Dạ, em đã chuyển yêu cầu của anh/chị tới tổng đài viên{reference}. "
+                f"Cán bộ sẽ trả lời anh/chị ngay tại cuộc trò chuyện này trong giờ làm việc "
+                f"({settings.office_hours}). Nếu cần gấp, anh/chị gọi đường dây nóng {settings.hotline}."
+            )
+        )
+        return []

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite (what CI runs after setup and training). Exits non-zero on any failure.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+export TTHC_TEST=1
+passed=0; failed=0; failed_steps=()
+
+step() {  # name, command...
+  local name=$1; shift
+  echo; echo "==== $name"
+  local t0; t0=$(date +%s)
+  if "$@"; then
+    passed=$((passed + 1)); echo "==== $name: ok ($(( $(date +%s) - t0 )) s)"
+  else
+    failed=$((failed + 1)); failed_steps+=("$name"); echo "==== $name: FAILED ($(( $(date +%s) - t0 )) s)"
+  fi
+}
+
+rasa_cmd() { .venv-rasa/bin/rasa "$@"; }
+
+step "ruff" .venv/bin/ruff check .
+step "mypy" .venv/bin/mypy
+step "pytest (.venv-rasa: tokenizer, NLU components)" .venv-rasa/bin/python -m pytest -q -p no:cacheprovider tests/nlu
+step "pytest (.venv: actions, knowledge, dossier, connectors, ...)" \
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/nlu
+step "rasa data validate" rasa_cmd data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
+step "rasa test nlu (held-out set, macro F1 >= 0.90)" bash -c '
+  rm -rf results/nlu && mkdir -p results &&
+  .venv-rasa/bin/rasa test nlu --nlu tests/nlu/test_nlu.yml --model models/tthc.tar.gz --out results/nlu --no-plot >results/nlu.log 2>&1 ||
+  { tail -30 results/nlu.log; exit 1; }
+  .venv/bin/python scripts/check_nlu.py results/nlu 0.90'
+step "rasa test core (test stories, no prediction errors)" bash -c '
+  rm -rf results/core && mkdir -p results &&
+  .venv-rasa/bin/rasa test core --stories tests/stories --model models/tthc.tar.gz --out results/core \
+    --fail-on-prediction-errors --no-plot >results/core.log 2>&1 ||
+  { tail -40 results/core.log; cat results/core/failed_test_stories.yml 2>/dev/null | head -80; exit 1; }
+  grep -E "Correct|Finished" results/core.log | tail -3'
+step "stack smoke test (make run; REST, web chat, restart keeps the conversation)" \
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests/stack --run-stack
+
+echo
+if ((failed)); then echo "failed steps: ${failed_steps[*]}"; fi
+echo "steps: $passed passed, $failed failed"
+((failed == 0))
