@@ -51,8 +51,7 @@ wait_http() {  # name, url, seconds
 }
 
 t_start=$(date +%s)
-SANIC_HOST=127.0.0.1 OMP_NUM_THREADS=1 PYTHONWARNINGS="ignore:Your versions of rasa:UserWarning,ignore::DeprecationWarning" \
-  start actions .venv/bin/python -m rasa_sdk --actions bot.actions --port 5055
+OMP_NUM_THREADS=1 start actions .venv/bin/python -m bot.action_server --host 127.0.0.1 --port 5055
 rasa_args=(run --enable-api -i 127.0.0.1 -p 5005 --model models/tthc.tar.gz --endpoints endpoints.yml --credentials credentials.yml)
 [ -n "${RASA_TOKEN:-}" ] && rasa_args+=(--auth-token "$RASA_TOKEN")
 start rasa .venv-rasa/bin/rasa "${rasa_args[@]}"

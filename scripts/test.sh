@@ -31,8 +31,9 @@ step "rasa test nlu (held-out set, macro F1 >= 0.90)" bash -c '
   { tail -30 results/nlu.log; exit 1; }
   .venv/bin/python scripts/check_nlu.py results/nlu 0.90'
 step "rasa test core (test stories, no prediction errors)" bash -c '
-  rm -rf results/core && mkdir -p results &&
-  .venv-rasa/bin/rasa test core --stories tests/stories --model models/tthc.tar.gz --out results/core \
+  rm -rf results/core results/test_stories && mkdir -p results/test_stories &&
+  for f in tests/*/test_stories*.yml; do cp "$f" "results/test_stories/$(basename "$(dirname "$f")")_$(basename "$f")"; done &&
+  .venv-rasa/bin/rasa test core --stories results/test_stories --model models/tthc.tar.gz --out results/core \
     --fail-on-prediction-errors --no-plot >results/core.log 2>&1 ||
   { tail -40 results/core.log; cat results/core/failed_test_stories.yml 2>/dev/null | head -80; exit 1; }
   grep -E "Correct|Finished" results/core.log | tail -3'

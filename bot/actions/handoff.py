@@ -33,6 +33,15 @@ class HandoffQueue:
                 " channel TEXT NOT NULL, created_at REAL NOT NULL, transcript TEXT NOT NULL,"
                 " status TEXT NOT NULL DEFAULT 'open')"
             )
+            columns = {row[1] for row in db.execute("PRAGMA table_info(handoffs)")}
+            if "handled_at" not in columns:
+                db.execute("ALTER TABLE handoffs ADD COLUMN handled_at REAL")
+            if "handled_by" not in columns:
+                db.execute("ALTER TABLE handoffs ADD COLUMN handled_by TEXT NOT NULL DEFAULT ''")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS handoff_replies (id INTEGER PRIMARY KEY, handoff_id INTEGER NOT NULL,"
+                " at REAL NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL)"
+            )
 
     def _connect(self) -> sqlite3.Connection:
         """Return a connection; each call is its own transaction."""
@@ -62,6 +71,56 @@ class HandoffQueue:
             db.row_factory = sqlite3.Row
             rows = db.execute("SELECT * FROM handoffs WHERE status = 'open' ORDER BY created_at").fetchall()
         return [dict(r) | {"transcript": json.loads(r["transcript"])} for r in rows]
+
+    def requests(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Return requests (all, ``open`` or ``handled``), open ones first, then newest first."""
+        query = "SELECT * FROM handoffs"
+        params: tuple[Any, ...] = ()
+        if status is not None:
+            query += " WHERE status = ?"
+            params = (status,)
+        query += " ORDER BY status = 'open' DESC, created_at DESC LIMIT ?"
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute(query, (*params, limit)).fetchall()
+        return [dict(r) | {"transcript": json.loads(r["transcript"])} for r in rows]
+
+    def get(self, request_id: int) -> dict[str, Any] | None:
+        """Return one request with its staff replies, or None."""
+        with self._connect() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM handoffs WHERE id = ?", (request_id,)).fetchone()
+            if row is None:
+                return None
+            replies = db.execute(
+                "SELECT at, author, text FROM handoff_replies WHERE handoff_id = ? ORDER BY id", (request_id,)
+            ).fetchall()
+        return dict(row) | {"transcript": json.loads(row["transcript"]), "replies": [dict(r) for r in replies]}
+
+    def mark_handled(self, request_id: int, by: str) -> bool:
+        """Close an open request; False when unknown or already handled."""
+        with self._connect() as db:
+            cur = db.execute(
+                "UPDATE handoffs SET status = 'handled', handled_at = ?, handled_by = ?"
+                " WHERE id = ? AND status = 'open'",
+                (time.time(), by, request_id),
+            )
+        return cur.rowcount == 1
+
+    def add_reply(self, request_id: int, author: str, text: str) -> int:
+        """Record a staff reply sent to the citizen; return its id."""
+        with self._connect() as db:
+            cur = db.execute(
+                "INSERT INTO handoff_replies (handoff_id, at, author, text) VALUES (?, ?, ?, ?)",
+                (request_id, time.time(), author, text),
+            )
+        return int(cur.lastrowid or 0)
+
+    def counts(self) -> dict[str, int]:
+        """Number of requests per status."""
+        with self._connect() as db:
+            rows = db.execute("SELECT status, COUNT(*) FROM handoffs GROUP BY status").fetchall()
+        return {str(status): int(n) for status, n in rows}
 
 
 def transcript_of(tracker: Tracker, turns: int = TRANSCRIPT_TURNS) -> list[dict[str, str]]:

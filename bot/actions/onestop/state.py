@@ -1,0 +1,114 @@
+"""Our own SQLite state (audit, rate limits, subscriptions, push outbox) and keyed hashing of identifiers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    channel TEXT NOT NULL,
+    sender_hash TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rl_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    key_hash TEXT NOT NULL,
+    ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rl_failures_key ON rl_failures(kind, key_hash, ts);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    sender TEXT NOT NULL,
+    code TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    last_status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (sender, code)
+);
+CREATE TABLE IF NOT EXISTS push_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender TEXT NOT NULL,
+    code TEXT NOT NULL,
+    status TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    delivered_at REAL,
+    failed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS push_outbox_pending ON push_outbox(delivered_at, failed);
+"""
+
+
+class StateDB:
+    """Connections to the state database; the schema is created on first use."""
+
+    def __init__(self, path: Path) -> None:
+        """Remember the path; nothing is opened until first use."""
+        self.path = Path(path)
+        self._ready = False
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """Open a connection in a transaction that commits on success and rolls back on error."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        try:
+            if not self._ready:
+                with self._lock:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.executescript(SCHEMA)
+                    self._ready = True
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoint, never corrupt
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+
+class Hasher:
+    """Keyed (HMAC-SHA256) hashes, so sequential dossier codes and sender ids cannot be brute-forced back."""
+
+    def __init__(self, key: bytes) -> None:
+        """Use ``key`` as the HMAC secret."""
+        self._key = key
+
+    @classmethod
+    def from_settings(cls, env_key: str, data_dir: Path) -> Hasher:
+        """Key from TTHC_HASH_KEY, else a random key kept in ``data_dir/.hash_key`` (created once)."""
+        if env_key:
+            return cls(env_key.encode())
+        path = data_dir / ".hash_key"
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+        return cls(path.read_text().strip().encode())
+
+    def __call__(self, value: str) -> str:
+        """Return a short hex digest of ``value``."""
+        return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:24]

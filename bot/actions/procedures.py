@@ -1,0 +1,131 @@
+"""Action answering procedure questions (intent ``ask_procedure``) from the knowledge catalogue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions import answers
+from bot.actions.answers import FACETS, Reply
+from knowledge.service import KnowledgeService, SearchHit
+
+logger = logging.getLogger(__name__)
+TOP_K = 5
+
+
+def _send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+    """Send each text as its own message, buttons on the last one."""
+    for i, text in enumerate(reply.texts):
+        last = i == len(reply.texts) - 1
+        buttons = [b.to_dict() for b in reply.buttons] if last and reply.buttons else []
+        dispatcher.utter_message(text=text, buttons=buttons)
+
+
+def _entity(tracker: Tracker, name: str) -> str | None:
+    """The latest message's entity value, stripped; None when absent or empty."""
+    value = next(tracker.get_latest_entity_values(name), None)
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _user_text(tracker: Tracker) -> str:
+    """The user's words, or "" for a button payload (``/intent{...}``)."""
+    text = str(tracker.latest_message.get("text") or "").strip()
+    return "" if text.startswith("/") else text
+
+
+def _channel(tracker: Tracker) -> str:
+    """The channel name from the message metadata (or the sender id's namespace)."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    channel = metadata.get("channel") if isinstance(metadata, dict) else None
+    if channel:
+        return str(channel)
+    return tracker.sender_id.split(":", 1)[0] if ":" in tracker.sender_id else ""
+
+
+def choose(hits: list[SearchHit], min_score: float, margin: float) -> list[SearchHit]:
+    """Return [best] to answer, several close candidates to ask about, or [] when nothing fits."""
+    confident = [h for h in hits if h.score >= min_score]
+    if not confident:
+        return []
+    best = confident[0]
+    close = [h for h in confident if best.score - h.score <= margin]
+    return close[:4]
+
+
+class ActionAnswerProcedure(Action):
+    """Answer a facet (documents, fee, time, ...) of the procedure asked about, or ask which one."""
+
+    def __init__(self, service: KnowledgeService | None = None) -> None:
+        """Load the knowledge service once, when the action server starts."""
+        self.service = service or KnowledgeService.from_settings()
+
+    def name(self) -> str:
+        """Action name in the domain."""
+        return "action_answer_procedure"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Decide off the event loop, then send the reply."""
+        loop = asyncio.get_running_loop()
+        try:
+            reply, code, facet = await loop.run_in_executor(None, self._decide, tracker)
+        except Exception:
+            logger.exception("action_answer_procedure failed")
+            reply = Reply(
+                ["Xin lỗi anh/chị, em đang gặp trục trặc khi tra cứu thủ tục. Anh/chị vui lòng thử lại sau ít phút."],
+                [answers.Button("Gặp tổng đài viên", "/request_human")],
+            )
+            code, facet = tracker.get_slot("procedure_code"), None
+        _send(dispatcher, reply)
+        return [SlotSet("procedure_code", code), SlotSet("facet", facet)]
+
+    def _decide(self, tracker: Tracker) -> tuple[Reply, str | None, str | None]:
+        """Return the reply, the procedure now in focus and the facet answered."""
+        text = _user_text(tracker)
+        facet_entity = _entity(tracker, "facet")
+        facet = facet_entity if facet_entity in FACETS else answers.detect_facet(text)
+        code_entity = _entity(tracker, "procedure_code")
+        current = tracker.get_slot("procedure_code")
+
+        if code_entity:
+            procedure = self.service.get(code_entity)
+            if procedure is not None:
+                return answers.answer_procedure(procedure, facet), procedure.code, facet
+            if not text:
+                return answers.not_found(), current, None
+        if not text:
+            return answers.ask_which_procedure(), current, None
+
+        if current and answers.is_follow_up(text):
+            procedure = self.service.get(current)
+            if procedure is not None:
+                return answers.answer_procedure(procedure, facet), procedure.code, facet
+
+        hits = self.service.search(text, top_k=TOP_K)
+        chosen = choose(hits, self.service.min_score, self.service.clarify_margin)
+        if not chosen:
+            self.service.log_unanswered(
+                text, channel=_channel(tracker), sender_id=tracker.sender_id, best=hits[0] if hits else None
+            )
+            return answers.not_found(), current, facet
+        if len(chosen) > 1:
+            return answers.clarify([(h.code, h.title) for h in chosen], facet), current, facet
+        procedure = self.service.get(chosen[0].code)
+        if procedure is None:  # retired between search and read
+            return answers.not_found(), current, facet
+        return answers.answer_procedure(procedure, facet), procedure.code, facet
+
+
+def run_sync(action: ActionAnswerProcedure, tracker: Tracker) -> tuple[CollectingDispatcher, list[Any]]:
+    """Run the action outside an event loop (for scripts and tests)."""
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, {}))
+    return dispatcher, events

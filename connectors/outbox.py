@@ -1,0 +1,163 @@
+"""Persisted outbox: every reply to Telegram/Zalo is queued in SQLite and retried with backoff.
+
+Items of one recipient go out strictly in order (only the oldest pending item of each recipient
+is attempted); different recipients are sent concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from typing import Any, Protocol
+
+from connectors.metrics import Metrics
+from connectors.store import OutboxItem, Store
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """A delivery failed but should be retried; ``delay`` overrides the exponential backoff."""
+
+    def __init__(
+        self, reason: str, delay: float | None = None, pause_channel: bool = False, count: bool = True
+    ) -> None:
+        """Describe a transient failure."""
+        super().__init__(reason)
+        self.reason, self.delay, self.pause_channel, self.count = reason, delay, pause_channel, count
+
+
+class GiveUp(Exception):
+    """A delivery can never succeed (e.g. the user blocked the bot); the item is dropped."""
+
+
+class Deliverer(Protocol):
+    """A channel that can perform one queued API call."""
+
+    name: str
+
+    async def deliver(self, recipient: str, payload: dict[str, Any]) -> None:
+        """Perform one call; raise RetryLater or GiveUp on failure."""
+
+
+def backoff(attempts: int, base: float = 1.0) -> float:
+    """Exponential backoff with jitter: base, 2×base, 4×base ... capped at 5 minutes."""
+    return min(300.0, base * 2.0 ** max(0, attempts)) * random.uniform(0.8, 1.2)
+
+
+class Outbox:
+    """The outbox worker."""
+
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        max_attempts: int = 30,
+        max_age_s: float = 7 * 86400,
+        base_delay: float = 1.0,
+    ) -> None:
+        """Deliver items from ``store`` through registered channels."""
+        self.store, self.metrics, self.base_delay = store, metrics, base_delay
+        self.max_attempts, self.max_age_s = max_attempts, max_age_s
+        self.channels: dict[str, Deliverer] = {}
+        self._wake = asyncio.Event()
+        self._paused_until: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.idle = asyncio.Event()
+
+    def register(self, channel: Deliverer) -> None:
+        """Add a channel to deliver for."""
+        self.channels[channel.name] = channel
+
+    async def enqueue(self, channel: str, recipient: str, payloads: list[dict[str, Any]]) -> None:
+        """Persist calls for one recipient and wake the worker."""
+        if payloads:
+            await self.store.enqueue(channel, recipient, payloads)
+            self.idle.clear()
+            self._wake.set()
+
+    def start(self) -> None:
+        """Start the background worker."""
+        if self._task is None and self.channels:
+            self._task = asyncio.create_task(self._run(), name="outbox")
+
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Stop the worker after in-flight calls finish; pending items stay in SQLite."""
+        if self._task is not None:
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=grace_s)
+            except (asyncio.TimeoutError, Exception):
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        """Loop: deliver what is due, then sleep until the next due time or a wake-up."""
+        while not self._stopping:
+            try:
+                delay = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox loop error")
+                self.metrics.errors.inc(kind="outbox_loop")
+                delay = 5.0
+            if delay is None:
+                self.idle.set()
+                delay = 30.0
+            if self._stopping:
+                return
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, delay))
+
+    async def run_once(self) -> float | None:
+        """Deliver every due item once; return seconds until the next attempt (None: nothing left)."""
+        now = time.time()
+        active = [c for c in self.channels if self._paused_until.get(c, 0.0) <= now]
+        items, next_at = await self.store.due(active)
+        if items:
+            await asyncio.gather(*(self._deliver(item) for item in items))
+            return 0.0
+        waits = [t - now for t in self._paused_until.values() if t > now]
+        if next_at is not None:
+            waits.append(next_at - now)
+        return min(waits) if waits else None
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        """Attempt one item and record the outcome."""
+        channel = self.channels.get(item.channel)
+        if channel is None:
+            return
+        try:
+            await channel.deliver(item.recipient, item.payload)
+        except RetryLater as exc:
+            self.metrics.errors.inc(kind=f"{item.channel}_send_retry")
+            too_old = time.time() - item.created > self.max_age_s
+            if too_old or (exc.count and item.attempts + 1 >= self.max_attempts):
+                log.error("outbox item %s to %s dropped after %s attempts: %s",
+                          item.id, item.channel, item.attempts + 1, exc.reason)
+                await self.store.dead(item.id, exc.reason)
+                return
+            delay = exc.delay if exc.delay is not None else backoff(item.attempts, self.base_delay)
+            if exc.pause_channel:
+                self._paused_until[item.channel] = time.time() + delay
+            log.warning("outbox item %s to %s retried in %.0fs: %s", item.id, item.channel, delay, exc.reason)
+            await self.store.retry_later(item.id, delay, exc.reason, count=exc.count)
+        except GiveUp as exc:
+            self.metrics.errors.inc(kind=f"{item.channel}_send_failed")
+            log.error("outbox item %s to %s given up: %s", item.id, item.channel, exc)
+            await self.store.dead(item.id, str(exc))
+        except Exception as exc:
+            self.metrics.errors.inc(kind=f"{item.channel}_send_retry")
+            log.exception("outbox item %s to %s failed unexpectedly", item.id, item.channel)
+            await self.store.retry_later(item.id, backoff(item.attempts, self.base_delay), repr(exc))
+        else:
+            self.metrics.messages.inc(channel=item.channel, direction="out")
+            await self.store.done(item.id)

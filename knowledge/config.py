@@ -1,0 +1,41 @@
+"""Settings of the knowledge package, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    """Where the catalogue lives and how confident an answer must be."""
+
+    data_dir: Path
+    catalogue_db_url: str
+    min_score: float | None  # None: the searcher's own threshold
+    clarify_margin: float | None
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> KnowledgeSettings:
+        """Build settings from ``environ`` (default: the process environment)."""
+        env = dict(os.environ if environ is None else environ)
+        data_dir = Path(env.get("TTHC_DATA_DIR") or REPO_ROOT / "var").expanduser().resolve()
+        url = env.get("CATALOGUE_DB_URL") or f"sqlite:///{data_dir / 'catalogue.db'}"
+        return cls(
+            data_dir=data_dir,
+            catalogue_db_url=url,
+            min_score=float(env["KNOWLEDGE_MIN_SCORE"]) if env.get("KNOWLEDGE_MIN_SCORE") else None,
+            clarify_margin=(
+                float(env["KNOWLEDGE_CLARIFY_MARGIN"]) if env.get("KNOWLEDGE_CLARIFY_MARGIN") else None
+            ),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> KnowledgeSettings:
+    """Return the process-wide settings (read once)."""
+    return KnowledgeSettings.from_env()

@@ -1,0 +1,341 @@
+"""Versioned on-disk search index: lexical stats, dense vectors and doc metadata under ``index/v<N>/``.
+
+A build writes a new version beside the old ones and then swaps the ``current`` pointer file with
+``os.replace``, so readers always see a complete version; the last two versions are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bot.text import fold_diacritics, nfc, normalize_query
+from knowledge.lexical import LexicalIndex
+from knowledge.schema import Procedure
+
+if TYPE_CHECKING:
+    from knowledge.encoder import Encoder
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+POINTER = "current"
+KEEP_VERSIONS = 2
+FIELD_WEIGHTS = {
+    "title": 3.0,
+    "aliases": 2.5,
+    "questions": 1.0,
+    "field": 0.5,
+    "documents": 0.2,
+    "result": 0.3,
+}
+# Title qualifiers that split near-duplicate procedures; a doc carrying one the query lacks is
+# pushed down (see knowledge.search). Folded forms.
+QUALIFIERS = (
+    "yeu to nuoc ngoai",
+    "khu vuc bien gioi",
+    "luu dong",
+    "dang ky lai",
+    "trung uong",
+    "cap tinh",
+    "cap huyen",
+    "ket hop",
+    "toan trinh",
+    "nguoi nuoc ngoai",
+    "quan su",
+    "cong an nhan dan",
+)
+_VERSION_DIR = re.compile(r"^v(\d+)$")
+
+
+@dataclass
+class DocMeta:
+    """What a hit needs to show, plus the inputs of the citizen prior."""
+
+    code: str
+    title: str
+    field: str = ""
+    levels: list[str] = dc_field(default_factory=list)
+    applicants: str = ""
+
+
+def _doc_fields(p: Procedure) -> dict[str, str]:
+    """The text of each weighted field of a procedure."""
+    return {
+        "title": p.title,
+        "aliases": " ; ".join(p.aliases),
+        "questions": " ; ".join(p.questions),
+        "field": p.field,
+        "documents": " ; ".join(d.name for d in p.documents),
+        "result": p.result,
+    }
+
+
+def _passages(p: Procedure) -> list[tuple[str, str]]:
+    """Texts embedded for dense search, each tagged with its kind."""
+    out = [("title", p.title), ("title_folded", fold_diacritics(p.title))]
+    out += [("alias", a) for a in p.aliases if a.strip()]
+    out += [("question", q) for q in p.questions if q.strip()]
+    return out
+
+
+_CITIZEN = ("cong dan", "ca nhan", "nguoi viet nam", "ho gia dinh")
+
+
+def citizen_prior(p: Procedure) -> float:
+    """A small score shift favouring what individuals apply for (cấp xã/tỉnh, công dân)."""
+    applicants = normalize_query(p.applicants)
+    levels = {normalize_query(lv) for lv in p.levels}
+    title = normalize_query(p.title)
+    prior = 0.0
+    if any(c in applicants for c in _CITIZEN):
+        prior += 0.5
+    elif applicants:
+        prior -= 0.5
+    if "cap xa" in levels:
+        prior += 0.5
+    elif "cap tinh" in levels:
+        prior += 0.2
+    elif levels and levels <= {"cap bo"}:
+        prior -= 0.3
+    if "trung uong" in title:
+        prior -= 0.3
+    return prior
+
+
+def catalogue_revision(procedures: Sequence[Procedure]) -> str:
+    """A content hash of the catalogue (order-independent), recorded in each version."""
+    h = hashlib.sha256()
+    for blob in sorted(json.dumps(p.to_dict(), sort_keys=True, ensure_ascii=False) for p in procedures):
+        h.update(blob.encode())
+    return h.hexdigest()[:16]
+
+
+class _Progress:
+    """tqdm on a terminal, periodic log lines otherwise."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        self.total, self.desc, self.done, self._last = total, desc, 0, 0.0
+        self._bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit="text")
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif time.monotonic() - self._last > 5 or self.done >= self.total:
+            self._last = time.monotonic()
+            log.info("%s: %d/%d", self.desc, self.done, self.total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+@dataclass
+class ProcedureIndex:
+    """One loaded index version: metadata, lexical matrix, passage vectors and their owners."""
+
+    docs: list[DocMeta]
+    lexical: LexicalIndex
+    vectors: np.ndarray
+    owners: np.ndarray
+    kinds: list[str]
+    prior: np.ndarray
+    qualifiers: list[list[str]]
+    manifest: dict[str, Any] = dc_field(default_factory=dict)
+    _faiss: Any = None
+
+    @property
+    def model_name(self) -> str:
+        """The sentence-transformers model that embedded the passages."""
+        return str(self.manifest.get("model", ""))
+
+    def dense_index(self) -> Any:
+        """FAISS inner-product index over the passage vectors (built lazily, then reused)."""
+        if self._faiss is None:
+            import faiss
+
+            idx = faiss.IndexFlatIP(int(self.vectors.shape[1]))
+            if len(self.vectors):
+                idx.add(self.vectors)
+            self._faiss = idx
+        return self._faiss
+
+    @classmethod
+    def build(cls, procedures: Iterable[Procedure], encoder: Encoder, *, batch_size: int = 64,
+              passage_filter: Callable[[str], bool] | None = None) -> ProcedureIndex:
+        """Embed and index procedures (retired ones are skipped)."""
+        procs = [p for p in procedures if not p.retired]
+        docs = [DocMeta(p.code, nfc(p.title), p.field, list(p.levels), p.applicants) for p in procs]
+        lexical = LexicalIndex.build((_doc_fields(p) for p in procs), FIELD_WEIGHTS)
+        texts: list[str] = []
+        owners: list[int] = []
+        kinds: list[str] = []
+        for i, p in enumerate(procs):
+            for kind, text in _passages(p):
+                if passage_filter is None or passage_filter(kind):
+                    texts.append(" ".join(nfc(text).split()))
+                    owners.append(i)
+                    kinds.append(kind)
+        progress = _Progress(len(texts), "embedding")
+        chunks = []
+        for start in range(0, len(texts), 512):
+            part = texts[start : start + 512]
+            chunks.append(encoder.encode_passages(part, batch_size=batch_size))
+            progress.update(len(part))
+        progress.close()
+        dim = encoder.dim
+        vectors = np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
+        prior = np.asarray([citizen_prior(p) for p in procs], np.float32)
+        quals = [[q for q in QUALIFIERS if q in normalize_query(p.title)] for p in procs]
+        manifest = {
+            "format": FORMAT_VERSION,
+            "model": encoder.name,
+            "dim": dim,
+            "documents": len(docs),
+            "passages": len(texts),
+            "catalogue_revision": catalogue_revision(procs),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        return cls(docs, lexical, np.ascontiguousarray(vectors, np.float32),
+                   np.asarray(owners, np.int32), kinds, prior, quals, manifest)
+
+    def save(self, folder: Path) -> None:
+        """Write every part of this version into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.lexical.save(folder)
+        np.save(folder / "vectors.npy", self.vectors)
+        np.save(folder / "owners.npy", self.owners)
+        np.save(folder / "prior.npy", self.prior)
+        meta = {
+            "docs": [d.__dict__ for d in self.docs],
+            "kinds": self.kinds,
+            "qualifiers": self.qualifiers,
+        }
+        (folder / "docs.json").write_text(json.dumps(meta, ensure_ascii=False))
+        (folder / "manifest.json").write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, folder: Path) -> ProcedureIndex:
+        """Read a version written by :meth:`save`."""
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{folder}: index format {manifest.get('format')} != {FORMAT_VERSION}")
+        meta = json.loads((folder / "docs.json").read_text())
+        docs = [DocMeta(**d) for d in meta["docs"]]
+        return cls(
+            docs,
+            LexicalIndex.load(folder),
+            np.load(folder / "vectors.npy"),
+            np.load(folder / "owners.npy"),
+            list(meta["kinds"]),
+            np.load(folder / "prior.npy"),
+            [list(q) for q in meta["qualifiers"]],
+            manifest,
+        )
+
+
+class IndexStore:
+    """The ``index/`` folder: numbered versions plus an atomically swapped ``current`` pointer."""
+
+    def __init__(self, root: Path) -> None:
+        """Use ``root`` (created on first build)."""
+        self.root = Path(root)
+
+    def versions(self) -> list[int]:
+        """Complete version numbers on disk, ascending."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for child in self.root.iterdir():
+            m = _VERSION_DIR.match(child.name)
+            if m and (child / "manifest.json").exists():
+                found.append(int(m.group(1)))
+        return sorted(found)
+
+    def current_name(self) -> str | None:
+        """The version folder name the pointer names (``v3``), or None before the first build."""
+        try:
+            name = (self.root / POINTER).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return name if _VERSION_DIR.match(name) else None
+
+    def current_path(self) -> Path | None:
+        """The folder of the current version, or None."""
+        name = self.current_name()
+        return self.root / name if name else None
+
+    def current_manifest(self) -> dict[str, Any] | None:
+        """The manifest of the current version, or None."""
+        path = self.current_path()
+        if path is None or not (path / "manifest.json").exists():
+            return None
+        return dict(json.loads((path / "manifest.json").read_text()))
+
+    def load_current(self) -> ProcedureIndex:
+        """Load the version the pointer names."""
+        path = self.current_path()
+        if path is None:
+            raise FileNotFoundError(f"no search index under {self.root}: run `python -m knowledge build`")
+        return ProcedureIndex.load(path)
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".build.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def publish(self, index: ProcedureIndex) -> Path:
+        """Write ``index`` as the next version, swap the pointer to it, prune old versions."""
+        with self._lock():
+            number = max(self.versions(), default=0) + 1
+            tmp = Path(tempfile.mkdtemp(prefix=f".v{number}-", dir=self.root))
+            try:
+                index.manifest["version"] = number
+                index.save(tmp)
+                os.chmod(tmp, 0o755)
+                final = self.root / f"v{number}"
+                os.rename(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            pointer_tmp = self.root / f".{POINTER}.tmp"
+            pointer_tmp.write_text(f"v{number}\n")
+            os.replace(pointer_tmp, self.root / POINTER)
+            self._prune(keep=f"v{number}")
+        log.info("published search index v%d (%d documents)", number, len(index.docs))
+        return final
+
+    def _prune(self, keep: str) -> None:
+        """Delete all but the newest ``KEEP_VERSIONS`` versions (never the current one)."""
+        old = [v for v in self.versions() if f"v{v}" != keep][: -(KEEP_VERSIONS - 1) or None]
+        for v in old:
+            shutil.rmtree(self.root / f"v{v}", ignore_errors=True)
+        for stale in self.root.glob(".v*-*"):
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)

@@ -1,0 +1,213 @@
+"""Hybrid procedure search: folded BM25 + dense e5 + synonyms + citizen prior, fused and calibrated.
+
+Recommended use of :attr:`Hit.score` (a 0..1 confidence):
+
+* ``score < NOT_FOUND_THRESHOLD``: answer "not found" and offer to rephrase;
+* otherwise answer with the top hit, and also offer every hit whose score is within
+  ``CLOSE_MARGIN`` of the top one as a "did you mean" candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.text import nfc, normalize_query
+from knowledge.encoder import Encoder, load_encoder
+from knowledge.index import IndexStore, ProcedureIndex
+from knowledge.lexical import STOPWORDS, SynonymTable, terms, tokens
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND_THRESHOLD = 0.35
+CLOSE_MARGIN = 0.15
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: procedure code, its title, and a calibrated 0..1 confidence."""
+
+    code: str
+    title: str
+    score: float
+
+
+@dataclass
+class SearchConfig:
+    """Weights of the fused score; the defaults are the measured best (bench/knowledge_bench.py)."""
+
+    use_lexical: bool = True
+    use_dense: bool = True
+    use_synonyms: bool = True
+    use_prior: bool = True
+    lexical_weight: float = 1.0
+    dense_weight: float = 1.0
+    expansion_weight: float = 0.6
+    prior_weight: float = 0.08
+    qualifier_penalty: float = 0.15
+    dense_passages: int = 256
+    dense_floor: float = 0.72
+    dense_span: float = 0.18
+    # Logistic calibration of the fused top score into a confidence.
+    calib_slope: float = 8.0
+    calib_offset: float = 0.9
+    calib_margin_slope: float = 6.0
+
+
+@dataclass
+class Scored:
+    """Per-document component scores of one query (for fusion, diagnosis and the bench)."""
+
+    lexical: np.ndarray
+    dense: np.ndarray
+    fused: np.ndarray
+    query_terms: int
+
+
+class ProcedureSearcher:
+    """Search a published index; a newly published version is picked up within about a second."""
+
+    def __init__(self, store: IndexStore | Path, encoder: Encoder | None = None,
+                 synonyms: SynonymTable | None = None, config: SearchConfig | None = None,
+                 reload_interval: float = 1.0) -> None:
+        """Load the current index version and the encoder that built it (once)."""
+        self.store = store if isinstance(store, IndexStore) else IndexStore(Path(store))
+        self.config = config or SearchConfig()
+        self.synonyms = synonyms if synonyms is not None else SynonymTable.default()
+        self.reload_interval = reload_interval
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._loaded_name = self.store.current_name()
+        self.index = self.store.load_current()
+        self.encoder = encoder if encoder is not None else load_encoder(self.index.model_name)
+        self._check_model()
+
+    @classmethod
+    def load(cls, data_dir: Path, config: SearchConfig | None = None) -> ProcedureSearcher:
+        """The searcher over ``<data_dir>/index`` with the encoder recorded in the index."""
+        return cls(IndexStore(Path(data_dir) / "index"), config=config)
+
+    @classmethod
+    def from_index(cls, index: ProcedureIndex, encoder: Encoder, synonyms: SynonymTable | None = None,
+                   config: SearchConfig | None = None) -> ProcedureSearcher:
+        """A searcher over an in-memory index (no store, no reloading): for benchmarks and tests."""
+        self = cls.__new__(cls)
+        self.store = IndexStore(Path("/nonexistent"))
+        self.config = config or SearchConfig()
+        self.synonyms = synonyms if synonyms is not None else SynonymTable.default()
+        self.reload_interval = math.inf
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()
+        self._loaded_name = None
+        self.index = index
+        self.encoder = encoder
+        self._check_model()
+        return self
+
+    def _check_model(self) -> None:
+        if self.index.model_name and self.index.model_name != self.encoder.name:
+            log.warning("index was built with %s but queries use %s", self.index.model_name,
+                        self.encoder.name)
+
+    @property
+    def version(self) -> str | None:
+        """The version folder currently served (``v3``), or None for an in-memory index."""
+        return self._loaded_name
+
+    def maybe_reload(self, force: bool = False) -> bool:
+        """Swap in a newly published version (checks the pointer at most once per interval)."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.reload_interval:
+            return False
+        self._checked = now
+        name = self.store.current_name()
+        if name is None or name == self._loaded_name:
+            return False
+        with self._lock:
+            if name == self._loaded_name:
+                return False
+            try:
+                index = ProcedureIndex.load(self.store.root / name)
+            except (OSError, ValueError) as exc:
+                log.error("cannot load index %s, keeping %s: %s", name, self._loaded_name, exc)
+                return False
+            if index.model_name != self.encoder.name:
+                self.encoder = load_encoder(index.model_name)
+            self.index, self._loaded_name = index, name
+        log.info("search index switched to %s", name)
+        return True
+
+    def score_all(self, query: str) -> Scored:
+        """Component and fused scores of every document for ``query``."""
+        cfg = self.config
+        index = self.index
+        n = len(index.docs)
+        folded = normalize_query(query)
+        expansions = self.synonyms.expansions(folded) if cfg.use_synonyms else []
+        lexical = np.zeros(n, np.float32)
+        qterms = terms(folded, drop_stopwords=True)
+        if cfg.use_lexical:
+            qvec = index.lexical.query_vector(qterms)
+            for extra in expansions:
+                for col, w in index.lexical.query_vector(terms(extra), cfg.expansion_weight).items():
+                    qvec[col] = max(qvec.get(col, 0.0), w)
+            raw = index.lexical.score(qvec)
+            top = float(raw.max()) if n else 0.0
+            if top > 0:
+                lexical = raw / top
+        dense = np.zeros(n, np.float32)
+        if cfg.use_dense and len(index.vectors):
+            text = nfc(query).strip()
+            if expansions:
+                text = f"{text} ({'; '.join(expansions)})"
+            qv = self.encoder.encode_queries([text])
+            k = min(cfg.dense_passages, len(index.vectors))
+            sims, ids = index.dense_index().search(qv, k)
+            floor = float(sims[0, -1])
+            doc_sim = np.full(n, floor, np.float32)
+            np.maximum.at(doc_sim, index.owners[ids[0]], sims[0])
+            dense = np.clip((doc_sim - cfg.dense_floor) / cfg.dense_span, 0.0, 1.0)
+        fused = cfg.lexical_weight * lexical + cfg.dense_weight * dense
+        if cfg.use_prior:
+            fused = fused + cfg.prior_weight * index.prior
+            present = folded + " " + " ".join(normalize_query(e) for e in expansions)
+            for i, quals in enumerate(index.qualifiers):
+                missing = sum(1 for q in quals if q not in present)
+                if missing:
+                    fused[i] -= cfg.qualifier_penalty * missing
+        return Scored(lexical, dense, fused.astype(np.float32), len(qterms))
+
+    def search(self, query: str, top_k: int = 5) -> list[Hit]:
+        """Best ``top_k`` procedures for a citizen question, with calibrated confidences."""
+        self.maybe_reload()
+        if not query or not tokens(query) or top_k <= 0:
+            return []
+        if all(t in STOPWORDS for t in tokens(query)):
+            return []
+        scored = self.score_all(query)
+        fused = scored.fused
+        k = min(top_k, len(fused))
+        if k == 0:
+            return []
+        top = np.argpartition(-fused, k - 1)[:k] if k < len(fused) else np.arange(len(fused))
+        top = top[np.argsort(-fused[top], kind="stable")]
+        best = float(fused[top[0]])
+        second = float(fused[top[1]]) if len(top) > 1 else best - 1.0
+        return [
+            Hit(self.index.docs[i].code, self.index.docs[i].title,
+                self.confidence(float(fused[i]), best, second, i == top[0]))
+            for i in top
+        ]
+
+    def confidence(self, value: float, best: float, second: float, is_top: bool) -> float:
+        """Map a fused score to 0..1: logistic in the score, boosted for a clear lead over the next."""
+        cfg = self.config
+        margin = (best - second) if is_top else (value - best)
+        z = cfg.calib_slope * (value - cfg.calib_offset) + cfg.calib_margin_slope * min(margin, 0.3)
+        return round(1.0 / (1.0 + math.exp(-z)), 4)

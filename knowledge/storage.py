@@ -1,0 +1,384 @@
+"""The procedure catalogue in SQL (SQLite by default, PostgreSQL via URL), with versions and a revision.
+
+Each procedure is stored as its JSON document plus a few columns for listing. Every write keeps the
+previous document in ``procedure_versions`` (history, rollback) and bumps ``revision``, which the
+search index compares with the revision it was built from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+from bot.text import normalize_query
+from knowledge.schema import Procedure
+
+metadata = MetaData()
+
+procedures = Table(
+    "procedures",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("field", Text, nullable=False, default=""),
+    Column("document", Text, nullable=False),
+    Column("retired", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+procedure_versions = Table(
+    "procedure_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, index=True),
+    Column("document", Text, nullable=True),  # the document before the change (None: newly added)
+    Column("revision", Integer, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(200), nullable=False, default=""),
+)
+
+catalogue_state = Table(
+    "catalogue_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+unanswered_questions = Table(
+    "unanswered_questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("text", Text, nullable=False),
+    Column("folded_text", Text, nullable=False),
+    Column("channel", String(32), nullable=False, default=""),
+    Column("sender_hash", String(64), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("best_code", String(64), nullable=True),
+    Column("best_score", Float, nullable=True),
+    Column("status", String(16), nullable=False, default="new"),
+)
+
+
+def now_utc() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def hash_sender(sender_id: str, salt: str = "tthc") -> str:
+    """Hash a sender id so logs can group questions by person without storing who it was."""
+    return hashlib.sha256(f"{salt}:{sender_id}".encode()).hexdigest()[:32]
+
+
+def _dump(procedure: Procedure) -> str:
+    """Serialise a procedure as stable JSON text."""
+    return json.dumps(procedure.to_dict(), ensure_ascii=False, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class UnansweredQuestion:
+    """One question the bot could not match to a procedure."""
+
+    id: int
+    text: str
+    folded_text: str
+    channel: str
+    sender_hash: str
+    created_at: datetime
+    best_code: str | None
+    best_score: float | None
+    status: str
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a batch write changed."""
+
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    revision: int
+
+
+class Catalogue:
+    """The procedure catalogue and the unanswered-question log, over one SQLAlchemy engine."""
+
+    def __init__(self, url: str) -> None:
+        """Open (and create if needed) the catalogue at ``url``."""
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """Yield a connection inside one transaction (rolled back on any error)."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------ revision
+
+    def revision(self) -> int:
+        """Return the catalogue revision (increases on every write)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(catalogue_state.c.value).where(catalogue_state.c.key == "revision")
+            ).scalar()
+        return int(value or 0)
+
+    def _bump_revision(self, conn: Connection) -> int:
+        """Increase the revision inside ``conn``'s transaction and return the new value."""
+        updated = conn.execute(
+            update(catalogue_state)
+            .where(catalogue_state.c.key == "revision")
+            .values(value=catalogue_state.c.value + 1)
+        )
+        if updated.rowcount == 0:
+            conn.execute(insert(catalogue_state).values(key="revision", value=1))
+        return int(
+            conn.execute(
+                select(catalogue_state.c.value).where(catalogue_state.c.key == "revision")
+            ).scalar_one()
+        )
+
+    # ------------------------------------------------------------ procedures
+
+    def upsert_many(self, items: Iterable[Procedure], source: str = "") -> WriteResult:
+        """Insert or replace procedures in one transaction; unchanged documents are not rewritten."""
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
+        with self.transaction() as conn:
+            revision = None
+            for procedure in items:
+                document = _dump(procedure)
+                old = conn.execute(
+                    select(procedures.c.document).where(procedures.c.code == procedure.code)
+                ).scalar()
+                if old == document:
+                    unchanged.append(procedure.code)
+                    continue
+                if revision is None:
+                    revision = self._bump_revision(conn)
+                self._write(conn, procedure, document, old, revision, source)
+                (updated if old is not None else added).append(procedure.code)
+            final = revision if revision is not None else self._current(conn)
+        return WriteResult(added, updated, unchanged, final)
+
+    def upsert(self, procedure: Procedure, source: str = "") -> WriteResult:
+        """Insert or replace one procedure."""
+        return self.upsert_many([procedure], source=source)
+
+    def _current(self, conn: Connection) -> int:
+        """Read the revision inside a transaction."""
+        value = conn.execute(
+            select(catalogue_state.c.value).where(catalogue_state.c.key == "revision")
+        ).scalar()
+        return int(value or 0)
+
+    def _write(
+        self, conn: Connection, procedure: Procedure, document: str, old: str | None, revision: int, source: str
+    ) -> None:
+        """Write one document and keep the previous one as a version."""
+        stamp = now_utc()
+        conn.execute(
+            insert(procedure_versions).values(
+                code=procedure.code, document=old, revision=revision, changed_at=stamp, source=source[:200]
+            )
+        )
+        values = {
+            "title": procedure.title,
+            "field": procedure.field,
+            "document": document,
+            "retired": procedure.retired,
+            "updated_at": stamp,
+        }
+        if old is None:
+            conn.execute(insert(procedures).values(code=procedure.code, **values))
+        else:
+            conn.execute(update(procedures).where(procedures.c.code == procedure.code).values(**values))
+
+    def get(self, code: str, include_retired: bool = True) -> Procedure | None:
+        """Return one procedure by code, or None."""
+        query = select(procedures.c.document).where(procedures.c.code == code.strip())
+        if not include_retired:
+            query = query.where(procedures.c.retired.is_(False))
+        with self.engine.connect() as conn:
+            document = conn.execute(query).scalar()
+        return Procedure.from_dict(json.loads(document)) if document else None
+
+    def get_many(self, codes: Iterable[str]) -> dict[str, Procedure]:
+        """Return the procedures for ``codes`` that exist, keyed by code."""
+        wanted = list(dict.fromkeys(codes))
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(procedures.c.code, procedures.c.document).where(procedures.c.code.in_(wanted))
+            ).all()
+        return {code: Procedure.from_dict(json.loads(doc)) for code, doc in rows}
+
+    def all(self, include_retired: bool = False) -> list[Procedure]:
+        """Return every procedure, ordered by code."""
+        query = select(procedures.c.document).order_by(procedures.c.code)
+        if not include_retired:
+            query = query.where(procedures.c.retired.is_(False))
+        with self.engine.connect() as conn:
+            return [Procedure.from_dict(json.loads(doc)) for doc in conn.execute(query).scalars()]
+
+    def codes(self, include_retired: bool = True) -> set[str]:
+        """Return the set of stored codes."""
+        query = select(procedures.c.code)
+        if not include_retired:
+            query = query.where(procedures.c.retired.is_(False))
+        with self.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def count(self, include_retired: bool = False) -> int:
+        """Return how many procedures are stored."""
+        query = select(func.count()).select_from(procedures)
+        if not include_retired:
+            query = query.where(procedures.c.retired.is_(False))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def retire(self, code: str, retired: bool = True, source: str = "") -> bool:
+        """Mark a procedure retired (hidden from answers) or bring it back; False if unknown."""
+        procedure = self.get(code)
+        if procedure is None:
+            return False
+        if procedure.retired != retired:
+            procedure.retired = retired
+            self.upsert(procedure, source=source or ("retire" if retired else "unretire"))
+        return True
+
+    def versions(self, code: str) -> list[tuple[int, Procedure | None, datetime, str]]:
+        """Return ``(revision, previous document, changed_at, source)`` for ``code``, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    procedure_versions.c.revision,
+                    procedure_versions.c.document,
+                    procedure_versions.c.changed_at,
+                    procedure_versions.c.source,
+                )
+                .where(procedure_versions.c.code == code)
+                .order_by(procedure_versions.c.id.desc())
+            ).all()
+        return [
+            (rev, Procedure.from_dict(json.loads(doc)) if doc else None, changed, source)
+            for rev, doc, changed, source in rows
+        ]
+
+    def stats(self) -> dict[str, Any]:
+        """Return counts for the CLI and the admin console."""
+        with self.engine.connect() as conn:
+            by_field = conn.execute(
+                select(procedures.c.field, func.count())
+                .where(procedures.c.retired.is_(False))
+                .group_by(procedures.c.field)
+                .order_by(func.count().desc())
+            ).all()
+            unanswered = conn.execute(
+                select(func.count()).select_from(unanswered_questions)
+            ).scalar_one()
+        return {
+            "procedures": self.count(),
+            "retired": self.count(include_retired=True) - self.count(),
+            "revision": self.revision(),
+            "fields": len(by_field),
+            "top_fields": [(name or "(none)", int(n)) for name, n in by_field[:10]],
+            "unanswered": int(unanswered),
+        }
+
+    # ------------------------------------------------------------ unanswered questions
+
+    def log_unanswered(
+        self,
+        text: str,
+        channel: str = "",
+        sender_id: str = "",
+        best_code: str | None = None,
+        best_score: float | None = None,
+    ) -> int:
+        """Record a question the bot could not answer; returns its id."""
+        with self.transaction() as conn:
+            result = conn.execute(
+                insert(unanswered_questions).values(
+                    text=text[:2000],
+                    folded_text=normalize_query(text)[:2000],
+                    channel=channel[:32],
+                    sender_hash=hash_sender(sender_id) if sender_id else "",
+                    created_at=now_utc(),
+                    best_code=best_code,
+                    best_score=best_score,
+                    status="new",
+                )
+            )
+            key = result.inserted_primary_key
+            return int(key[0]) if key else 0
+
+    def list_unanswered(self, status: str | None = "new", limit: int = 100) -> list[UnansweredQuestion]:
+        """Return logged questions, newest first (``status=None`` for all)."""
+        query = select(unanswered_questions).order_by(unanswered_questions.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(unanswered_questions.c.status == status)
+        with self.engine.connect() as conn:
+            return [UnansweredQuestion(**row._mapping) for row in conn.execute(query)]
+
+    def set_unanswered_status(self, question_id: int, status: str) -> bool:
+        """Mark a logged question (e.g. ``resolved``, ``ignored``); False if unknown."""
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(unanswered_questions)
+                .where(unanswered_questions.c.id == question_id)
+                .values(status=status[:16])
+            )
+        return bool(result.rowcount)
+
+    def delete_unanswered(self, question_id: int) -> bool:
+        """Delete one logged question; False if unknown."""
+        with self.transaction() as conn:
+            result = conn.execute(delete(unanswered_questions).where(unanswered_questions.c.id == question_id))
+        return bool(result.rowcount)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Use WAL and a busy timeout so the importer and the action server can share the file."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
