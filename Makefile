@@ -2,7 +2,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup train run test lint validate test-python test-rasa bench clean
+.PHONY: help setup train run test lint bench admin-user clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -24,6 +24,10 @@ lint: ## ruff and mypy
 
 bench: train ## Benchmarks; results in bench/results/
 	@bash scripts/bench.sh
+
+admin-user: ## Create an admin console account: make admin-user NAME=alice
+	@test -n "$(NAME)" || { echo "usage: make admin-user NAME=<login>"; exit 2; }
+	@.venv/bin/python -m connectors.admin create-user $(NAME) --role admin
 
 clean: ## Remove trained models and test results (keeps venvs and var/)
 	rm -rf models results

@@ -124,7 +124,9 @@ def cross_validation(workdir: Path) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 1),
         "intent_macro_f1": round(report["macro avg"]["f1-score"], 4),
         "intent_accuracy": round(report.get("accuracy", 0.0), 4),
-        "per_intent_f1": {k: round(v["f1-score"], 3) for k, v in report.items() if isinstance(v, dict) and "avg" not in k},
+        "per_intent_f1": {
+            k: round(v["f1-score"], 3) for k, v in report.items() if isinstance(v, dict) and "avg" not in k
+        },
     }
 
 

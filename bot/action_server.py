@@ -24,7 +24,9 @@ def main() -> None:
     # rasa-sdk 3.21 warns on every call that Rasa 3.6 "might not be compatible"; it is (see README).
     warnings.filterwarnings("ignore", message="Your versions of rasa and rasa_sdk", category=UserWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     from rasa_sdk.endpoint import create_app
     from rasa_sdk.executor import ActionExecutor

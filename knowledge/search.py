@@ -20,12 +20,12 @@ import numpy as np
 
 from bot.text import nfc, normalize_query
 from knowledge.encoder import Encoder, load_encoder
-from knowledge.index import IndexStore, ProcedureIndex
+from knowledge.index import ACTIONS, IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, terms, tokens
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND_THRESHOLD = 0.35
+NOT_FOUND_THRESHOLD = 0.5
 CLOSE_MARGIN = 0.15
 
 
@@ -48,16 +48,18 @@ class SearchConfig:
     use_prior: bool = True
     lexical_weight: float = 1.0
     dense_weight: float = 1.0
-    expansion_weight: float = 0.6
-    prior_weight: float = 0.08
-    qualifier_penalty: float = 0.15
+    expansion_weight: float = 0.4
+    prior_weight: float = 0.15
+    qualifier_penalty: float = 0.2
+    action_penalty: float = 0.1
+    level_penalty: float = 0.05
     dense_passages: int = 256
-    dense_floor: float = 0.72
+    dense_floor: float = 0.78
     dense_span: float = 0.18
-    # Logistic calibration of the fused top score into a confidence.
-    calib_slope: float = 8.0
-    calib_offset: float = 0.9
-    calib_margin_slope: float = 6.0
+    # Logistic calibration into a confidence (fitted on the dev and out-of-scope sets, see bench).
+    calib_slope: float = 12.0
+    calib_offset: float = 0.55
+    calib_margin_slope: float = 3.0
 
 
 @dataclass
@@ -176,11 +178,17 @@ class ProcedureSearcher:
         fused = cfg.lexical_weight * lexical + cfg.dense_weight * dense
         if cfg.use_prior:
             fused = fused + cfg.prior_weight * index.prior
-            present = folded + " " + " ".join(normalize_query(e) for e in expansions)
+            present = " " + " ".join(tokens(folded + " " + " ".join(expansions))) + " "
+            asked = {a for a, cues in ACTIONS.items() if any(f" {c} " in present for c in cues)}
             for i, quals in enumerate(index.qualifiers):
-                missing = sum(1 for q in quals if q not in present)
+                missing = 0.0
+                for q in quals:
+                    if q.startswith("action:"):
+                        missing += cfg.action_penalty if q[7:] not in asked else 0.0
+                    elif f" {q} " not in present:
+                        missing += cfg.level_penalty if q == "cap tinh" else cfg.qualifier_penalty
                 if missing:
-                    fused[i] -= cfg.qualifier_penalty * missing
+                    fused[i] -= missing
         return Scored(lexical, dense, fused.astype(np.float32), len(qterms))
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
@@ -199,15 +207,21 @@ class ProcedureSearcher:
         top = top[np.argsort(-fused[top], kind="stable")]
         best = float(fused[top[0]])
         second = float(fused[top[1]]) if len(top) > 1 else best - 1.0
-        return [
-            Hit(self.index.docs[i].code, self.index.docs[i].title,
-                self.confidence(float(fused[i]), best, second, i == top[0]))
-            for i in top
-        ]
+        dense = scored.dense if self.config.use_dense else scored.lexical
+        hits: list[Hit] = []
+        ceiling = 1.0
+        for i in top:
+            conf = self.confidence(float(dense[i]), float(fused[i]) - (second if i == top[0] else best))
+            ceiling = min(ceiling, conf)  # scores never increase down the ranking
+            hits.append(Hit(self.index.docs[i].code, self.index.docs[i].title, ceiling))
+        return hits
 
-    def confidence(self, value: float, best: float, second: float, is_top: bool) -> float:
-        """Map a fused score to 0..1: logistic in the score, boosted for a clear lead over the next."""
+    def confidence(self, dense: float, lead: float) -> float:
+        """0..1 confidence from the hit's dense match and its lead over the runner-up (or the top hit).
+
+        Dense similarity is the absolute signal (lexical scores are relative to the best match);
+        the lead rewards an unambiguous winner and lowers every non-top hit.
+        """
         cfg = self.config
-        margin = (best - second) if is_top else (value - best)
-        z = cfg.calib_slope * (value - cfg.calib_offset) + cfg.calib_margin_slope * min(margin, 0.3)
+        z = cfg.calib_slope * (dense - cfg.calib_offset) + cfg.calib_margin_slope * min(lead, 0.4)
         return round(1.0 / (1.0 + math.exp(-z)), 4)

@@ -227,3 +227,16 @@ def _threshold(searcher: object, attribute: str, module_constant: str, default: 
         module = sys.modules.get(type(searcher).__module__)
         value = getattr(module, module_constant, None)
     return float(default if value is None else value)
+
+
+_shared_lock = threading.Lock()
+_shared: KnowledgeService | None = None
+
+
+def shared_service() -> KnowledgeService:
+    """The process-wide service: every action that searches uses one catalogue and one loaded model."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = KnowledgeService.from_settings()
+        return _shared

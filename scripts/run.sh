@@ -56,14 +56,14 @@ rasa_args=(run --enable-api -i 127.0.0.1 -p 5005 --model models/tthc.tar.gz --en
 [ -n "${RASA_TOKEN:-}" ] && rasa_args+=(--auth-token "$RASA_TOKEN")
 start rasa .venv-rasa/bin/rasa "${rasa_args[@]}"
 start gateway .venv/bin/python -m connectors
-if [ -f bot/actions/notifier.py ]; then
-  start notifier .venv/bin/python -m bot.actions.notifier
-fi
+start voice .venv/bin/python -m connectors.voice
+start notifier .venv/bin/python -m bot.actions.notifier
 
 wait_http actions http://127.0.0.1:5055/health 180
 wait_http gateway "$GATEWAY_URL/health" 60
+wait_http voice "http://127.0.0.1:${VOICE_HTTP_PORT:-8090}/health" 60
 wait_http rasa http://127.0.0.1:5005/ 300
-echo "[run] all up in $(( $(date +%s) - t_start )) s — web chat: $GATEWAY_URL/ · REST: $RASA_URL/webhooks/rest/webhook · Ctrl-C to stop"
+echo "[run] all up in $(( $(date +%s) - t_start )) s — web chat: $GATEWAY_URL/ · admin: $GATEWAY_URL/admin/ · REST: $RASA_URL/webhooks/rest/webhook · SIP: udp 127.0.0.1:${VOICE_SIP_PORT:-5060} · Ctrl-C to stop"
 
 # Stop everything as soon as one service dies.
 while true; do

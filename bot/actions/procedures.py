@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions import answers
 from bot.actions.answers import FACETS, Reply
-from knowledge.service import KnowledgeService, SearchHit
+from knowledge.service import KnowledgeService, SearchHit, shared_service
 
 logger = logging.getLogger(__name__)
 TOP_K = 5
@@ -64,7 +64,7 @@ class ActionAnswerProcedure(Action):
 
     def __init__(self, service: KnowledgeService | None = None) -> None:
         """Load the knowledge service once, when the action server starts."""
-        self.service = service or KnowledgeService.from_settings()
+        self.service = service or shared_service()
 
     def name(self) -> str:
         """Action name in the domain."""

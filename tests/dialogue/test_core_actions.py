@@ -13,6 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions import settings
 from bot.actions.fallback import ActionFallback, previous_misses
 from bot.actions.handoff import ActionHandoff, HandoffQueue
+from knowledge.schema import Channel, Procedure
+from knowledge.service import KnowledgeService
+from knowledge.storage import Catalogue
 
 
 def user(text: str, intent: str) -> dict[str, Any]:
@@ -52,10 +55,25 @@ def test_previous_misses_counts_consecutive_fallbacks_only() -> None:
     assert previous_misses(events[:4]) == 0
 
 
-async def test_first_miss_asks_to_rephrase_second_offers_human() -> None:
-    first = [user("xyz", "nlu_fallback")]
+@pytest.fixture()
+def service(tmp_path: Path) -> KnowledgeService:
+    """A one-procedure catalogue searched by the keyword fallback searcher."""
+    catalogue = Catalogue(f"sqlite:///{tmp_path / 'catalogue.db'}")
+    catalogue.upsert_many([
+        Procedure(
+            code="1.004194", title="Đăng ký tạm trú", field="Cư trú", source_url="https://example.invalid/1.004194",
+            channels=[Channel(name="Trực tiếp", time_text="3 ngày làm việc", working_days=3,
+                              fee_text="15.000 đồng", fee_vnd=15000)],
+            aliases=["đăng ký tạm trú", "khai báo tạm trú"],
+        )
+    ])
+    return KnowledgeService(catalogue)
+
+
+async def test_first_miss_asks_to_rephrase_second_offers_human(service: KnowledgeService) -> None:
+    first = [user("xyz qwerty", "nlu_fallback")]
     dispatcher = CollectingDispatcher()
-    out = await ActionFallback().run(dispatcher, tracker(first), {})
+    out = await ActionFallback(service).run(dispatcher, tracker(first), {})
     assert out == [{"event": "rewind", "timestamp": None}]
     assert "chưa hiểu" in dispatcher.messages[0]["text"]
     assert dispatcher.messages[0]["buttons"][0]["payload"] == "/ask_procedure"
@@ -63,14 +81,31 @@ async def test_first_miss_asks_to_rephrase_second_offers_human() -> None:
     rewound = [action("action_fallback"), {"event": "rewind"}, action("action_listen")]
     second = [*first, *rewound, user("abc", "nlu_fallback")]
     dispatcher = CollectingDispatcher()
-    await ActionFallback().run(dispatcher, tracker(second), {})
+    await ActionFallback(service).run(dispatcher, tracker(second), {})
     assert "tổng đài viên" in dispatcher.messages[0]["text"]
     assert dispatcher.messages[0]["buttons"][0]["payload"] == "/request_human"
 
     third = [*second, *rewound, user("q", "nlu_fallback")]
     dispatcher = CollectingDispatcher()
-    await ActionFallback().run(dispatcher, tracker(third), {})
+    await ActionFallback(service).run(dispatcher, tracker(third), {})
     assert "chưa hiểu rõ" in dispatcher.messages[0]["text"], "after offering a human the cycle starts over"
+    unanswered = [row.text for row in service.catalogue.list_unanswered(status=None, limit=10)]
+    assert {"xyz qwerty", "abc", "q"} <= set(unanswered)
+
+
+async def test_fallback_answers_a_clear_catalogue_match(service: KnowledgeService) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionFallback(service).run(dispatcher, tracker([user("dang ky tam tru", "nlu_fallback")]), {})
+    assert "1.004194" in " ".join(m["text"] or "" for m in dispatcher.messages)
+    assert {"event": "slot", "timestamp": None, "name": "procedure_code", "value": "1.004194"} in events
+
+
+def test_answered_fallback_turn_is_not_a_miss() -> None:
+    events = [
+        user("dang ky tam tru", "nlu_fallback"), action("action_fallback"), {"event": "slot", "name": "procedure_code"},
+        action("action_listen"), user("??", "nlu_fallback"),
+    ]
+    assert previous_misses(events) == 0
 
 
 @pytest.fixture()

@@ -1,0 +1,1 @@
+"""Voice gateway: a SIP endpoint that answers hotline calls (``python -m connectors.voice``)."""
