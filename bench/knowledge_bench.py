@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import logging
 import os
@@ -114,7 +115,7 @@ def plain_bm25_ranker(procs: list[Procedure]) -> Callable[[str], list[str]]:
 
     def analyzer(text: str) -> list[str]:
         syl = word.findall(nfc(text).lower())
-        return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)]
+        return syl + [f"{a}_{b}" for a, b in itertools.pairwise(syl)]
 
     index = LexicalIndex.build((_doc_fields(p) for p in procs), FIELD_WEIGHTS, analyzer=analyzer)
     codes = [p.code for p in procs]
@@ -232,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     scale = [] if args.no_scale else scale_test(index, hybrid, questions[:60])
     report = {
         "machine": {"cpus": os.cpu_count(), "omp_threads": os.environ.get("OMP_NUM_THREADS"),
-                    "python": platform.python_version()},
-        "catalogue": {"procedures": len(procs), "seeded": seeded, "passages": int(len(index.vectors))},
+                    "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2),
+                    "encoder_engine": encoder.engine},
+        "catalogue": {"procedures": len(procs), "seeded": seeded, "passages": len(index.vectors)},
         "model": model,
         "devset": {"questions": len(devset)},
         "build_seconds": round(build_s, 1),
@@ -256,11 +258,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def calibration_report(searcher: ProcedureSearcher, devset: list[tuple[list[str], str, str]]) -> dict[str, Any]:
     """Confidence of correct vs wrong top-1 answers and of out-of-scope questions."""
-    right, wrong = [], []
+    right: list[float] = []
+    wrong: list[float] = []
     for codes, _style, q in devset:
         hits = searcher.search(q, top_k=1)
         (right if hits and hits[0].code in codes else wrong).append(hits[0].score if hits else 0.0)
-    oos = []
+    oos: list[float] = []
     if OUT_OF_SCOPE.exists():
         for line in OUT_OF_SCOPE.read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.startswith("#"):
@@ -291,8 +294,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Catalogue: {report['catalogue']['procedures']} procedures ({report['catalogue']['seeded']} seeded), "
         f"{report['catalogue']['passages']} embedded passages; dev set: {report['devset']['questions']} "
-        f"questions; model `{Path(report['model']).name}`; {report['machine']['cpus']} CPUs, "
-        f"OMP_NUM_THREADS={report['machine']['omp_threads']}.",
+        f"questions; model `{Path(report['model']).name}` ({report['machine']['encoder_engine']} engine); "
+        f"{report['machine']['cpus']} CPUs shared with other work (load average "
+        f"{report['machine']['load_average_1m']}), OMP_NUM_THREADS={report['machine']['omp_threads']}.",
         "",
         "| method | top-1 | top-3 | MRR | top-1 colloquial | top-1 unaccented | top-1 typo | top-1 formal |",
         "|---|---|---|---|---|---|---|---|",

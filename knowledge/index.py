@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.text import fold_diacritics, nfc, normalize_query
+from bot.text import nfc, normalize_query
 from knowledge.lexical import LexicalIndex
 from knowledge.schema import Procedure
 
@@ -37,12 +37,13 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 POINTER = "current"
 KEEP_VERSIONS = 2
+# Measured (bench): document names add noise to BM25, so they are not indexed. The result names
+# the paper citizens ask for ("giấy khai sinh" is the result of "đăng ký khai sinh").
 FIELD_WEIGHTS = {
     "title": 3.0,
     "aliases": 2.5,
     "questions": 1.0,
     "field": 0.5,
-    "documents": 0.2,
     "result": 0.3,
 }
 # Title qualifiers that split near-duplicate procedures; a doc carrying one the query lacks is
@@ -61,23 +62,27 @@ QUALIFIERS = (
     "cong an nhan dan",
     "bo quoc phong",
 )
-# Actions a title may name, with the folded query words that ask for them; a doc whose title names
-# an action the query does not ask for is pushed down like a missing qualifier.
+# Actions a title may name (folded), with the words (accented) by which a question asks for them;
+# a doc whose title names an action the query does not ask for is pushed down like a qualifier.
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "cap lai": ("lai", "mat", "hong", "rach", "chay", "hu", "bi mat"),
-    "trinh bao mat": ("mat", "roi", "danh roi", "trinh bao", "bao mat", "that lac"),
-    "thu hoi": ("thu hoi", "nop lai", "huy", "khong dung nua"),
-    "khoi phuc": ("khoi phuc", "phuc hoi", "dung lai", "tim lai", "tim thay"),
-    "gia han": ("gia han", "het han", "them", "keo dai"),
-    "xoa dang ky": ("xoa", "cat", "huy", "bo ten"),
-    "cap doi": ("doi", "het han", "hu hong", "rach", "cu"),
-    "cham dut": ("cham dut", "dong cua", "ngung", "giai the", "thoi"),
-    "tam ngung": ("tam ngung", "tam nghi", "nghi"),
-    "thay doi": ("thay doi", "doi", "sua", "chuyen", "dieu chinh", "sai"),
-    "dieu chinh": ("dieu chinh", "sua", "sai", "thay doi", "doi"),
-    "mo khoa": ("mo khoa", "mo lai", "bi khoa"),
-    "khoa": ("khoa",),
+    "cap lai": ("lại", "làm lại", "cấp lại", "xin lại", "mất", "hỏng", "rách", "cháy", "hư", "bị mất"),
+    "trinh bao mat": ("mất", "rơi", "đánh rơi", "trình báo", "báo mất", "thất lạc"),
+    "thu hoi": ("thu hồi", "nộp lại", "hủy", "huỷ", "không dùng nữa"),
+    "khoi phuc": ("khôi phục", "phục hồi", "dùng lại", "tìm lại", "tìm thấy"),
+    "gia han": ("gia hạn", "hết hạn", "quá hạn", "thêm", "kéo dài", "ở lại"),
+    "xoa dang ky": ("xóa", "xoá", "cắt", "hủy", "huỷ", "bỏ tên"),
+    "cap doi": ("đổi", "hết hạn", "quá hạn", "hư hỏng", "rách", "cũ"),
+    "doi": ("đổi", "hết hạn", "quá hạn", "hư hỏng", "rách", "cũ"),
+    "cham dut": ("chấm dứt", "đóng cửa", "ngừng", "giải thể", "thôi"),
+    "tam ngung": ("tạm ngừng", "tạm nghỉ", "nghỉ"),
+    "thay doi": ("thay đổi", "đổi", "sửa", "chuyển", "điều chỉnh", "sai"),
+    "dieu chinh": ("điều chỉnh", "sửa", "sai", "thay đổi", "đổi"),
+    "mo khoa": ("mở khóa", "mở khoá", "mở lại", "bị khóa", "bị khoá"),
+    "khoa": ("khóa", "khoá"),
+    "ban sao": ("bản sao", "sao", "trích lục", "sao y", "thêm bản", "bản phụ"),
 }
+# Folded, this cue collides with common words ("lại" vs "lái" in "bằng lái"): unaccented queries skip it.
+AMBIGUOUS_FOLDED_CUES = frozenset({"lai"})
 _VERSION_DIR = re.compile(r"^v(\d+)$")
 
 
@@ -141,8 +146,10 @@ def title_qualifiers(title: str) -> list[str]:
     """Qualifiers and ``action:<name>`` markers present in a title (folded, word-bounded)."""
     folded = " " + " ".join(re.findall(r"[a-z0-9]+", normalize_query(title))) + " "
     found = [q for q in QUALIFIERS if f" {q} " in folded]
-    found += [f"action:{a}" for a in ACTIONS if f" {a} " in folded]
-    return found
+    actions = [a for a in ACTIONS if f" {a} " in folded]
+    if "doi" in actions and ("cap doi" in actions or "thay doi" in actions):
+        actions.remove("doi")
+    return found + [f"action:{a}" for a in actions]
 
 
 def catalogue_revision(procedures: Sequence[Procedure]) -> str:
@@ -190,6 +197,21 @@ class ProcedureIndex:
     qualifiers: list[list[str]]
     manifest: dict[str, Any] = dc_field(default_factory=dict)
     _faiss: Any = None
+    _qualifier_matrix: Any = None
+
+    def qualifier_matrix(self) -> tuple[list[str], Any]:
+        """Qualifier names and the sparse ``(docs, names)`` 0/1 matrix of which title has which."""
+        if self._qualifier_matrix is None:
+            from scipy import sparse
+
+            names = sorted({q for quals in self.qualifiers for q in quals})
+            col = {q: j for j, q in enumerate(names)}
+            rows = [i for i, quals in enumerate(self.qualifiers) for _ in quals]
+            cols = [col[q] for quals in self.qualifiers for q in quals]
+            matrix = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                                       shape=(len(self.docs), len(names)))
+            self._qualifier_matrix = (names, matrix)
+        return self._qualifier_matrix  # type: ignore[no-any-return]
 
     @property
     def model_name(self) -> str:

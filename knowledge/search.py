@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -18,15 +19,27 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.text import nfc, normalize_query
+from bot.text import fold_diacritics, nfc, normalize_query
 from knowledge.encoder import Encoder, load_encoder
-from knowledge.index import ACTIONS, IndexStore, ProcedureIndex
+from knowledge.index import ACTIONS, AMBIGUOUS_FOLDED_CUES, IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, terms, tokens
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND_THRESHOLD = 0.5
 CLOSE_MARGIN = 0.15
+
+
+def asked_actions(query: str) -> set[str]:
+    """Actions (keys of ``ACTIONS``) a question asks for, matched with accents when it has them."""
+    text = " " + " ".join(re.findall(r"\w+", nfc(query).lower())) + " "
+    folded = fold_diacritics(text)
+    if folded != text:
+        return {a for a, cues in ACTIONS.items() if any(f" {c} " in text for c in cues)}
+    return {
+        a for a, cues in ACTIONS.items()
+        if any(f" {fold_diacritics(c)} " in folded for c in cues if fold_diacritics(c) not in AMBIGUOUS_FOLDED_CUES)
+    }
 
 
 @dataclass(frozen=True)
@@ -47,12 +60,13 @@ class SearchConfig:
     use_synonyms: bool = True
     use_prior: bool = True
     lexical_weight: float = 1.0
-    dense_weight: float = 1.0
-    expansion_weight: float = 0.4
+    dense_weight: float = 1.3
+    expansion_weight: float = 0.3
     prior_weight: float = 0.15
-    qualifier_penalty: float = 0.2
-    action_penalty: float = 0.1
+    qualifier_penalty: float = 0.15
+    action_penalty: float = 0.2
     level_penalty: float = 0.05
+    action_bonus: float = 0.05
     dense_passages: int = 256
     dense_floor: float = 0.78
     dense_span: float = 0.18
@@ -151,7 +165,7 @@ class ProcedureSearcher:
         index = self.index
         n = len(index.docs)
         folded = normalize_query(query)
-        expansions = self.synonyms.expansions(folded) if cfg.use_synonyms else []
+        expansions = self.synonyms.expansions(query) if cfg.use_synonyms else []
         lexical = np.zeros(n, np.float32)
         qterms = terms(folded, drop_stopwords=True)
         if cfg.use_lexical:
@@ -162,7 +176,7 @@ class ProcedureSearcher:
             raw = index.lexical.score(qvec)
             top = float(raw.max()) if n else 0.0
             if top > 0:
-                lexical = raw / top
+                lexical = (raw / top).astype(np.float32)
         dense = np.zeros(n, np.float32)
         if cfg.use_dense and len(index.vectors):
             text = nfc(query).strip()
@@ -179,16 +193,16 @@ class ProcedureSearcher:
         if cfg.use_prior:
             fused = fused + cfg.prior_weight * index.prior
             present = " " + " ".join(tokens(folded + " " + " ".join(expansions))) + " "
-            asked = {a for a, cues in ACTIONS.items() if any(f" {c} " in present for c in cues)}
-            for i, quals in enumerate(index.qualifiers):
-                missing = 0.0
-                for q in quals:
+            asked = asked_actions(query)
+            names, matrix = index.qualifier_matrix()
+            if names:
+                penalty = np.zeros(len(names), np.float32)
+                for j, q in enumerate(names):
                     if q.startswith("action:"):
-                        missing += cfg.action_penalty if q[7:] not in asked else 0.0
+                        penalty[j] = -cfg.action_bonus if q[7:] in asked else cfg.action_penalty
                     elif f" {q} " not in present:
-                        missing += cfg.level_penalty if q == "cap tinh" else cfg.qualifier_penalty
-                if missing:
-                    fused[i] -= missing
+                        penalty[j] = cfg.level_penalty if q == "cap tinh" else cfg.qualifier_penalty
+                fused = fused - matrix @ penalty
         return Scored(lexical, dense, fused.astype(np.float32), len(qterms))
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:

@@ -150,7 +150,8 @@ def citation(procedure: Procedure) -> str:
 
 def heading(procedure: Procedure) -> str:
     """First line of an answer: which procedure it is about."""
-    return f"Thủ tục \u201c{procedure.title}\u201d (mã {procedure.code})"
+    prefix = "" if procedure.title.lower().startswith("thủ tục") else "Thủ tục "
+    return f"{prefix}\u201c{procedure.title}\u201d (mã {procedure.code})"
 
 
 def _same(values: list[str]) -> bool:

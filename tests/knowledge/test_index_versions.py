@@ -9,7 +9,6 @@ import pytest
 from knowledge.index import IndexStore, ProcedureIndex, catalogue_revision, title_qualifiers
 from knowledge.schema import Procedure
 from knowledge.search import ProcedureSearcher
-
 from tests.knowledge.search_fixtures import FakeEncoder
 
 

@@ -149,3 +149,13 @@ def test_synonym_file_is_well_formed() -> None:
     assert len(table.entries) >= 30
     for entry in table.entries:
         assert entry.phrases and entry.expand.strip()
+
+
+def test_asked_actions_tell_lai_from_lai() -> None:
+    from knowledge.search import asked_actions
+
+    assert "cap lai" in asked_actions("mất bằng lái xin cấp lại")
+    assert "cap lai" not in asked_actions("đổi bằng lái xe hết hạn")  # "lái" is not "lại"
+    assert "cap lai" not in asked_actions("doi bang lai xe het han")  # folded "lai" is ambiguous
+    assert "cap lai" in asked_actions("mat bang lai")
+    assert "cap doi" in asked_actions("doi cccd het han")

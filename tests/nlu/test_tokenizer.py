@@ -147,3 +147,27 @@ def test_masking() -> None:
     masked = mask_pii("sdt 0912345678, cccd 001203004567")
     assert "0912345678" not in masked and "001203004567" not in masked
     assert masked.endswith("67")
+
+
+def _parsed(text: str, intent: str = "affirm", confidence: float = 0.77) -> Message:
+    """A tokenized message with a predicted intent, as DIET leaves it."""
+    message = Message(data={"text": text})
+    VietnameseTokenizer(VietnameseTokenizer.get_default_config()).process([message])
+    message.set("intent", {"name": intent, "confidence": confidence})
+    message.set("intent_ranking", [{"name": intent, "confidence": confidence}])
+    return message
+
+
+def test_unknown_words_guard_zeroes_messages_without_known_words() -> None:
+    from bot.nlu.unknown_words import UnknownWordsGuard
+
+    guard = UnknownWordsGuard(None, None, {"lam", "giay", "khai", "sinh", "ok"})  # type: ignore[arg-type]
+    mash, known, accented, code_only = (
+        _parsed("asdkjh qwe"), _parsed("ok"), _parsed("Làm giấy khai sinh"), _parsed("000.00.20.H57-240101-0001")
+    )
+    guard.process([mash, known, accented, code_only])
+    assert mash.get("intent")["confidence"] == 0.0
+    assert mash.get("intent_ranking")[0]["confidence"] == 0.0
+    assert known.get("intent")["confidence"] == 0.77
+    assert accented.get("intent")["confidence"] == 0.77
+    assert code_only.get("intent")["confidence"] == 0.77, "a bare dossier code is not a keyboard mash"
