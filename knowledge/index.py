@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.text import nfc, normalize_query
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LexicalIndex, accented_terms
 from knowledge.schema import Procedure
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3  # bump when the on-disk layout or what a build derives from titles changes
 POINTER = "current"
 KEEP_VERSIONS = 2
 # Measured (bench): document names add noise to BM25, so they are not indexed. The result names
@@ -196,6 +196,7 @@ class ProcedureIndex:
     prior: np.ndarray
     qualifiers: list[list[str]]
     manifest: dict[str, Any] = dc_field(default_factory=dict)
+    accented: LexicalIndex | None = None
     _faiss: Any = None
     _qualifier_matrix: Any = None
 
@@ -236,6 +237,7 @@ class ProcedureIndex:
         procs = [p for p in procedures if not p.retired]
         docs = [DocMeta(p.code, nfc(p.title), p.field, list(p.levels), p.applicants) for p in procs]
         lexical = LexicalIndex.build((_doc_fields(p) for p in procs), FIELD_WEIGHTS)
+        accented = LexicalIndex.build((_doc_fields(p) for p in procs), FIELD_WEIGHTS, analyzer=accented_terms)
         texts: list[str] = []
         owners: list[int] = []
         kinds: list[str] = []
@@ -266,12 +268,14 @@ class ProcedureIndex:
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         return cls(docs, lexical, np.ascontiguousarray(vectors, np.float32),
-                   np.asarray(owners, np.int32), kinds, prior, quals, manifest)
+                   np.asarray(owners, np.int32), kinds, prior, quals, manifest, accented)
 
     def save(self, folder: Path) -> None:
         """Write every part of this version into ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         self.lexical.save(folder)
+        if self.accented is not None:
+            self.accented.save(folder, "accented")
         np.save(folder / "vectors.npy", self.vectors)
         np.save(folder / "owners.npy", self.owners)
         np.save(folder / "prior.npy", self.prior)
@@ -300,6 +304,7 @@ class ProcedureIndex:
             np.load(folder / "prior.npy"),
             [list(q) for q in meta["qualifiers"]],
             manifest,
+            LexicalIndex.load(folder, "accented") if (folder / "accented.npz").exists() else None,
         )
 
 

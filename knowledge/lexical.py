@@ -43,6 +43,22 @@ def terms(text: str, *, drop_stopwords: bool = False) -> list[str]:
     return uni + bi
 
 
+_ACCENTED_WORD = re.compile(r"\w+")
+
+
+def accented_terms(text: str, *, drop_stopwords: bool = False) -> list[str]:
+    """Accented lower-case syllables (stopwords judged on their folded form) plus bigrams."""
+    syl = _ACCENTED_WORD.findall(nfc(text).lower())
+    uni = [s for s in syl if not (drop_stopwords and fold_diacritics(s) in STOPWORDS)]
+    return uni + [f"{a}_{b}" for a, b in itertools.pairwise(syl)]
+
+
+def has_diacritics(text: str) -> bool:
+    """True when ``text`` carries Vietnamese diacritics (or đ)."""
+    lowered = nfc(text).lower()
+    return fold_diacritics(lowered) != lowered
+
+
 @dataclass
 class Synonym:
     """Everyday phrases (folded) and the words procedure titles use for them."""
@@ -164,14 +180,14 @@ class LexicalIndex:
         weights = np.fromiter(qvec.values(), np.float32)
         return np.asarray(self.matrix[:, cols] @ weights, dtype=np.float32).ravel()
 
-    def save(self, folder: Path) -> None:
-        """Write ``lexical.npz`` and ``lexical_vocab.json`` into ``folder``."""
-        sparse.save_npz(folder / "lexical.npz", self.matrix)
-        (folder / "lexical_vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
+    def save(self, folder: Path, name: str = "lexical") -> None:
+        """Write ``<name>.npz`` and ``<name>_vocab.json`` into ``folder``."""
+        sparse.save_npz(folder / f"{name}.npz", self.matrix)
+        (folder / f"{name}_vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
+    def load(cls, folder: Path, name: str = "lexical") -> LexicalIndex:
         """Read an index written by :meth:`save`."""
-        matrix = sparse.load_npz(folder / "lexical.npz").tocsc()
-        vocab = json.loads((folder / "lexical_vocab.json").read_text())
+        matrix = sparse.load_npz(folder / f"{name}.npz").tocsc()
+        vocab = json.loads((folder / f"{name}_vocab.json").read_text(encoding="utf-8"))
         return cls(vocab, matrix)

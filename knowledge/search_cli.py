@@ -40,7 +40,7 @@ def _cmd_encoder(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace) -> int:
     """Build a new index version from the catalogue and publish it."""
     from knowledge.encoder import ensure_e5_folder, load_encoder
-    from knowledge.index import IndexStore, ProcedureIndex, catalogue_revision
+    from knowledge.index import FORMAT_VERSION, IndexStore, ProcedureIndex, catalogue_revision
     from knowledge.storage import Catalogue
 
     settings = get_settings()
@@ -57,7 +57,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     current = store.current_manifest()
     revision = catalogue_revision([p for p in procedures if not p.retired])
     if (not args.force and current and current.get("catalogue_revision") == revision
-            and current.get("model") == model):
+            and current.get("model") == model and current.get("format") == FORMAT_VERSION):
         print(f"index {store.current_name()} is up to date (catalogue revision {revision})")
         return 0
     if model == str(settings.data_dir / DEFAULT_MODEL_DIR):

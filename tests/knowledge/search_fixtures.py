@@ -27,9 +27,10 @@ SMALL_CODES = (
 )
 
 
-def load_small_catalogue(codes: tuple[str, ...] = SMALL_CODES) -> list[Procedure]:
-    """The procedures of ``codes`` parsed from the crawl (in that order)."""
+def load_small_catalogue(codes: tuple[str, ...] = SMALL_CODES, seed: bool = True) -> list[Procedure]:
+    """The procedures of ``codes`` parsed from the crawl, with the seed catalogue's entries over them."""
     from knowledge.importers.portal import parse_record
+    from knowledge.importers.project import load_project_file
 
     wanted = set(codes)
     found: dict[str, Procedure] = {}
@@ -38,6 +39,11 @@ def load_small_catalogue(codes: tuple[str, ...] = SMALL_CODES) -> list[Procedure
             raw = json.loads(line)
             if raw.get("ma_thu_tuc") in wanted:
                 found[raw["ma_thu_tuc"]] = parse_record(raw)
+    if seed:
+        for path in sorted((ROOT / "knowledge" / "catalogue").glob("*.yml")):
+            for procedure in load_project_file(path)[0]:
+                if procedure.code in wanted:
+                    found[procedure.code] = procedure
     return [found[c] for c in codes if c in found]
 
 

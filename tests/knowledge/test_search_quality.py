@@ -50,7 +50,7 @@ KNOWN = [
     ("Tôi muốn đăng ký kết hôn với người nước ngoài", "2.000806"),
     ("Bố tôi mất, làm giấy báo tử ở đâu?", "1.000656"),
     ("Xin giấy xác nhận độc thân", "1.004873"),
-    ("Đổi chứng minh thư sang căn cước", "1.014063"),
+    ("Căn cước bị gãy, hỏng thì đổi thẻ mới ở đâu", "1.014063"),
     ("Mất căn cước làm lại thế nào", "1.014064"),
     ("Làm hộ chiếu lần đầu", "1.001456"),
     ("Đổi bằng lái xe hết hạn", "3.000347"),

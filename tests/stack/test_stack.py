@@ -104,6 +104,14 @@ def test_stack_end_to_end(env: dict[str, str]) -> None:
 
         assert http(f"{RASA}/model/parse", {"text": "kiem tra ho so giup toi"})["intent"]["name"] == "check_status"
         assert http(f"{RASA}/model/parse", {"text": "lam giay khai sinh can gi"})["intent"]["name"] == "ask_procedure"
+        assert http(f"{RASA}/model/parse", {"text": "asdkjh qwe"})["intent"]["name"] == "nlu_fallback"
+
+        # The whole path: NLU -> action server -> catalogue search -> answer citing the code.
+        answer = http(f"{RASA}/webhooks/rest/webhook", {"sender": sender, "message": "lam giay khai sinh can gi"})
+        assert "1.001193" in " ".join(m.get("text", "") for m in answer)
+        lookup = {"sender": sender, "message": "tra cuu ho so 000.00.20.H57-240101-0001"}
+        status = http(f"{RASA}/webhooks/rest/webhook", lookup)
+        assert "4 số cuối" in status[0]["text"]
 
         health = http(f"{GATEWAY}/health")
         assert health["status"] == "ok", health

@@ -147,7 +147,7 @@ async def test_three_baresip_calls_at_once(make_rig, samples: list[Sample], tmp_
         for sample in chosen:
             assert min(wer(sample.text, m["message"]) for m in rig.rasa.received) < 0.6
         assert {r.codec for r in rig.gateway.records} == {"PCMU", "PCMA"}
-        await wait_for(lambda: all(r.turns and r.turns[-1].first_audio for r in rig.gateway.records), 30,
+        await wait_for(lambda: all(r.turns and r.turns[-1].first_audio for r in rig.gateway.records), 90,
                        "three replies")
         for p in phones:
             await p.command("hangup")
