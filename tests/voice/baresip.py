@@ -91,7 +91,7 @@ class Baresip:
         self.writer.write(str(len(body)).encode() + b":" + body + b",")
         await self.writer.drain()
 
-    async def wait_event(self, kind: str, timeout: float = 15.0) -> dict[str, Any]:
+    async def wait_event(self, kind: str, timeout: float = 45.0) -> dict[str, Any]:
         """Wait for an event type (e.g. CALL_ESTABLISHED, CALL_CLOSED)."""
         for _ in range(int(timeout / 0.05)):
             for event in self.events:
