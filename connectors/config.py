@@ -10,7 +10,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def env_int(env: Mapping[str, str], name: str, default: int) -> int:
     """Read an integer setting, falling back to ``default`` when unset or malformed."""
     try:
         return int(env.get(name, "") or default)
@@ -18,7 +18,7 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return default
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
     """Read a float setting, falling back to ``default`` when unset or malformed."""
     try:
         return float(env.get(name, "") or default)
@@ -75,13 +75,13 @@ class Settings:
         data_dir = Path(e.get("TTHC_DATA_DIR") or (REPO_ROOT / "var"))
         return cls(
             host=e.get("GATEWAY_HOST", "127.0.0.1") or "127.0.0.1",
-            port=_int(e, "GATEWAY_PORT", 8080),
+            port=env_int(e, "GATEWAY_PORT", 8080),
             rasa_url=(e.get("RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
-            rasa_timeout=_float(e, "RASA_TIMEOUT", 20.0),
+            rasa_timeout=env_float(e, "RASA_TIMEOUT", 20.0),
             data_dir=data_dir,
             push_token=e.get("GATEWAY_PUSH_TOKEN", ""),
-            web_max_chars=_int(e, "WEBCHAT_MAX_CHARS", 2000),
-            max_body_bytes=_int(e, "GATEWAY_MAX_BODY_BYTES", 1024 * 1024),
+            web_max_chars=env_int(e, "WEBCHAT_MAX_CHARS", 2000),
+            max_body_bytes=env_int(e, "GATEWAY_MAX_BODY_BYTES", 1024 * 1024),
             telegram_token=e.get("TELEGRAM_TOKEN", ""),
             telegram_secret=e.get("TELEGRAM_SECRET", ""),
             telegram_api_url=e.get("TELEGRAM_API_URL") or "https://api.telegram.org/bot",
@@ -92,8 +92,8 @@ class Settings:
             zalo_oauth_url=e.get("ZALO_OAUTH_URL") or "https://oauth.zaloapp.com/v4/oa/access_token",
             zalo_access_token=e.get("ZALO_ACCESS_TOKEN", ""),
             zalo_refresh_token=e.get("ZALO_REFRESH_TOKEN", ""),
-            zalo_max_skew_s=_float(e, "ZALO_MAX_SKEW_S", 300.0),
-            outbox_max_attempts=_int(e, "OUTBOX_MAX_ATTEMPTS", 30),
-            outbox_retry_base_s=_float(e, "OUTBOX_RETRY_BASE_S", 1.0),
-            outbox_max_age_s=_float(e, "OUTBOX_MAX_AGE_S", 7 * 24 * 3600.0),
+            zalo_max_skew_s=env_float(e, "ZALO_MAX_SKEW_S", 300.0),
+            outbox_max_attempts=env_int(e, "OUTBOX_MAX_ATTEMPTS", 30),
+            outbox_retry_base_s=env_float(e, "OUTBOX_RETRY_BASE_S", 1.0),
+            outbox_max_age_s=env_float(e, "OUTBOX_MAX_AGE_S", 7 * 24 * 3600.0),
         )

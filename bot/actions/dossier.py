@@ -22,13 +22,13 @@ from bot.actions.onestop.models import FINAL_STATUSES, Status
 from bot.actions.onestop.state import Hasher, StateDB
 from bot.actions.onestop.texts import CODE_EXAMPLE, STATUS_TEXT, dossier_reply
 from bot.actions.ratelimit import FailureLimiter, LimitState
+from bot.channels import channel_from
 from bot.text import CCCD_RE, PHONE_RE, normalize_dossier_code, normalize_query
 
 log = logging.getLogger(__name__)
 
 LAST_CODE_SLOT = "last_dossier_code"
 MAX_SUBSCRIPTIONS_PER_SENDER = 20
-CHANNEL_BY_PREFIX = {"tg": "telegram", "zalo": "zalo", "web": "web", "call": "voice"}
 
 BTN_RETRY = {"title": "Tra cứu lại", "payload": "/check_status"}
 BTN_HUMAN = {"title": "Gặp tổng đài viên", "payload": "/request_human"}
@@ -142,13 +142,9 @@ def _services_or_apologise(dispatcher: CollectingDispatcher) -> DossierServices 
 
 
 def channel_of(tracker: Tracker) -> str:
-    """Channel from the latest message metadata, else from the sender id prefix."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    channel = metadata.get("channel") if isinstance(metadata, dict) else None
-    if isinstance(channel, str) and channel:
-        return channel
-    prefix = tracker.sender_id.split(":", 1)[0] if ":" in tracker.sender_id else ""
-    return CHANNEL_BY_PREFIX.get(prefix, "unknown")
+    """The channel the user writes from (gateway metadata, else the sender id's namespace)."""
+    return channel_from(tracker.sender_id, tracker.latest_message.get("metadata"))
+
 
 
 def _entity(tracker: Tracker, name: str) -> str | None:

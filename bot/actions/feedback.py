@@ -16,6 +16,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.settings import get_settings
+from bot.channels import channel_from
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ UP_PAYLOAD = '/feedback{"rating":"up"}'
 DOWN_PAYLOAD = '/feedback{"rating":"down"}'
 BUTTONS = [{"title": "👍 Có", "payload": UP_PAYLOAD}, {"title": "👎 Không", "payload": DOWN_PAYLOAD}]
 STATUS_SUBJECT = "dossier"
-PREFIX_CHANNEL = {"tg": "telegram", "zalo": "zalo", "web": "web", "call": "voice"}
 
 
 class FeedbackStore:
@@ -80,13 +80,9 @@ class FeedbackStore:
 
 
 def channel_of(tracker: Tracker) -> str:
-    """The channel from the message metadata, else from the sender id's prefix."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    channel = metadata.get("channel") if isinstance(metadata, dict) else None
-    if isinstance(channel, str) and channel:
-        return channel
-    prefix = tracker.sender_id.split(":", 1)[0] if ":" in tracker.sender_id else ""
-    return PREFIX_CHANNEL.get(prefix, "rest")
+    """The channel the user writes from (gateway metadata, else the sender id's namespace)."""
+    return channel_from(tracker.sender_id, tracker.latest_message.get("metadata"))
+
 
 
 def _events_since_user(tracker: Tracker) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.settings import get_settings
+from bot.channels import channel_from
 from bot.text import mask_pii
 
 logger = logging.getLogger(__name__)
@@ -134,13 +135,9 @@ def transcript_of(tracker: Tracker, turns: int = TRANSCRIPT_TURNS) -> list[dict[
 
 
 def channel_of(tracker: Tracker) -> str:
-    """The channel the user writes from (metadata set by the gateway), or the sender prefix."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    channel = metadata.get("channel")
-    if isinstance(channel, str) and channel:
-        return channel
-    prefix = tracker.sender_id.split(":", 1)[0] if ":" in tracker.sender_id else ""
-    return {"tg": "telegram", "zalo": "zalo", "web": "web", "call": "voice"}.get(prefix, "rest")
+    """The channel the user writes from (gateway metadata, else the sender id's namespace)."""
+    return channel_from(tracker.sender_id, tracker.latest_message.get("metadata"))
+
 
 
 class ActionHandoff(Action):

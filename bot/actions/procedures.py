@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions import answers
 from bot.actions.answers import FACETS, Reply
+from bot.channels import channel_from
 from knowledge.service import KnowledgeService, SearchHit, shared_service
 
 logger = logging.getLogger(__name__)
@@ -41,12 +42,9 @@ def _user_text(tracker: Tracker) -> str:
 
 
 def _channel(tracker: Tracker) -> str:
-    """The channel name from the message metadata (or the sender id's namespace)."""
-    metadata = tracker.latest_message.get("metadata") or {}
-    channel = metadata.get("channel") if isinstance(metadata, dict) else None
-    if channel:
-        return str(channel)
-    return tracker.sender_id.split(":", 1)[0] if ":" in tracker.sender_id else ""
+    """The channel the user writes from (gateway metadata, else the sender id's namespace)."""
+    return channel_from(tracker.sender_id, tracker.latest_message.get("metadata"))
+
 
 
 def choose(hits: list[SearchHit], min_score: float, margin: float) -> list[SearchHit]:

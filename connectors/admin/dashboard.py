@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from bot.channels import channel_from
+
 log = logging.getLogger(__name__)
 
-PREFIX_CHANNEL = {"tg": "telegram", "zalo": "zalo", "web": "web", "call": "voice"}
 CHANNEL_COLOURS = {"web": "#2563eb", "telegram": "#0ea5e9", "zalo": "#16a34a", "voice": "#d97706", "rest": "#6b7280"}
 MAX_EVENTS = 500_000
 LOCAL_TZ = timezone(timedelta(hours=7))  # Vietnam has no daylight saving time
@@ -113,11 +114,8 @@ def _day(ts: float) -> date:
 
 
 def _channel(sender: str, data: dict[str, Any]) -> str:
-    metadata = data.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("channel"), str) and metadata["channel"]:
-        return str(metadata["channel"])
-    prefix = sender.split(":", 1)[0] if ":" in sender else ""
-    return PREFIX_CHANNEL.get(prefix, "rest")
+    """The channel of a tracker-store user event."""
+    return channel_from(sender, data.get("metadata"))
 
 
 def tracker_stats(stats: Stats, rows: list[tuple[str, str, float, str | None, str | None, str | None]]) -> None:

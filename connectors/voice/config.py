@@ -7,23 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from connectors.config import env_float, env_int
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    """Read an integer setting; malformed or unset gives ``default``."""
-    try:
-        return int(env.get(name, "") or default)
-    except ValueError:
-        return default
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    """Read a float setting; malformed or unset gives ``default``."""
-    try:
-        return float(env.get(name, "") or default)
-    except ValueError:
-        return default
 
 
 @dataclass(frozen=True)
@@ -84,37 +70,37 @@ class VoiceSettings:
         letter = (e.get("VOICE_DTMF_CODE_LETTER") or "H").upper()
         return cls(
             sip_host=sip_host,
-            sip_port=_int(e, "VOICE_SIP_PORT", 5060),
+            sip_port=env_int(e, "VOICE_SIP_PORT", 5060),
             public_host=e.get("VOICE_PUBLIC_HOST") or sip_host,
-            rtp_port_min=_int(e, "VOICE_RTP_PORT_MIN", 16000),
-            rtp_port_max=_int(e, "VOICE_RTP_PORT_MAX", 16999),
-            http_port=_int(e, "VOICE_HTTP_PORT", 8090),
+            rtp_port_min=env_int(e, "VOICE_RTP_PORT_MIN", 16000),
+            rtp_port_max=env_int(e, "VOICE_RTP_PORT_MAX", 16999),
+            http_port=env_int(e, "VOICE_HTTP_PORT", 8090),
             rasa_url=(e.get("RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
-            rasa_timeout=_float(e, "RASA_TIMEOUT", 20.0),
+            rasa_timeout=env_float(e, "RASA_TIMEOUT", 20.0),
             data_dir=data_dir,
             asr_engine=e.get("ASR_ENGINE") or "faster-whisper",
             asr_model=Path(e.get("ASR_MODEL") or (data_dir / "models" / "whisper-base")),
-            asr_threads=_int(e, "ASR_THREADS", 2),
-            asr_workers=_int(e, "ASR_WORKERS", 1),
-            asr_beam_size=_int(e, "ASR_BEAM_SIZE", 1),
+            asr_threads=env_int(e, "ASR_THREADS", 2),
+            asr_workers=env_int(e, "ASR_WORKERS", 1),
+            asr_beam_size=env_int(e, "ASR_BEAM_SIZE", 1),
             tts_engine=e.get("TTS_ENGINE") or "espeak",
             tts_voice=e.get("TTS_VOICE") or "vi",
-            tts_rate=_int(e, "TTS_RATE", 160),
+            tts_rate=env_int(e, "TTS_RATE", 160),
             tts_http_url=e.get("TTS_HTTP_URL", ""),
             tts_http_token=e.get("TTS_HTTP_TOKEN", ""),
             prompts_dir=Path(e.get("VOICE_PROMPTS_DIR") or (data_dir / "voice" / "prompts")),
             human_agent_uri=e.get("HUMAN_AGENT_SIP_URI", ""),
             greeting_payload=e.get("VOICE_GREETING_PAYLOAD", "/greet"),
-            max_calls=_int(e, "VOICE_MAX_CALLS", 8),
-            max_call_s=_float(e, "VOICE_MAX_CALL_S", 600.0),
-            silence_s=_float(e, "VOICE_SILENCE_S", 8.0),
-            max_reprompts=_int(e, "VOICE_MAX_REPROMPTS", 1),
-            end_silence_ms=_int(e, "VOICE_END_SILENCE_MS", 700),
-            max_utterance_s=_float(e, "VOICE_MAX_UTTERANCE_S", 15.0),
-            vad_aggressiveness=min(3, max(0, _int(e, "VOICE_VAD_AGGRESSIVENESS", 2))),
-            dtmf_timeout_s=_float(e, "VOICE_DTMF_TIMEOUT_S", 5.0),
-            dtmf_button_wait_s=_float(e, "VOICE_DTMF_BUTTON_WAIT_S", 1.5),
+            max_calls=env_int(e, "VOICE_MAX_CALLS", 8),
+            max_call_s=env_float(e, "VOICE_MAX_CALL_S", 600.0),
+            silence_s=env_float(e, "VOICE_SILENCE_S", 8.0),
+            max_reprompts=env_int(e, "VOICE_MAX_REPROMPTS", 1),
+            end_silence_ms=env_int(e, "VOICE_END_SILENCE_MS", 700),
+            max_utterance_s=env_float(e, "VOICE_MAX_UTTERANCE_S", 15.0),
+            vad_aggressiveness=min(3, max(0, env_int(e, "VOICE_VAD_AGGRESSIVENESS", 2))),
+            dtmf_timeout_s=env_float(e, "VOICE_DTMF_TIMEOUT_S", 5.0),
+            dtmf_button_wait_s=env_float(e, "VOICE_DTMF_BUTTON_WAIT_S", 1.5),
             dtmf_code_letter=letter if letter in ("G", "H") else "H",
-            answer_delay_s=_float(e, "VOICE_ANSWER_DELAY_S", 0.0),
+            answer_delay_s=env_float(e, "VOICE_ANSWER_DELAY_S", 0.0),
             operator_payload=e.get("VOICE_OPERATOR_PAYLOAD", "/request_human"),
         )
