@@ -335,7 +335,8 @@ def markdown(report: dict[str, Any]) -> str:
         cal_u = report["calibration_unseen"]
         lines += [
             "",
-            f"Unseen set ({report['unseen']['questions']} questions written after tuning, never tuned on):",
+            f"Unseen set ({report['unseen']['questions']} questions written after the dev-set tuning; its misses "
+            "informed the synonyms and penalties of one later round, so a fresh set is needed for the next estimate):",
             "",
         ]
         lines += method_table(report["methods_unseen"])

@@ -4,7 +4,10 @@ Fused score per procedure = BM25 over folded syllables and bigrams (normalised t
 accented BM25 added when the citizen typed accents) + dense similarity (max over the procedure's
 title, aliases and example questions, mapped to 0..1) + a small prior for what individuals apply
 for, minus penalties for title qualifiers the question does not mention ("có yếu tố nước ngoài",
-"lưu động", "cấp trung ương", an action such as "cấp lại" it does not ask for).
+"lưu động", "cấp trung ương", "... ở nước ngoài", narrow audiences such as "cán bộ xã", an action
+such as "cấp lại" it does not ask for). Title actions are confirmed with accents ("đối với" is not
+"đổi"); a title naming several actions earns the bonus when any of them is asked and is pushed down
+at most once otherwise.
 
 :attr:`Hit.score` is a 0..1 confidence (logistic in the hit's dense similarity and its lead over
 the runner-up); scores never increase down the list. Recommended use, measured by
@@ -27,8 +30,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from bot.text import fold_diacritics, nfc, normalize_query
 from knowledge.encoder import Encoder, load_encoder
@@ -37,13 +42,36 @@ from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacr
 
 log = logging.getLogger(__name__)
 
+ABROAD = "o nuoc ngoai"
+# Narrow audiences or subjects a title may name (folded): pushed down like the index's qualifiers
+# when the question does not mention them (a citizen asking about pensions is not a "cán bộ xã").
+AUDIENCES = ("can bo xa", "ngoai giao", "tau bay", "tau bien", "si quan", "nha giao", "hanh nghe")
 NOT_FOUND_THRESHOLD = 0.5
 CLOSE_MARGIN = 0.15
+
+
+def title_action_confirmed(title: str, action: str) -> bool:
+    """Whether an action found in a folded title is really there with its accents.
+
+    Folded, "đối với" reads as the action "đổi" and "khoa học" as "khóa"; when one of the action's
+    cues folds to the action name, the accented title must contain that cue.
+    """
+    accented = [c for c in ACTIONS.get(action, ()) if fold_diacritics(c) == action]
+    if not accented:
+        return True
+    text = " " + " ".join(re.findall(r"\w+", nfc(title).lower())) + " "
+    return any(f" {c} " in text for c in accented)
+
+
+# "mất bao lâu" asks how long it takes, not about a lost paper: removed before looking for cues.
+_NOT_LOST = re.compile(
+    r" (mất|mat) (bao lâu|bao lau|bao nhiêu|bao nhieu|bn|mấy|may|thời gian|thoi gian|phí|phi|tiền|tien)(?= )")
 
 
 def asked_actions(query: str) -> set[str]:
     """Actions (keys of ``ACTIONS``) a question asks for, matched with accents when it has them."""
     text = " " + " ".join(re.findall(r"\w+", nfc(query).lower())) + " "
+    text = _NOT_LOST.sub(" ", text)
     folded = fold_diacritics(text)
     if folded != text:
         return {a for a, cues in ACTIONS.items() if any(f" {c} " in text for c in cues)}
@@ -78,7 +106,7 @@ class SearchConfig:
     qualifier_penalty: float = 0.15
     action_penalty: float = 0.2
     level_penalty: float = 0.05
-    action_bonus: float = 0.05
+    action_bonus: float = 0.1
     dense_passages: int = 256
     dense_floor: float = 0.78
     dense_span: float = 0.18
@@ -112,6 +140,7 @@ class ProcedureSearcher:
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         self._loaded_name = self.store.current_name()
+        self._qualifier_cache: tuple[ProcedureIndex, list[str], Any] | None = None
         self.index = self.store.load_current()
         self.encoder = encoder if encoder is not None else load_encoder(self.index.model_name)
         self._check_model()
@@ -133,10 +162,43 @@ class ProcedureSearcher:
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         self._loaded_name = None
+        self._qualifier_cache = None
         self.index = index
         self.encoder = encoder
         self._check_model()
         return self
+
+    def _qualifiers(self, index: ProcedureIndex) -> tuple[list[str], Any]:
+        """Qualifier names and doc matrix of ``index``, without actions its accented title lacks."""
+        cached = self._qualifier_cache
+        if cached is not None and cached[0] is index:
+            return cached[1], cached[2]
+        names, matrix = index.qualifier_matrix()
+        col = {q: j for j, q in enumerate(names)}
+        matrix = matrix.tolil(copy=True)
+        for i, doc in enumerate(index.docs):
+            found = [names[j][7:] for j in matrix.rows[i] if names[j].startswith("action:")]
+            for action in found:
+                # "mở khóa" also reads as "khóa", "cấp đổi" as "đổi": keep only the longer action.
+                nested = any(other != action and f" {action} " in f" {other} " for other in found)
+                if nested or not title_action_confirmed(doc.title, action):
+                    matrix[i, col["action:" + action]] = 0
+        extra = [q for q in AUDIENCES if q not in col]
+        marks = np.zeros((len(index.docs), len(extra) + 1), np.float32)
+        for i, doc in enumerate(index.docs):
+            # "... ở nước ngoài" ending a title is where the procedure is done (an embassy), unlike
+            # "định cư / cư trú ở nước ngoài", which describes who may apply.
+            words = re.findall(r"[a-z0-9]+", normalize_query(re.sub(r"\([^)]*\)\s*$", "", doc.title)))
+            if words[-3:] == ["o", "nuoc", "ngoai"] and (len(words) < 4 or words[-4] not in ("cu", "tru")):
+                marks[i, 0] = 1.0
+            folded = " " + " ".join(re.findall(r"[a-z0-9]+", normalize_query(doc.title))) + " "
+            for j, q in enumerate(extra):
+                marks[i, j + 1] = float(f" {q} " in folded)
+        names = [*names, ABROAD, *extra]
+        matrix = sparse.hstack([matrix.tocsr(), sparse.csr_matrix(marks)]).tocsr()
+        matrix.eliminate_zeros()
+        self._qualifier_cache = (index, names, matrix)
+        return names, matrix
 
     def _check_model(self) -> None:
         if self.index.model_name and self.index.model_name != self.encoder.name:
@@ -210,15 +272,24 @@ class ProcedureSearcher:
             fused = fused + cfg.prior_weight * index.prior
             present = " " + " ".join(tokens(folded + " " + " ".join(expansions))) + " "
             asked = asked_actions(query)
-            names, matrix = index.qualifier_matrix()
+            names, matrix = self._qualifiers(index)
             if names:
                 penalty = np.zeros(len(names), np.float32)
+                is_asked = np.zeros(len(names), np.float32)
+                unasked = np.zeros(len(names), np.float32)
                 for j, q in enumerate(names):
                     if q.startswith("action:"):
-                        penalty[j] = -cfg.action_bonus if q[7:] in asked else cfg.action_penalty
+                        (is_asked if q[7:] in asked else unasked)[j] = 1.0
+                    elif q == ABROAD:
+                        if not any(f" {w} nuoc ngoai " in present for w in ("o", "tai", "ben")):
+                            penalty[j] = cfg.qualifier_penalty
                     elif f" {q} " not in present:
                         penalty[j] = cfg.level_penalty if q == "cap tinh" else cfg.qualifier_penalty
-                fused = fused - matrix @ penalty
+                # A title naming several actions ("Cấp lại, đổi, điều chỉnh ...") covers each of them:
+                # one asked action earns the bonus, and only titles with none asked are pushed down (once).
+                hits = matrix @ is_asked
+                actions = np.where(hits > 0, -cfg.action_bonus, cfg.action_penalty * ((matrix @ unasked) > 0))
+                fused = fused - matrix @ penalty - actions
         return Scored(lexical, dense, fused.astype(np.float32), len(qterms))
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
