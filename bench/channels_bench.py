@@ -150,6 +150,21 @@ def read_status(pid: int) -> dict[str, int]:
     return out
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds used by one process (utime + stime), or by the whole machine (busy time) when pid is None."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        if pid is None:
+            fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+            values = [int(x) for x in fields]
+            return (sum(values[:8]) - values[3] - values[4]) / tick  # minus idle and iowait
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        rest = stat[stat.rindex(")") + 2:].split()
+        return (int(rest[11]) + int(rest[12])) / tick
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def find_pids() -> dict[str, int]:
     """Find a running stack's processes by their command lines (for ``--stack running``)."""
     found: dict[str, int] = {}
@@ -485,6 +500,14 @@ class MemorySampler:
         self.pids = pids
         self.peak_rss: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._cpu0: dict[str, float] = {}
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far: the machine, each stack process and this benchmark process."""
+        out = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        out["bench"] = cpu_seconds(os.getpid())
+        out["machine"] = cpu_seconds()
+        return out
 
     def sample(self) -> None:
         """Take one sample."""
@@ -499,6 +522,7 @@ class MemorySampler:
 
     def start(self) -> None:
         """Start sampling in the background."""
+        self._cpu0 = self.cpu()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> dict[str, Any]:
@@ -507,7 +531,10 @@ class MemorySampler:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         self.sample()
-        out: dict[str, Any] = {}
+        cpu1 = self.cpu()
+        used = {k: round(cpu1[k] - self._cpu0.get(k, 0.0), 1) for k in cpu1}
+        used["other_processes"] = round(used["machine"] - sum(v for k, v in used.items() if k != "machine"), 1)
+        out: dict[str, Any] = {"cpu_seconds": used}
         for name, pid in self.pids.items():
             status = read_status(pid)
             out[name] = {"pid": pid, "peak_rss_during_load_mb": round(self.peak_rss.get(name, 0) / 1024, 1),
@@ -791,13 +818,13 @@ def make_users(channels: list[str], n: int, turns: int, dossiers: list[tuple[str
     return users
 
 
-async def phase(name: str, stack: Stack, rec: Recorder, users: list[User], args: argparse.Namespace) -> dict[str, Any]:
+async def phase(name: str, stack: Stack, rec: Recorder, users: list[User], args: argparse.Namespace,
+                think_s: tuple[float, float]) -> dict[str, Any]:
     """Run one load phase (webhooks or the REST baseline) and account for every message."""
     mem = MemorySampler(stack.pids)
     connector = aiohttp.TCPConnector(limit=len(users) + 8)
     async with aiohttp.ClientSession(connector=connector) as session:
-        load = Load(session, rec, stack.gateway_url, stack.rasa_url, args.settle_ms / 1000,
-                    (args.think_min_ms / 1000, args.think_max_ms / 1000), args.turn_timeout,
+        load = Load(session, rec, stack.gateway_url, stack.rasa_url, args.settle_ms / 1000, think_s, args.turn_timeout,
                     time.monotonic() + args.max_seconds, args.dup_rate, random.Random(args.seed))
         mem.start()
         t0 = time.perf_counter()
@@ -875,22 +902,27 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 async def run_all(args: argparse.Namespace, stack: Stack, rec: Recorder) -> dict[str, Any]:
     """Warm up, then the REST baseline and the webhook phase(s) with the same scripts."""
-    dossiers = load_dossiers(stack.data_dir or ROOT / "var", max(args.users_list))
+    dossiers = load_dossiers(stack.data_dir or ROOT / "var", max(args.users_list + args.paced_users_list))
     async with aiohttp.ClientSession() as s:  # warm-up: first calls load lazy parts of the models
         for text in ("xin chào", "lam giay khai sinh can gi"):
             async with s.post(f"{stack.rasa_url}/webhooks/rest/webhook", timeout=aiohttp.ClientTimeout(total=120),
                               json={"sender": "web:bench-warmup", "message": text}) as r:
                 await r.read()
     runs = []
-    for n in args.users_list:
+    scenarios = [(n, (args.think_min_ms, args.think_max_ms), "fast") for n in args.users_list]
+    scenarios += [(n, (args.paced_think_min_ms, args.paced_think_max_ms), "paced") for n in args.paced_users_list]
+    for n, think_ms, pacing in scenarios:
+        think_s = (think_ms[0] / 1000, think_ms[1] / 1000)
+        tag = f"{pacing[0]}{n}"
         base = await phase("rest_baseline", stack, rec,
-                           make_users(["rest"], n, args.turns, dossiers, f"b{n}"), args)
+                           make_users(["rest"], n, args.turns, dossiers, "b" + tag), args, think_s)
         hook = await phase("webhooks", stack, rec,
-                           make_users(["telegram", "zalo"], n, args.turns, dossiers, f"z{n}"), args)
+                           make_users(["telegram", "zalo"], n, args.turns, dossiers, "z" + tag), args, think_s)
         lb, lh = base["latency"], hook["latency_last_reply"]
         d = hook["delivery"]
         runs.append({
-            "concurrent_users": n, "rest_baseline": base, "webhooks": hook,
+            "concurrent_users": n, "pacing": pacing, "think_ms": list(think_ms), "rest_baseline": base,
+            "webhooks": hook,
             "gateway_overhead": {
                 "p50_ratio": ratio(lh["p50_ms"], lb["p50_ms"]), "p95_ratio": ratio(lh["p95_ms"], lb["p95_ms"]),
                 "p50_added_ms": round(lh["p50_ms"] - lb["p50_ms"], 1) if lh["p50_ms"] and lb["p50_ms"] else None,
@@ -910,7 +942,7 @@ def dossier_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for run in runs:
         n = run["concurrent_users"]
-        out[f"{n}_users"] = {
+        out[f"{n}_users_{run['pacing']}"] = {
             "rest": run["rest_baseline"]["latency_by_kind"].get("dossier_digits"),
             "rest_found": f"{run['rest_baseline']['dossier_found']}/{run['rest_baseline']['dossier_turns']}",
             "webhooks_last_reply": run["webhooks"]["latency_by_kind"].get("dossier_digits"),
@@ -981,8 +1013,10 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "stack": {"mode": args.stack, "rasa": "fake" if args.stack == "fake" else "models/tthc.tar.gz",
                   "startup_s": startup_s, "fake_api_calls_other": dict(rec.other_calls)},
-        "params": {"users": args.users_list, "turns_per_user": args.turns, "think_ms": [args.think_min_ms,
-                   args.think_max_ms], "settle_ms": args.settle_ms, "ramp_s": args.ramp_s,
+        "params": {"users": args.users_list, "paced_users": args.paced_users_list, "turns_per_user": args.turns,
+                   "think_ms": [args.think_min_ms, args.think_max_ms],
+                   "paced_think_ms": [args.paced_think_min_ms, args.paced_think_max_ms],
+                   "settle_ms": args.settle_ms, "ramp_s": args.ramp_s,
                    "redelivery_rate": args.dup_rate, "max_seconds_per_phase": args.max_seconds, "seed": args.seed},
         "method": ("Closed-loop users: send a message, wait for its replies at the fake API (first reply, then "
                    "settle_ms with no more), think, send the next. Latency = webhook request sent -> the fake API "
@@ -1006,7 +1040,10 @@ def cli() -> None:
     p.add_argument("--stack", choices=["run-sh", "direct", "running", "fake"], default="run-sh",
                    help="run-sh: scripts/run.sh (default ports); direct: the three processes on free ports; "
                         "running: an already running stack; fake: a fake Rasa (develop this script)")
-    p.add_argument("--users", default="20,50", help="comma-separated concurrent user counts, one run each")
+    p.add_argument("--users", default="1,20,50", help="comma-separated concurrent user counts, one run each")
+    p.add_argument("--paced-users", default="20", help="extra runs with the slower, chat-like think time")
+    p.add_argument("--paced-think-min-ms", type=float, default=3000.0)
+    p.add_argument("--paced-think-max-ms", type=float, default=8000.0)
     p.add_argument("--turns", type=int, default=10, help="messages per user")
     p.add_argument("--think-min-ms", type=float, default=500.0)
     p.add_argument("--think-max-ms", type=float, default=1500.0)
@@ -1026,11 +1063,13 @@ def cli() -> None:
     p.add_argument("--out", default=str(RESULTS), help="results file")
     args = p.parse_args()
     args.users_list = [max(1, min(int(x), 200)) for x in args.users.split(",") if x.strip()]
+    args.paced_users_list = [max(1, min(int(x), 200)) for x in args.paced_users.split(",") if x.strip()]
     args.turns = max(1, min(args.turns, 50))
     result = main(args)
     for run in result["runs"]:
         b, h = run["rest_baseline"], run["webhooks"]
-        print(json.dumps({"users": run["concurrent_users"], "rest": b["latency"], "webhooks": h["latency_last_reply"],
+        print(json.dumps({"users": run["concurrent_users"], "pacing": run["pacing"], "rest": b["latency"],
+                          "webhooks": h["latency_last_reply"],
                           "delivery": h["delivery"], "overhead": run["gateway_overhead"], "target": run["target"],
                           "memory": h["memory"]}, ensure_ascii=False, indent=1))
     print(json.dumps(result["dossier_lookup"], ensure_ascii=False, indent=1))

@@ -99,6 +99,7 @@ class Outbox:
 
     async def _run(self) -> None:
         """Loop: deliver what is due, then sleep until the next due time or a wake-up."""
+        immediate = 0
         while not self._stopping:
             try:
                 delay = await self.run_once()
@@ -113,6 +114,12 @@ class Outbox:
                 delay = 30.0
             if self._stopping:
                 return
+            immediate = immediate + 1 if delay == 0 else 0
+            if delay == 0 and immediate < 100:
+                # More may be due right now (e.g. the second part of a reply): no pause between parts,
+                # but never spin: after 100 rounds in a row fall back to the short wait below.
+                await asyncio.sleep(0)
+                continue
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.05, delay))
