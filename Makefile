@@ -27,7 +27,7 @@ bench: train ## Benchmarks; results in bench/results/
 
 admin-user: ## Create an admin console account: make admin-user NAME=alice
 	@test -n "$(NAME)" || { echo "usage: make admin-user NAME=<login>"; exit 2; }
-	@.venv/bin/python -m connectors.admin create-user $(NAME) --role admin
+	@.venv/bin/python -m admin create-user $(NAME) --role admin
 
 clean: ## Remove trained models and test results (keeps venvs and var/)
 	rm -rf models results

@@ -49,7 +49,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connectors.messages import BotMessage, parse_messages, split_text, utf16_len  # noqa: E402
+from common.messages import BotMessage, parse_messages, split_text, utf16_len  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "channels.json"
 TG_TOKEN = os.environ.get("BENCH_TELEGRAM_TOKEN", "123456:BENCH-token")
@@ -58,7 +58,7 @@ ZALO_APP_ID = os.environ.get("BENCH_ZALO_APP_ID", "1234567890")
 ZALO_APP_SECRET = os.environ.get("BENCH_ZALO_APP_SECRET", "bench-app-secret")
 ZALO_OA_KEY = os.environ.get("BENCH_ZALO_OA_SECRET_KEY", "bench-oa-secret-key")
 ZALO_ACCESS = "BENCH-AT0"
-# Must match connectors/telegram.py and connectors/zalo.py (what the channels render).
+# Must match connectors/channels/telegram.py and connectors/channels/zalo.py (what the channels render).
 TG_LIMIT, ZALO_LIMIT, ZALO_MAX_BUTTONS = 4096, 2000, 5
 TG_BUTTONS_PROMPT = ZALO_BUTTONS_PROMPT = "Anh/chị chọn một mục bên dưới:"
 ZALO_MORE_BUTTONS = "Các lựa chọn khác:"

@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.text import nfc  # noqa: E402
+from common.text import nfc  # noqa: E402
 from knowledge.config import get_settings  # noqa: E402
 from knowledge.encoder import ensure_e5_folder, load_encoder  # noqa: E402
 from knowledge.index import FIELD_WEIGHTS, ProcedureIndex, _doc_fields  # noqa: E402

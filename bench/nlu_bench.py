@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 
-from bot.text import fold_diacritics  # noqa: E402
+from common.text import fold_diacritics  # noqa: E402
 
 EPOCHS = 60
 

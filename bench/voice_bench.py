@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "voice"))
 
+from common.rasa import RasaClient  # noqa: E402
 from connectors.voice import audio  # noqa: E402
 from connectors.voice.asr import ASR, load_asr  # noqa: E402
 from connectors.voice.config import VoiceSettings  # noqa: E402
 from connectors.voice.gateway import Gateway  # noqa: E402
 from connectors.voice.models import assemble_whisper_base, extract_vieneu_samples  # noqa: E402
-from connectors.voice.rasa import VoiceRasaClient  # noqa: E402
 from connectors.voice.tts import load_tts  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "voice.json"
@@ -92,7 +92,7 @@ async def run_calls(asr: ASR, settings: VoiceSettings, samples: list[Any], concu
     url = await fake.start()
     s = dataclasses.replace(settings, sip_port=0, rasa_url=url, greeting_payload="", silence_s=60.0,
                             rtp_port_min=43000, rtp_port_max=43998, max_calls=max(8, concurrent))
-    client = VoiceRasaClient(url, 10.0)
+    client = RasaClient(url, 10.0)
     await client.start()
     gateway = Gateway(s, asr, load_tts(s), client)
     await gateway.start()

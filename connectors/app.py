@@ -16,19 +16,18 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
-from bot.text import mask_pii, nfc
+from common.messages import BUSY_TEXT, PUSH_SENDER_RE, BotMessage, parse_message
+from common.rasa import RasaClient, RasaUnavailable, log_rasa_failure
+from common.text import mask_pii, nfc
 from connectors.config import Settings
 from connectors.dispatch import SenderQueues
-from connectors.messages import BUSY_TEXT, BotMessage, parse_message
 from connectors.metrics import Metrics
 from connectors.outbox import Outbox
-from connectors.rasa import RasaClient, RasaUnavailable, log_rasa_failure
 from connectors.store import Store
 
 log = logging.getLogger("connectors")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 WEB_SENDER_RE = re.compile(r"^web:[A-Za-z0-9_-]{8,64}$")
-PUSH_SENDER_RE = re.compile(r"^(?:web:[A-Za-z0-9_-]{8,64}|tg:-?\d{1,20}|zalo:[A-Za-z0-9_-]{1,64})$")
 MAX_PUSH_MESSAGES = 20
 MAX_PUSH_TEXT = 10000
 
@@ -105,7 +104,9 @@ class Gateway:
         """Open the store and clients, start channels and the outbox worker."""
         await self.store.open()
         self.session = aiohttp.ClientSession()
-        self.rasa = RasaClient(self.session, self.settings.rasa_url, self.settings.rasa_timeout, self.metrics)
+        self.rasa = RasaClient(
+            self.settings.rasa_url, self.settings.rasa_timeout, self.session, self.metrics.rasa_latency.observe
+        )
         self.metrics.gauge(
             "tthc_gateway_outbox_pending",
             "Outbox items waiting to be delivered.",
@@ -342,7 +343,7 @@ def create_app(settings: Settings, channels: list[Channel] | None = None) -> web
     app.router.add_post("/internal/push", gateway.push)
     for channel in gateway.channels.values():
         channel.add_routes(app)
-    from connectors.admin import mount_admin  # imported here: the console imports this module
+    from admin import mount_admin  # imported here: the console imports this module
 
     mount_admin(app, gateway, settings.data_dir)
 
@@ -361,13 +362,13 @@ def default_channels(settings: Settings) -> list[Channel]:
     """Channels that have credentials; each disabled one gets one log line."""
     channels: list[Channel] = []
     if settings.telegram_enabled:
-        from connectors.telegram import TelegramChannel
+        from connectors.channels.telegram import TelegramChannel
 
         channels.append(TelegramChannel(settings))
     else:
         log.info("telegram disabled: set TELEGRAM_TOKEN and TELEGRAM_SECRET to enable it")
     if settings.zalo_enabled:
-        from connectors.zalo import ZaloChannel
+        from connectors.channels.zalo import ZaloChannel
 
         channels.append(ZaloChannel(settings))
     else:

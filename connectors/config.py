@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from common.settings import REPO_ROOT
 
 
 def env_int(env: Mapping[str, str], name: str, default: int) -> int:

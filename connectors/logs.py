@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from bot.text import mask_pii
+from common.text import mask_pii
 
 
 class PiiMaskingFormatter(logging.Formatter):

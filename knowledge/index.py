@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot.text import nfc, normalize_query
+from common.text import nfc, normalize_query
 from knowledge.lexical import LexicalIndex, accented_terms
 from knowledge.schema import Procedure
 

@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 from scipy import sparse
 
-from bot.text import fold_diacritics, nfc, normalize_query
+from common.text import fold_diacritics, nfc, normalize_query
 
 _WORD = re.compile(r"[a-z0-9]+")
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from bot.text import fold_diacritics, nfc, normalize_query
+from common.text import fold_diacritics, nfc, normalize_query
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import ACTIONS, AMBIGUOUS_FOLDED_CUES, IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens

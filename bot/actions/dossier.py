@@ -14,16 +14,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.audit import AuditLog
-from bot.actions.notifier import SubscriptionStore
-from bot.actions.onestop import OnestopAdapter, OnestopUnavailable, make_adapter
-from bot.actions.onestop.config import Settings, get_settings
-from bot.actions.onestop.models import FINAL_STATUSES, Status
-from bot.actions.onestop.state import Hasher, StateDB
-from bot.actions.onestop.texts import CODE_EXAMPLE, STATUS_TEXT, dossier_reply
-from bot.actions.ratelimit import FailureLimiter, LimitState
-from bot.channels import channel_from
-from bot.text import CCCD_RE, PHONE_RE, normalize_dossier_code, normalize_query
+from common.channels import channel_from
+from common.text import CCCD_RE, PHONE_RE, normalize_dossier_code, normalize_query
+from dossier.adapters import OnestopAdapter, OnestopUnavailable, make_adapter
+from dossier.audit import AuditLog
+from dossier.limits import FailureLimiter, LimitState
+from dossier.models import FINAL_STATUSES, Status
+from dossier.notifier import SubscriptionStore
+from dossier.settings import Settings, get_settings
+from dossier.state import Hasher, StateDB
+from dossier.texts import CODE_EXAMPLE, STATUS_TEXT, dossier_reply
 
 log = logging.getLogger(__name__)
 

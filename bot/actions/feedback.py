@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sqlite3
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.settings import get_settings
-from bot.channels import channel_from
+from common.channels import channel_from
+from desk.feedback import FeedbackStore
+from desk.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -31,58 +27,9 @@ BUTTONS = [{"title": "👍 Có", "payload": UP_PAYLOAD}, {"title": "👎 Không"
 STATUS_SUBJECT = "dossier"
 
 
-class FeedbackStore:
-    """Ratings in SQLite under the data dir (``feedback.db``); the admin dashboard reads it."""
-
-    def __init__(self, path: Path) -> None:
-        """Open (and create) the database."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, created_at REAL NOT NULL,"
-                " sender_hash TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL,"
-                " procedure_code TEXT NOT NULL DEFAULT '', rating TEXT NOT NULL)"
-            )
-            db.execute("CREATE INDEX IF NOT EXISTS feedback_at ON feedback(created_at)")
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One transaction on a fresh connection, closed afterwards."""
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
-
-    def add(self, sender_id: str, channel: str, kind: str, procedure_code: str, rating: str) -> int:
-        """Store one rating (``up``/``down``); the sender id is kept only as a hash."""
-        sender_hash = hashlib.sha256(f"tthc:{sender_id}".encode()).hexdigest()[:32]
-        with self._connect() as db:
-            cur = db.execute(
-                "INSERT INTO feedback (created_at, sender_hash, channel, kind, procedure_code, rating)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), sender_hash, channel[:32], kind[:16], procedure_code[:64], rating),
-            )
-        return int(cur.lastrowid or 0)
-
-    def rows(self, since: float = 0.0) -> list[dict[str, Any]]:
-        """Ratings at or after ``since`` (epoch seconds), oldest first."""
-        with self._connect() as db:
-            db.row_factory = sqlite3.Row
-            found = db.execute(
-                "SELECT created_at, channel, kind, procedure_code, rating FROM feedback WHERE created_at >= ?"
-                " ORDER BY created_at",
-                (since,),
-            ).fetchall()
-        return [dict(r) for r in found]
-
-
 def channel_of(tracker: Tracker) -> str:
     """The channel the user writes from (gateway metadata, else the sender id's namespace)."""
     return channel_from(tracker.sender_id, tracker.latest_message.get("metadata"))
-
 
 
 def _events_since_user(tracker: Tracker) -> list[dict[str, Any]]:
@@ -181,13 +128,3 @@ class ActionStoreFeedback(Action):
                 buttons=[{"title": "Gặp tổng đài viên", "payload": "/request_human"}],
             )
         return [SlotSet(SUBJECT_SLOT, None)]
-
-
-def rating_summary(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Count ``up``/``down`` ratings."""
-    counts = {"up": 0, "down": 0}
-    for row in rows:
-        if row.get("rating") in counts:
-            counts[row["rating"]] += 1
-    return counts
-

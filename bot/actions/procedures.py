@@ -11,9 +11,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions import answers
-from bot.actions.answers import FACETS, Reply
-from bot.channels import channel_from
+from common.channels import channel_from
+from knowledge import answers
+from knowledge.answers import FACETS, Reply
 from knowledge.service import KnowledgeService, SearchHit, shared_service
 
 logger = logging.getLogger(__name__)

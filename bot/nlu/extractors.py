@@ -20,7 +20,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.segmentation import nfc_with_offsets
-from bot.text import find_dossier_codes
+from common.text import find_dossier_codes
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.text import find_protected_spans, fold_diacritics
+from common.text import find_protected_spans, fold_diacritics
 
 # A syllable: letters, digits and combining marks; apostrophes inside words ("o'clock") are kept.
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")

@@ -8,10 +8,10 @@ import signal
 
 from aiohttp import web
 
+from common.rasa import RasaClient
 from connectors.voice.asr import load_asr
 from connectors.voice.config import VoiceSettings
 from connectors.voice.gateway import Gateway
-from connectors.voice.rasa import VoiceRasaClient
 from connectors.voice.tts import load_tts
 
 log = logging.getLogger("connectors.voice")
@@ -32,7 +32,7 @@ async def serve(settings: VoiceSettings) -> None:
     """Load the engines once, start SIP and HTTP, run until SIGINT/SIGTERM."""
     asr = await asyncio.to_thread(load_asr, settings)
     voice = load_tts(settings)
-    rasa = VoiceRasaClient(settings.rasa_url, settings.rasa_timeout)
+    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
     await rasa.start()
     gateway = Gateway(settings, asr, voice, rasa)
     await gateway.start()

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.text import mask_pii
-from connectors.messages import BUSY_TEXT
+from common.messages import BUSY_TEXT
+from common.rasa import RasaUnavailable
+from common.text import mask_pii
 from connectors.voice import audio
 from connectors.voice.dialog import Endpointer, Turn, keypad_to_text
 from connectors.voice.normalize import button_choice, normalize_spoken, render_for_speech
-from connectors.voice.rasa import BotReply, RasaUnavailable
+from connectors.voice.replies import BotReply, parse_reply
 from connectors.voice.rtp import DtmfEvent, JitterBuffer, RtpError, RtpPacket
 from connectors.voice.tts import TTSError, split_sentences
 
@@ -368,7 +369,7 @@ class Call:
         turn.sent = message
         t0 = time.monotonic()
         try:
-            reply = await self.gw.rasa.send(self.sender, message)
+            reply = parse_reply(await self.gw.rasa.post(self.sender, message, "voice"))
         except RasaUnavailable as exc:
             log.error("call %s: rasa unavailable: %s", self.call_id, exc)
             reply = BotReply(texts=[PROMPTS[fallback or "busy"]])

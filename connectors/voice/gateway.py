@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from common.rasa import RasaClient
 from connectors.voice.asr import ASR
 from connectors.voice.call import Call, CallRecord, RtpEndpoint
 from connectors.voice.config import VoiceSettings
-from connectors.voice.rasa import VoiceRasaClient
 from connectors.voice.sip import (
     ALLOW,
     SipError,
@@ -89,7 +89,7 @@ class SipProtocol(asyncio.DatagramProtocol):
 class Gateway:
     """The voice gateway: SIP, calls, and the shared ASR/TTS/Rasa resources."""
 
-    def __init__(self, settings: VoiceSettings, asr: ASR, voice: Voice, rasa: VoiceRasaClient,
+    def __init__(self, settings: VoiceSettings, asr: ASR, voice: Voice, rasa: RasaClient,
                  keep_audio: bool = False) -> None:
         """Wire the engines; ``start`` opens the sockets."""
         self.settings, self.asr, self.voice, self.rasa = settings, asr, voice, rasa

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from bot.text import DOSSIER_CODE_RE, find_dossier_codes, fold_diacritics, nfc
+from common.text import DOSSIER_CODE_RE, find_dossier_codes, fold_diacritics, nfc
 
 DIGIT_WORDS = {
     "không": "0", "linh": "0", "một": "1", "mốt": "1", "hai": "2", "ba": "3", "bốn": "4", "tư": "4",

@@ -21,7 +21,7 @@ from typing import Protocol
 import aiohttp
 import numpy as np
 
-from bot.text import nfc
+from common.text import nfc
 from connectors.voice.audio import RATE, read_wav
 from connectors.voice.config import VoiceSettings
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.text import nfc
+from common.text import format_vnd, nfc
 from knowledge.schema import Channel, Document, LegalBasis, Procedure
 
 EMPTY = "Không có thông tin"
@@ -67,11 +67,6 @@ def _number(text: str) -> float:
 def _fmt_number(value: float) -> str:
     """Render 5.0 as ``5`` and 0.5 as ``0,5``."""
     return str(int(value)) if value == int(value) else f"{value:g}".replace(".", ",")
-
-
-def format_vnd(amount: int) -> str:
-    """Render 2500000 as ``2.500.000 đồng``."""
-    return f"{amount:,}".replace(",", ".") + " đồng"
 
 
 def _split_time_and_fee(digits: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from dataclasses import field as _field
 from pathlib import Path
 from typing import Any
 
-from bot.text import nfc, normalize_query
+from common.text import nfc, normalize_query
 
 _COLUMNS = {
     "ma so": "code",

@@ -18,7 +18,7 @@ if str(HERE) not in sys.path:
 
 from admin_fakes import PASSWORDS, catalogue_items  # noqa: E402
 
-from connectors.admin.store import AdminStore  # noqa: E402
+from admin.store import AdminStore  # noqa: E402
 from connectors.app import create_app  # noqa: E402
 from connectors.config import Settings  # noqa: E402
 from knowledge import config as knowledge_config  # noqa: E402

@@ -15,10 +15,10 @@ import yaml
 from aiohttp import FormData
 from conftest import CSRF_RE
 
-from bot.actions.handoff import HandoffQueue
+from admin import ROUTES
+from admin.store import AdminStore
 from bot.actions.procedures import ActionAnswerProcedure
-from connectors.admin import ROUTES
-from connectors.admin.store import AdminStore
+from desk.handoffs import HandoffQueue
 from knowledge.service import KnowledgeService
 from knowledge.storage import Catalogue
 

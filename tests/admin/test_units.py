@@ -15,11 +15,12 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.feedback import ActionAskFeedback, ActionStoreFeedback, FeedbackStore
-from connectors.admin import __main__ as cli
-from connectors.admin import dashboard, forms
-from connectors.admin.grouping import group_questions
-from connectors.admin.store import AdminStore
+from admin import __main__ as cli
+from admin import dashboard, forms
+from admin.grouping import group_questions
+from admin.store import AdminStore
+from bot.actions.feedback import ActionAskFeedback, ActionStoreFeedback
+from desk.feedback import FeedbackStore
 from knowledge.schema import Channel, Procedure
 from knowledge.storage import UnansweredQuestion
 

@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from connectors.app import create_app
+from connectors.channels.zalo import compute_signature
 from connectors.config import Settings
-from connectors.zalo import compute_signature
 
 TG_TOKEN = "123456:TEST-token"
 TG_SECRET = "tg_Secret-123"

@@ -13,7 +13,7 @@ from connectors_fakes import TG_SECRET, ZALO_APP_ID, ZALO_OA_KEY, ThreadedStack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.zalo import compute_signature
+from connectors.channels.zalo import compute_signature
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),

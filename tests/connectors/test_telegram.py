@@ -7,8 +7,8 @@ import json
 
 from connectors_fakes import TG_SECRET, tg_callback_update, tg_text_update, wait_until
 
-from connectors.messages import EXPIRED_BUTTON_TEXT, VOICE_TEXT, utf16_len
-from connectors.telegram import map_command
+from common.messages import EXPIRED_BUTTON_TEXT, VOICE_TEXT, utf16_len
+from connectors.channels.telegram import map_command
 
 
 async def test_text_message_forwarded_and_answered_with_keyboard(stack):
@@ -135,7 +135,7 @@ async def test_per_chat_ordering(stack):
 
 
 async def test_set_webhook_cli_registers_secret(stack, monkeypatch, capsys):
-    from connectors.telegram import _cli
+    from connectors.channels.telegram import _cli
 
     monkeypatch.setenv("TELEGRAM_TOKEN", stack.settings.telegram_token)
     monkeypatch.setenv("TELEGRAM_SECRET", TG_SECRET)

@@ -9,11 +9,11 @@ from datetime import datetime
 
 import pytest
 
+from common.messages import BotMessage, Button, parse_message, split_text, truncate, utf16_len
 from connectors.app import GATEWAY_KEY
+from connectors.channels.zalo import VN_TZ, parse_event, seconds_until_morning
 from connectors.logs import PiiMaskingFormatter
-from connectors.messages import BotMessage, Button, parse_message, split_text, truncate, utf16_len
 from connectors.store import callback_id
-from connectors.zalo import VN_TZ, parse_event, seconds_until_morning
 
 SPLIT_CASES = [
     ("", 10, []),

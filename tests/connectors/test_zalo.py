@@ -8,9 +8,9 @@ import time
 
 from connectors_fakes import ZALO_APP_ID, ZALO_OA_KEY, wait_until, zalo_text_event
 
+from common.messages import GREET_PAYLOAD, VOICE_TEXT
 from connectors.app import GATEWAY_KEY
-from connectors.messages import GREET_PAYLOAD, VOICE_TEXT
-from connectors.zalo import TOKEN_NAME, compute_signature, verify_signature
+from connectors.channels.zalo import TOKEN_NAME, compute_signature, verify_signature
 
 
 async def test_text_event_answered_with_template_buttons(stack):

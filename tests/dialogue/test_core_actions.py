@@ -10,9 +10,10 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions import settings
 from bot.actions.fallback import ActionFallback, previous_misses
-from bot.actions.handoff import ActionHandoff, HandoffQueue
+from bot.actions.handoff import ActionHandoff
+from desk import settings
+from desk.handoffs import HandoffQueue
 from knowledge.schema import Channel, Procedure
 from knowledge.service import KnowledgeService
 from knowledge.storage import Catalogue

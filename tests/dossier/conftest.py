@@ -12,9 +12,9 @@ import yaml
 from rasa_sdk import Tracker
 
 from bot.actions import dossier as dossier_actions
-from bot.actions.onestop.config import REPO_ROOT, Settings
-from bot.actions.onestop.seed import generate
-from bot.actions.onestop.sqlite_backend import SqliteOnestop
+from dossier.adapters.sqlite import SqliteOnestop
+from dossier.seed import generate
+from dossier.settings import REPO_ROOT, Settings
 
 BASE_DATE = date(2026, 3, 2)
 DEMO_CODE = "000.00.20.H57-240101-0001"

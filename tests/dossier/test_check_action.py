@@ -16,10 +16,10 @@ from bot.actions.dossier import (
     ActionUnsubscribeStatus,
     DossierServices,
 )
-from bot.actions.onestop.base import OnestopUnavailable
-from bot.actions.onestop.models import Dossier, Status
-from bot.actions.onestop.sqlite_backend import SqliteOnestop
-from bot.actions.onestop.texts import dossier_reply
+from dossier.adapters.base import OnestopUnavailable
+from dossier.adapters.sqlite import SqliteOnestop
+from dossier.models import Dossier, Status
+from dossier.texts import dossier_reply
 
 from .conftest import DEMO_CODE, make_tracker, slot_sets
 

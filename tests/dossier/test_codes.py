@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.actions.dossier import extract_verification_digits, invalid_code_message
-from bot.text import normalize_dossier_code
+from common.text import normalize_dossier_code
 
 CODE = "000.00.20.H57-240101-0001"
 

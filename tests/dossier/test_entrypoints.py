@@ -1,4 +1,4 @@
-"""The commands `make run` and setup use: python -m bot.actions.onestop / bot.actions.notifier."""
+"""The commands `make run` and setup use: python -m dossier / dossier.notifier."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.actions.onestop.config import REPO_ROOT
-from bot.actions.onestop.sqlite_backend import SqliteOnestop
+from dossier.adapters.sqlite import SqliteOnestop
+from dossier.settings import REPO_ROOT
 
 
 def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -20,11 +20,11 @@ def run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_seed_then_notifier_once(tmp_path: Path) -> None:
-    first = run(["bot.actions.onestop", "seed"], tmp_path)
+    first = run(["dossier", "seed"], tmp_path)
     assert first.returncode == 0 and "seeded" in first.stdout
-    again = run(["bot.actions.onestop", "seed"], tmp_path)
+    again = run(["dossier", "seed"], tmp_path)
     assert again.returncode == 0 and "already seeded" in again.stdout
     assert SqliteOnestop(tmp_path / "onestop.db").count() >= 200
-    once = run(["bot.actions.notifier", "--once"], tmp_path)
+    once = run(["dossier.notifier", "--once"], tmp_path)
     assert once.returncode == 0 and "Traceback" not in once.stderr
     assert (tmp_path / "dossier_state.db").exists()

@@ -10,11 +10,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.actions.onestop import make_adapter
-from bot.actions.onestop.base import OnestopUnavailable
-from bot.actions.onestop.config import Settings
-from bot.actions.onestop.http_backend import CircuitBreaker, HttpOnestop, parse_date
-from bot.actions.onestop.models import Status
+from dossier.adapters import make_adapter
+from dossier.adapters.base import OnestopUnavailable
+from dossier.adapters.http import CircuitBreaker, HttpOnestop, parse_date
+from dossier.models import Status
+from dossier.settings import Settings
 
 from .conftest import DEMO_CODE
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.audit import AuditLog
 from bot.actions.dossier import ActionCheckDossier, DossierServices
-from bot.actions.onestop.seed import DEMO_CCCD, DEMO_NAME, DEMO_PHONE
-from bot.actions.onestop.state import Hasher, StateDB
-from bot.actions.ratelimit import FailureLimiter
+from dossier.audit import AuditLog
+from dossier.limits import FailureLimiter
+from dossier.seed import DEMO_CCCD, DEMO_NAME, DEMO_PHONE
+from dossier.state import Hasher, StateDB
 
 from .conftest import DEMO_CODE, make_tracker, slot_sets
 

@@ -9,8 +9,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.actions.dossier import DossierServices
-from bot.actions.notifier import Notifier, SubscriptionStore, push_payload
-from bot.actions.onestop.sqlite_backend import SqliteOnestop
+from dossier.adapters.sqlite import SqliteOnestop
+from dossier.notifier import Notifier, SubscriptionStore, push_payload
 
 from .conftest import DEMO_CODE
 

@@ -17,8 +17,8 @@ from bot.actions.dossier import (
     DossierServices,
     ValidateDossierForm,
 )
-from bot.actions.notifier import Notifier
-from bot.actions.onestop.sqlite_backend import SqliteOnestop
+from dossier.adapters.sqlite import SqliteOnestop
+from dossier.notifier import Notifier
 
 from .conftest import DEMO_CODE, make_tracker, slot_sets
 

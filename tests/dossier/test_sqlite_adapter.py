@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions.onestop import make_adapter
-from bot.actions.onestop.cli import main as cli_main
-from bot.actions.onestop.config import Settings, get_settings
-from bot.actions.onestop.models import Status
-from bot.actions.onestop.seed import DEMO_PHONE, generate
-from bot.actions.onestop.sqlite_backend import SqliteOnestop
-from bot.text import STRICT_DOSSIER_CODE_RE
+from common.text import STRICT_DOSSIER_CODE_RE
+from dossier.adapters import make_adapter
+from dossier.adapters.sqlite import SqliteOnestop
+from dossier.cli import main as cli_main
+from dossier.models import Status
+from dossier.seed import DEMO_PHONE, generate
+from dossier.settings import Settings, get_settings
 
 from .conftest import BASE_DATE, DEMO_CODE
 

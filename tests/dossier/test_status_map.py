@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.actions.onestop.models import Status
-from bot.actions.onestop.status_map import NATIONAL_CODES, map_status
+from dossier.models import Status
+from dossier.status_map import NATIONAL_CODES, map_status
 
 S = Status
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.actions.answers import (
+from knowledge.answers import (
     answer_procedure,
     detect_facet,
     is_follow_up,

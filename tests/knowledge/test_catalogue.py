@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.text import fold_diacritics, nfc
+from common.text import fold_diacritics, nfc
 from knowledge.schema import Procedure
 
 ROOT = Path(__file__).resolve().parents[2]

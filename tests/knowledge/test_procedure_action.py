@@ -10,8 +10,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.answers import MAX_MESSAGE_CHARS, payload
 from bot.actions.procedures import ActionAnswerProcedure
+from knowledge.answers import MAX_MESSAGE_CHARS, payload
 from knowledge.schema import Channel, Document, LegalBasis, Procedure
 from knowledge.service import KnowledgeService
 from knowledge.storage import Catalogue, hash_sender

@@ -62,7 +62,7 @@ KNOWN = [
 @needs_crawl
 @pytest.mark.parametrize(("question", "code"), KNOWN)
 def test_known_questions_accented_and_unaccented(searcher: ProcedureSearcher, question: str, code: str) -> None:
-    from bot.text import fold_diacritics
+    from common.text import fold_diacritics
 
     accented = searcher.search(question, top_k=3)
     unaccented = searcher.search(fold_diacritics(question).lower(), top_k=3)

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from bot.nlu.segmentation import syllables
-from bot.text import find_dossier_codes, fold_diacritics, mask_name, mask_pii, normalize_dossier_code
+from common.text import find_dossier_codes, fold_diacritics, mask_name, mask_pii, normalize_dossier_code
 
 rasa = pytest.importorskip("rasa")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.text import fold_diacritics, normalize_query
+from common.text import fold_diacritics, normalize_query
 
 ROOT = Path(__file__).resolve().parents[2]
 ANNOTATION = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.text import nfc
+from common.rasa import RasaClient
+from common.text import nfc
 from connectors.voice.asr import ASR, load_asr
 from connectors.voice.audio import RATE, read_wav, wav_bytes
 from connectors.voice.config import VoiceSettings
 from connectors.voice.gateway import Gateway
 from connectors.voice.models import assemble_whisper_base, extract_vieneu_samples
-from connectors.voice.rasa import VoiceRasaClient
 from connectors.voice.tts import load_tts
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -110,7 +110,7 @@ class VoiceRig:
 @pytest.fixture
 async def make_rig(asr: ASR, base_settings: VoiceSettings) -> AsyncIterator[Callable[..., Awaitable[VoiceRig]]]:
     """Factory: a gateway on a free UDP port with RTP in a private range and Rasa faked (settings overridable)."""
-    started: list[tuple[Gateway, VoiceRasaClient, FakeRasa]] = []
+    started: list[tuple[Gateway, RasaClient, FakeRasa]] = []
 
     async def make(**overrides: object) -> VoiceRig:
         fake = FakeRasa()
@@ -122,7 +122,7 @@ async def make_rig(asr: ASR, base_settings: VoiceSettings) -> AsyncIterator[Call
         }
         values.update(overrides)
         settings = dataclasses.replace(base_settings, **values)  # type: ignore[arg-type]
-        client = VoiceRasaClient(url, 5.0)
+        client = RasaClient(url, 5.0)
         await client.start()
         gateway = Gateway(settings, asr, load_tts(settings), client, keep_audio=True)
         await gateway.start()

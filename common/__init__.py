@@ -1,0 +1,1 @@
+"""Shared basics: Vietnamese text, settings, database helper, the Rasa client."""

@@ -1,0 +1,1 @@
+"""Dossier status: one-stop adapters, status map, subscriptions, notifier, limits and audit."""
