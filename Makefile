@@ -19,8 +19,8 @@ run: train ## Set everything up and run the whole stack on 127.0.0.1 (Ctrl-C sto
 test: train ## Run the whole test suite (lint, types, pytest in both venvs, rasa validate/test)
 	@bash scripts/test.sh
 
-lint: ## ruff and mypy
-	@.venv/bin/ruff check . && .venv/bin/mypy
+lint: ## ruff, mypy and the import contracts
+	@.venv/bin/ruff check . && .venv/bin/mypy && .venv/bin/lint-imports --no-cache
 
 bench: train ## Benchmarks; results in bench/results/
 	@bash scripts/bench.sh

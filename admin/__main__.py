@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from admin.config import AdminSettings
 from admin.store import ROLES, AdminStore, UserError
+from common.settings import load_or_exit
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("list-users", help="list accounts")
     args = parser.parse_args(argv)
 
-    settings = AdminSettings.from_env()
+    settings = load_or_exit(AdminSettings.from_env)
     store = AdminStore(settings.db_path)
     try:
         if args.command == "list-users":

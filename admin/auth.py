@@ -1,33 +1,27 @@
-"""Sessions, CSRF and role checks for the admin console's routes."""
+"""Sessions, cookies and CSRF tokens of the admin console (the route guard is in ``admin.middlewares``)."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from aiohttp import web
 
-from admin.store import ROLE_RANK, Session
-
-if TYPE_CHECKING:
-    from admin.app import Admin
+from admin.config import AdminSettings
+from admin.store import AdminStore, Session
 
 SESSION_COOKIE = "tthc_admin"
 LOGIN_COOKIE = "tthc_admin_login"
 COOKIE_PATH = "/admin"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SESSION_KEY: web.RequestKey[Session | None] = web.RequestKey("admin_session")
 
 
-def secure_cookie(admin: Admin, request: web.Request) -> bool:
+def secure_cookie(settings: AdminSettings, request: web.Request) -> bool:
     """Whether cookies get the Secure flag (always, never, or when the request came over https)."""
-    mode = admin.settings.secure_cookie
+    mode = settings.secure_cookie
     if mode in ("1", "true", "always", "yes"):
         return True
     if mode in ("0", "false", "never", "no"):
@@ -35,11 +29,11 @@ def secure_cookie(admin: Admin, request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
-def set_cookie(admin: Admin, request: web.Request, response: web.StreamResponse, name: str, value: str,
+def set_cookie(settings: AdminSettings, request: web.Request, response: web.StreamResponse, name: str, value: str,
                path: str = COOKIE_PATH, max_age: int | None = None) -> None:
     """Set an HttpOnly, SameSite=Strict cookie (Secure when behind https)."""
     response.set_cookie(name, value, path=path, httponly=True, samesite="Strict", max_age=max_age,
-                        secure=secure_cookie(admin, request))
+                        secure=secure_cookie(settings, request))
 
 
 def new_token() -> str:
@@ -52,16 +46,14 @@ def same(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(str(a).encode(), str(b).encode())
 
 
-async def current_session(admin: Admin, request: web.Request) -> Session | None:
+async def current_session(request: web.Request, store: AdminStore, settings: AdminSettings) -> Session | None:
     """The logged-in session of this request, or None."""
     if SESSION_KEY in request:
         return request[SESSION_KEY]
     token = request.cookies.get(SESSION_COOKIE, "")
     session = None
     if token:
-        session = await asyncio.to_thread(
-            admin.store.session, token, admin.settings.session_idle_s, admin.settings.session_max_s
-        )
+        session = await asyncio.to_thread(store.session, token, settings.session_idle_s, settings.session_max_s)
     request[SESSION_KEY] = session
     return session
 
@@ -76,24 +68,3 @@ async def csrf_ok(request: web.Request, session: Session) -> bool:
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     return same(given, session.csrf)
-
-
-def guard(admin: Admin, role: str, handler: Handler, multipart: bool = False) -> Handler:
-    """Wrap ``handler``: login required, CSRF checked on every POST, at least ``role``."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        session = await current_session(admin, request)
-        if session is None:
-            if request.method == "GET":
-                target = request.path_qs if request.path_qs.startswith("/admin/") else "/admin/"
-                raise web.HTTPSeeOther(f"/admin/login?next={quote(target)}")
-            return await admin.error_page(request, 401, "Phiên đăng nhập đã hết hạn. Anh/chị vui lòng đăng nhập lại.")
-        if request.method != "GET" and not multipart and not await csrf_ok(request, session):
-            return await admin.error_page(request, 403, "Yêu cầu không hợp lệ (thiếu hoặc sai mã CSRF). "
-                                                        "Anh/chị tải lại trang rồi thử lại.")
-        if ROLE_RANK.get(session.user.role, 0) < ROLE_RANK[role]:
-            return await admin.error_page(request, 403, "Tài khoản của anh/chị không có quyền thực hiện thao tác này.")
-        return await handler(request)
-
-    wrapped.__name__ = getattr(handler, "__name__", "handler")
-    return wrapped

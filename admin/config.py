@@ -2,42 +2,74 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
-from connectors.config import REPO_ROOT
+from pydantic import BeforeValidator, Field
+from pydantic_settings import NoDecode
+
+from common.settings import Flag, GatewayClientSettings, invalid
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    """An integer setting, ``default`` when unset or malformed."""
+def _command(value: Any) -> Any:
+    """Split a shell command line (ADMIN_INDEX_BUILD_CMD) into its words."""
+    if not isinstance(value, str):
+        return value
     try:
-        return int(env.get(name, "") or default)
+        words = shlex.split(value)
     except ValueError:
-        return default
+        words = []
+    if not words:
+        raise invalid("a command line, e.g. 'python -m knowledge build'")
+    return tuple(words)
 
 
-@dataclass(frozen=True)
-class AdminSettings:
-    """Every setting of the admin console."""
+Command = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_command)]
 
-    data_dir: Path = REPO_ROOT / "var"
-    tracker_url: str = ""
-    secure_cookie: str = "auto"  # auto: Secure when the request came over https (or X-Forwarded-Proto)
-    session_idle_s: int = 2 * 3600
-    session_max_s: int = 12 * 3600
-    max_failures: int = 5
-    failure_window_s: int = 15 * 60
-    lockout_s: int = 15 * 60
-    max_upload_bytes: int = 200 * 1024 * 1024
-    index_build_cmd: tuple[str, ...] = field(default=(sys.executable, "-m", "knowledge", "build"))
-    auto_rebuild: bool = False
-    semantic_search: bool = True
-    gateway_url: str = "http://127.0.0.1:8080"
-    push_token: str = ""
+
+class AdminSettings(GatewayClientSettings):
+    """Every setting of the admin console (limits are set in the units of their variables)."""
+
+    tracker_url: str = Field("", alias="TRACKER_STORE_URL")
+    # auto: Secure when the request came over https (or X-Forwarded-Proto)
+    secure_cookie: Annotated[str, BeforeValidator(lambda mode: mode.lower() if isinstance(mode, str) else mode)] = (
+        Field("auto", alias="ADMIN_SECURE_COOKIE")
+    )
+    session_idle_minutes: int = Field(120, alias="ADMIN_SESSION_IDLE_MINUTES")
+    session_max_hours: int = Field(12, alias="ADMIN_SESSION_MAX_HOURS")
+    max_failures: int = Field(5, alias="ADMIN_MAX_LOGIN_FAILURES")
+    lockout_minutes: int = Field(15, alias="ADMIN_LOCKOUT_MINUTES")
+    max_upload_mb: int = Field(200, alias="ADMIN_MAX_UPLOAD_MB")
+    index_build_cmd: Command = Field((sys.executable, "-m", "knowledge", "build"), alias="ADMIN_INDEX_BUILD_CMD")
+    auto_rebuild: Flag = Field(False, alias="ADMIN_AUTO_REBUILD")
+    semantic_search: Flag = Field(True, alias="ADMIN_SEMANTIC_SEARCH")
+
+    @property
+    def session_idle_s(self) -> int:
+        """A session ends after this many idle seconds."""
+        return self.session_idle_minutes * 60
+
+    @property
+    def session_max_s(self) -> int:
+        """A session ends this many seconds after login, active or not."""
+        return self.session_max_hours * 3600
+
+    @property
+    def failure_window_s(self) -> int:
+        """Failed logins count within this many seconds."""
+        return self.lockout_minutes * 60
+
+    @property
+    def lockout_s(self) -> int:
+        """How long too many failed logins lock an account out, in seconds."""
+        return self.lockout_minutes * 60
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest import file accepted."""
+        return self.max_upload_mb * 1024 * 1024
 
     @property
     def db_path(self) -> Path:
@@ -53,26 +85,3 @@ class AdminSettings:
     def tracker_store_url(self) -> str:
         """The Rasa SQL tracker store."""
         return self.tracker_url or f"sqlite:///{self.data_dir / 'tracker.db'}"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AdminSettings:
-        """Build settings from ``env`` (default: the process environment)."""
-        e = os.environ if env is None else env
-        data_dir = Path(e.get("TTHC_DATA_DIR") or (REPO_ROOT / "var")).expanduser().resolve()
-        cmd = e.get("ADMIN_INDEX_BUILD_CMD", "")
-        return cls(
-            data_dir=data_dir,
-            tracker_url=e.get("TRACKER_STORE_URL", ""),
-            secure_cookie=(e.get("ADMIN_SECURE_COOKIE") or "auto").lower(),
-            session_idle_s=_int(e, "ADMIN_SESSION_IDLE_MINUTES", 120) * 60,
-            session_max_s=_int(e, "ADMIN_SESSION_MAX_HOURS", 12) * 3600,
-            max_failures=_int(e, "ADMIN_MAX_LOGIN_FAILURES", 5),
-            failure_window_s=_int(e, "ADMIN_LOCKOUT_MINUTES", 15) * 60,
-            lockout_s=_int(e, "ADMIN_LOCKOUT_MINUTES", 15) * 60,
-            max_upload_bytes=_int(e, "ADMIN_MAX_UPLOAD_MB", 200) * 1024 * 1024,
-            index_build_cmd=tuple(shlex.split(cmd)) if cmd else (sys.executable, "-m", "knowledge", "build"),
-            auto_rebuild=(e.get("ADMIN_AUTO_REBUILD") or "0") in ("1", "true", "yes"),
-            semantic_search=(e.get("ADMIN_SEMANTIC_SEARCH") or "1") in ("1", "true", "yes"),
-            gateway_url=(e.get("GATEWAY_URL") or "http://127.0.0.1:8080").rstrip("/"),
-            push_token=e.get("GATEWAY_PUSH_TOKEN", ""),
-        )

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from common.text import mask_pii, normalize_query
+from desk.unanswered import UnansweredQuestion
 from knowledge.lexical import STOPWORDS
-from knowledge.storage import UnansweredQuestion
 
 THRESHOLD = 0.5
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
@@ -92,10 +91,6 @@ class IndexJob:
         if self.rerun and self.state["status"] == "done":
             self.rerun = False
             self.start(self.state.get("by", "auto"))
-
-    def snapshot(self) -> str:
-        """The state as JSON (for the polling page)."""
-        return json.dumps(self.state, ensure_ascii=False)
 
     async def close(self) -> None:
         """Stop a running build (at shutdown)."""

@@ -12,14 +12,14 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from common.db import SqliteDB
 
 ROLES = ("viewer", "editor", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
@@ -101,22 +101,10 @@ class AdminStore:
 
     def __init__(self, path: Path) -> None:
         """Open (and create) the database."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        with self._connect() as db:
-            db.executescript(SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One transaction on a fresh connection (WAL mode), closed afterwards."""
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.row_factory = sqlite3.Row
-            with db:
-                yield db
-        finally:
-            db.close()
+        self.db = SqliteDB(path, SCHEMA)
+        with self.db.transaction():
+            pass
 
     # ------------------------------------------------------------ users
 
@@ -130,7 +118,7 @@ class AdminStore:
         validate_password(password)
         if role not in ROLES:
             raise UserError(f"Vai trò không hợp lệ: {role}")
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             if db.execute("SELECT 1 FROM users WHERE username = ?", (name,)).fetchone():
                 raise UserError(f"Tài khoản {name} đã tồn tại.")
             db.execute(
@@ -143,13 +131,13 @@ class AdminStore:
 
     def get_user(self, username: str) -> User | None:
         """Return one account, or None."""
-        with self._connect() as db:
+        with self.db.transaction() as db:
             row = db.execute("SELECT * FROM users WHERE username = ?", (username.strip().lower(),)).fetchone()
         return self._user(row) if row else None
 
     def users(self) -> list[User]:
         """Every account, by name."""
-        with self._connect() as db:
+        with self.db.transaction() as db:
             return [self._user(r) for r in db.execute("SELECT * FROM users ORDER BY username")]
 
     def _active_admins(self, db: sqlite3.Connection) -> int:
@@ -159,7 +147,7 @@ class AdminStore:
         """Change a role or (de)activate; never leaves the console without an active admin."""
         if role is not None and role not in ROLES:
             raise UserError(f"Vai trò không hợp lệ: {role}")
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             row = db.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
             if row is None:
                 raise UserError("Không tìm thấy tài khoản.")
@@ -169,14 +157,13 @@ class AdminStore:
                 db.execute("UPDATE users SET active = ? WHERE username = ?", (int(active), username))
                 if not active:
                     db.execute("DELETE FROM sessions WHERE username = ?", (username,))
-            if self._active_admins(db) == 0:
-                db.rollback()
+            if self._active_admins(db) == 0:  # raising rolls the transaction back
                 raise UserError("Phải còn ít nhất một tài khoản quản trị đang hoạt động.")
 
     def set_password(self, username: str, password: str) -> None:
         """Replace a password and end that user's sessions."""
         validate_password(password)
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             cur = db.execute(
                 "UPDATE users SET password_hash = ? WHERE username = ?", (_hasher.hash(password), username)
             )
@@ -186,7 +173,7 @@ class AdminStore:
 
     def check_password(self, username: str, password: str) -> User | None:
         """Return the active user when the password matches (constant work for unknown users)."""
-        with self._connect() as db:
+        with self.db.transaction() as db:
             row = db.execute("SELECT * FROM users WHERE username = ?", (username.strip().lower(),)).fetchone()
         stored = row["password_hash"] if row else _DUMMY_HASH
         try:
@@ -196,7 +183,7 @@ class AdminStore:
         if row is None or not row["active"]:
             return None
         if _hasher.check_needs_rehash(stored):
-            with self._connect() as db:
+            with self.db.transaction(immediate=True) as db:
                 db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
                            (_hasher.hash(password), row["username"]))
         return self._user(row)
@@ -205,7 +192,7 @@ class AdminStore:
 
     def failures(self, key: str, window_s: float) -> int:
         """Failed logins for ``key`` within the window."""
-        with self._connect() as db:
+        with self.db.transaction() as db:
             return int(
                 db.execute(
                     "SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?", (key, time.time() - window_s)
@@ -215,13 +202,13 @@ class AdminStore:
     def add_failure(self, *keys: str) -> None:
         """Record a failed login under each key (user, address)."""
         now = time.time()
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             db.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)", [(k, now) for k in keys])
             db.execute("DELETE FROM login_failures WHERE at < ?", (now - 7 * 86400,))
 
     def clear_failures(self, key: str) -> None:
         """Forget failures after a successful login."""
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             db.execute("DELETE FROM login_failures WHERE key = ?", (key,))
 
     # ------------------------------------------------------------ sessions
@@ -230,7 +217,7 @@ class AdminStore:
         """Start a session; returns the cookie value (only its hash is stored)."""
         token = secrets.token_urlsafe(32)
         now = time.time()
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             db.execute(
                 "INSERT INTO sessions (token_hash, username, csrf, created_at, last_seen) VALUES (?, ?, ?, ?, ?)",
                 (token_hash(token), username, secrets.token_urlsafe(32), now, now),
@@ -244,30 +231,32 @@ class AdminStore:
             return None
         digest = token_hash(token)
         now = time.time()
-        with self._connect() as db:
+        with self.db.transaction() as db:
             row = db.execute(
                 "SELECT s.*, u.role, u.active, u.created_at AS ucreated, u.last_login FROM sessions s"
                 " JOIN users u ON u.username = s.username WHERE s.token_hash = ?",
                 (digest,),
             ).fetchone()
-            if row is None:
-                return None
-            if not row["active"] or now - row["last_seen"] > idle_s or now - row["created_at"] > max_s:
-                db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
-                return None
-            if now - row["last_seen"] > 30:
+        if row is None:
+            return None
+        # Most requests only read; the rare write gets its own short write transaction.
+        if not row["active"] or now - row["last_seen"] > idle_s or now - row["created_at"] > max_s:
+            self.end_session(digest)
+            return None
+        if now - row["last_seen"] > 30:
+            with self.db.transaction(immediate=True) as db:
                 db.execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (now, digest))
         user = User(row["username"], row["role"], True, row["ucreated"], row["last_login"])
         return Session(digest, user, row["csrf"], row["flash"])
 
     def end_session(self, digest: str) -> None:
         """Log out."""
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
 
     def set_flash(self, digest: str, message: str) -> None:
         """Remember a one-time message for the next page of this session."""
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             db.execute("UPDATE sessions SET flash = ? WHERE token_hash = ?", (message[:500], digest))
 
     # ------------------------------------------------------------ audit
@@ -280,7 +269,7 @@ class AdminStore:
         def dump(value: Any) -> str | None:
             return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             cur = db.execute(
                 "INSERT INTO audit (at, username, action, target, before, after, ip) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), username, action, target[:200], dump(before), dump(after), ip[:64]),
@@ -298,7 +287,7 @@ class AdminStore:
                 query += f" AND {column} = ?"
                 params.append(value)
         query += " ORDER BY id DESC LIMIT ? OFFSET ?"
-        with self._connect() as db:
+        with self.db.transaction() as db:
             rows = db.execute(query, (*params, limit, offset)).fetchall()
         return [
             dict(r) | {"before": json.loads(r["before"]) if r["before"] else None,
@@ -310,12 +299,12 @@ class AdminStore:
 
     def get_meta(self, key: str) -> str | None:
         """A stored value (e.g. the last index build), or None."""
-        with self._connect() as db:
+        with self.db.transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else None
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a value."""
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
                        (key, value, value))

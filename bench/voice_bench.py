@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import resource
 import statistics
@@ -28,9 +27,9 @@ sys.path.insert(0, str(ROOT / "tests" / "voice"))
 from common.rasa import RasaClient  # noqa: E402
 from connectors.voice import audio  # noqa: E402
 from connectors.voice.asr import ASR, load_asr  # noqa: E402
+from connectors.voice.assets import assemble_whisper_base, extract_vieneu_samples  # noqa: E402
 from connectors.voice.config import VoiceSettings  # noqa: E402
-from connectors.voice.gateway import Gateway  # noqa: E402
-from connectors.voice.models import assemble_whisper_base, extract_vieneu_samples  # noqa: E402
+from connectors.voice.gateway import VoiceGateway  # noqa: E402
 from connectors.voice.tts import load_tts  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "voice.json"
@@ -90,11 +89,11 @@ async def run_calls(asr: ASR, settings: VoiceSettings, samples: list[Any], concu
 
     fake = FakeRasa()
     url = await fake.start()
-    s = dataclasses.replace(settings, sip_port=0, rasa_url=url, greeting_payload="", silence_s=60.0,
-                            rtp_port_min=43000, rtp_port_max=43998, max_calls=max(8, concurrent))
+    s = settings.model_copy(update=dict(sip_port=0, rasa_url=url, greeting_payload="", silence_s=60.0,
+                                        rtp_port_min=43000, rtp_port_max=43998, max_calls=max(8, concurrent)))
     client = RasaClient(url, 10.0)
     await client.start()
-    gateway = Gateway(s, asr, load_tts(s), client)
+    gateway = VoiceGateway(s, asr, load_tts(s), client)
     await gateway.start()
     cpu0, wall0 = time.process_time(), time.perf_counter()
 

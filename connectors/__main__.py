@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from dotenv import load_dotenv
 
+from common.settings import REPO_ROOT, load_or_exit
 from connectors.app import create_app
-from connectors.config import REPO_ROOT, Settings
+from connectors.config import Settings
 from connectors.logs import setup_logging
 
 
@@ -16,18 +18,14 @@ def main() -> None:
     setup_logging()
     env_file = REPO_ROOT / ".env"
     if env_file.exists():
-        try:
-            from dotenv import load_dotenv
-
-            load_dotenv(env_file, override=False)
-        except ImportError:
-            logging.getLogger("connectors").warning(".env found but python-dotenv is not installed")
-    settings = Settings.from_env()
+        load_dotenv(env_file, override=False)
+    settings = load_or_exit(Settings.from_env)
     logging.getLogger("connectors").info(
         "gateway on http://%s:%s, rasa at %s, data in %s",
         settings.host, settings.port, settings.rasa_url, settings.data_dir,
     )
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    app = load_or_exit(lambda: create_app(settings))  # mounts the admin, which reads its own settings
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":

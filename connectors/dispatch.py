@@ -53,11 +53,6 @@ class SenderQueues:
             if not queue:
                 self._queues.pop(sender, None)
 
-    @property
-    def active(self) -> int:
-        """Senders with queued or running jobs."""
-        return len(self._workers)
-
     async def drain(self) -> None:
         """Wait for every queued job (used at shutdown and in tests)."""
         while self._workers:

@@ -32,10 +32,6 @@ class Counter:
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
 
-    def value(self, **labels: str) -> float:
-        """Return the current value of one series (0 when never incremented)."""
-        return self._values.get(tuple(sorted(labels.items())), 0.0)
-
     def render(self) -> list[str]:
         """Prometheus exposition lines."""
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
@@ -96,16 +92,14 @@ class Metrics:
         """Register a gauge whose labelled values (keyed by one label value) ``fn`` returns."""
         self.gauges[name] = (help_text, fn)
 
-    def render(self, gauge_values: dict[str, dict[str, float]] | None = None) -> str:
-        """Render the full exposition text; ``gauge_values`` overrides registered gauge callbacks."""
+    def render(self) -> str:
+        """Render the full exposition text."""
         lines: list[str] = []
         for fam in (self.requests, self.messages, self.errors):
             lines += fam.render()
         lines += self.rasa_latency.render()
         for name, (help_text, fn) in self.gauges.items():
-            values = (gauge_values or {}).get(name)
-            if values is None:
-                values = fn()
+            values = fn()
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
             for label, val in sorted(values.items()):
                 lines.append(f'{name}{{channel="{label}"}} {val:g}')

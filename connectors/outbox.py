@@ -67,7 +67,6 @@ class Outbox:
         self._paused_until: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self.idle = asyncio.Event()
 
     def register(self, channel: Deliverer) -> None:
         """Add a channel to deliver for."""
@@ -77,7 +76,6 @@ class Outbox:
         """Persist calls for one recipient and wake the worker."""
         if payloads:
             await self.store.enqueue(channel, recipient, payloads)
-            self.idle.clear()
             self._wake.set()
 
     def start(self) -> None:
@@ -110,7 +108,6 @@ class Outbox:
                 self.metrics.errors.inc(kind="outbox_loop")
                 delay = 5.0
             if delay is None:
-                self.idle.set()
                 delay = 30.0
             if self._stopping:
                 return

@@ -8,37 +8,35 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common.db import SqliteDB
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY, sender_id TEXT NOT NULL, channel TEXT NOT NULL,
+    created_at REAL NOT NULL, transcript TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open');
+CREATE TABLE IF NOT EXISTS handoff_replies (id INTEGER PRIMARY KEY, handoff_id INTEGER NOT NULL, at REAL NOT NULL,
+    author TEXT NOT NULL, text TEXT NOT NULL);
+"""
+
+
+def _add_handled_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns that queues created before staff could close requests lack."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(handoffs)")}
+    if "handled_at" not in columns:
+        conn.execute("ALTER TABLE handoffs ADD COLUMN handled_at REAL")
+    if "handled_by" not in columns:
+        conn.execute("ALTER TABLE handoffs ADD COLUMN handled_by TEXT NOT NULL DEFAULT ''")
+
 
 class HandoffQueue:
     """Open hand-over requests, stored in SQLite under the data dir (the admin console reads it)."""
 
     def __init__(self, path: Path) -> None:
-        """Open (and create) the queue database."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        with self._connect() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY, sender_id TEXT NOT NULL,"
-                " channel TEXT NOT NULL, created_at REAL NOT NULL, transcript TEXT NOT NULL,"
-                " status TEXT NOT NULL DEFAULT 'open')"
-            )
-            columns = {row[1] for row in db.execute("PRAGMA table_info(handoffs)")}
-            if "handled_at" not in columns:
-                db.execute("ALTER TABLE handoffs ADD COLUMN handled_at REAL")
-            if "handled_by" not in columns:
-                db.execute("ALTER TABLE handoffs ADD COLUMN handled_by TEXT NOT NULL DEFAULT ''")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS handoff_replies (id INTEGER PRIMARY KEY, handoff_id INTEGER NOT NULL,"
-                " at REAL NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL)"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        """Return a connection; each call is its own transaction."""
-        return sqlite3.connect(self.path, timeout=10)
+        """Use the queue database at ``path`` (created on first use)."""
+        self.db = SqliteDB(path, SCHEMA, _add_handled_columns)
 
     def add(self, sender_id: str, channel: str, transcript: list[dict[str, str]]) -> int:
         """Queue a request unless this sender already has an open one; return its id."""
-        with self._connect() as db:
+        with self.db.transaction(immediate=True) as db:
             row = db.execute(
                 "SELECT id FROM handoffs WHERE sender_id = ? AND status = 'open'", (sender_id,)
             ).fetchone()
@@ -56,8 +54,7 @@ class HandoffQueue:
 
     def open_requests(self) -> list[dict[str, Any]]:
         """Return open requests, oldest first."""
-        with self._connect() as db:
-            db.row_factory = sqlite3.Row
+        with self.db.transaction() as db:
             rows = db.execute("SELECT * FROM handoffs WHERE status = 'open' ORDER BY created_at").fetchall()
         return [dict(r) | {"transcript": json.loads(r["transcript"])} for r in rows]
 
@@ -69,15 +66,13 @@ class HandoffQueue:
             query += " WHERE status = ?"
             params = (status,)
         query += " ORDER BY status = 'open' DESC, created_at DESC LIMIT ?"
-        with self._connect() as db:
-            db.row_factory = sqlite3.Row
+        with self.db.transaction() as db:
             rows = db.execute(query, (*params, limit)).fetchall()
         return [dict(r) | {"transcript": json.loads(r["transcript"])} for r in rows]
 
     def get(self, request_id: int) -> dict[str, Any] | None:
         """Return one request with its staff replies, or None."""
-        with self._connect() as db:
-            db.row_factory = sqlite3.Row
+        with self.db.transaction() as db:
             row = db.execute("SELECT * FROM handoffs WHERE id = ?", (request_id,)).fetchone()
             if row is None:
                 return None
@@ -88,7 +83,7 @@ class HandoffQueue:
 
     def mark_handled(self, request_id: int, by: str) -> bool:
         """Close an open request; False when unknown or already handled."""
-        with self._connect() as db:
+        with self.db.transaction() as db:
             cur = db.execute(
                 "UPDATE handoffs SET status = 'handled', handled_at = ?, handled_by = ?"
                 " WHERE id = ? AND status = 'open'",
@@ -98,7 +93,7 @@ class HandoffQueue:
 
     def add_reply(self, request_id: int, author: str, text: str) -> int:
         """Record a staff reply sent to the citizen; return its id."""
-        with self._connect() as db:
+        with self.db.transaction() as db:
             cur = db.execute(
                 "INSERT INTO handoff_replies (handoff_id, at, author, text) VALUES (?, ?, ?, ?)",
                 (request_id, time.time(), author, text),
@@ -107,6 +102,6 @@ class HandoffQueue:
 
     def counts(self) -> dict[str, int]:
         """Number of requests per status."""
-        with self._connect() as db:
+        with self.db.transaction() as db:
             rows = db.execute("SELECT status, COUNT(*) FROM handoffs GROUP BY status").fetchall()
         return {str(status): int(n) for status, n in rows}

@@ -1,29 +1,21 @@
-"""Settings shared by the action-server modules, read once from the environment."""
+"""Settings of the hand-over desk (read by the action server), read once from the environment."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-from common.settings import REPO_ROOT
+from pydantic import Field
+
+from common.settings import HotlineSettings
 
 
-@dataclass(frozen=True)
-class ActionSettings:
-    """Settings of the action server."""
+class ActionSettings(HotlineSettings):
+    """Settings of the action server: where the desk keeps its queues, the hotline, office hours."""
 
-    data_dir: Path
-    hotline: str
-    office_hours: str
+    office_hours: str = Field("7h30–17h00, thứ Hai đến thứ Sáu", alias="OFFICE_HOURS")
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> ActionSettings:
     """Read the settings once (tests call ``get_settings.cache_clear()`` after changing env)."""
-    return ActionSettings(
-        data_dir=Path(os.environ.get("TTHC_DATA_DIR") or REPO_ROOT / "var"),
-        hotline=os.environ.get("HOTLINE_NUMBER", "1900 1234"),
-        office_hours=os.environ.get("OFFICE_HOURS", "7h30–17h00, thứ Hai đến thứ Sáu"),
-    )
+    return ActionSettings.from_env()

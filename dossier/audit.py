@@ -33,7 +33,7 @@ class AuditLog:
         """Record one lookup outcome (identifiers are stored hashed only)."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown audit outcome {outcome!r}")
-        with self.db.connect() as conn:
+        with self.db.transaction(immediate=True) as conn:
             conn.execute(
                 "INSERT INTO audit (ts, channel, sender_hash, code_hash, outcome) VALUES (?, ?, ?, ?, ?)",
                 (ts if ts is not None else time.time(), channel[:32], self.hash(sender), self.hash(code), outcome),
@@ -41,7 +41,7 @@ class AuditLog:
 
     def entries(self, limit: int = 1000) -> list[AuditEntry]:
         """Most recent entries, newest first."""
-        with self.db.connect() as conn:
+        with self.db.transaction(immediate=True) as conn:
             rows = conn.execute(
                 "SELECT ts, channel, sender_hash, code_hash, outcome FROM audit ORDER BY id DESC LIMIT ?",
                 (limit,),

@@ -44,7 +44,7 @@ class FailureLimiter:
 
     def _counts(self, sender: str, code: str | None, now: float) -> tuple[int, int]:
         """Failures in the current windows for the sender and the code."""
-        with self.db.connect() as conn:
+        with self.db.transaction(immediate=True) as conn:
             conn.execute("DELETE FROM rl_failures WHERE ts < ?", (now - max(self.sender_window_s, self.code_window_s),))
             by_sender = conn.execute(
                 "SELECT COUNT(*) FROM rl_failures WHERE kind = 'sender' AND key_hash = ? AND ts > ?",
@@ -70,7 +70,7 @@ class FailureLimiter:
     def record_failure(self, sender: str, code: str, now: float | None = None) -> LimitState:
         """Count one failed lookup against the sender and the code; return the new state."""
         ts = now if now is not None else time.time()
-        with self.db.connect() as conn:
+        with self.db.transaction(immediate=True) as conn:
             conn.executemany(
                 "INSERT INTO rl_failures (kind, key_hash, ts) VALUES (?, ?, ?)",
                 [("sender", self.hash(sender), ts), ("code", self.hash(code), ts)],

@@ -2,52 +2,42 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from common.settings import REPO_ROOT
+from pydantic import AfterValidator, Field
 
+from common.settings import REPO_ROOT, GatewayClientSettings, HotlineSettings, Url
 
-def _float(name: str, default: float) -> float:
-    """Read a float env var, falling back to ``default`` when unset or malformed."""
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
+__all__ = ["REPO_ROOT", "Settings", "get_settings"]
 
-
-def _int(name: str, default: int) -> int:
-    """Read an int env var, falling back to ``default`` when unset or malformed."""
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
+# "" (e.g. ONESTOP_BACKEND="  ") means the default; make_adapter rejects unknown backends.
+Backend = Annotated[str, AfterValidator(lambda name: name.strip().lower() or "sqlite")]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(GatewayClientSettings, HotlineSettings):
     """Everything the dossier capability can be configured with."""
 
-    data_dir: Path = REPO_ROOT / "var"
-    backend: str = "sqlite"
-    onestop_url: str = ""
-    onestop_token: str = ""
-    onestop_timeout_s: float = 5.0
-    onestop_retries: int = 2
-    onestop_backoff_s: float = 0.3
-    breaker_failures: int = 5
-    breaker_reset_s: float = 30.0
-    max_failures_per_sender: int = 5
-    sender_window_s: float = 3600.0
-    max_failures_per_code: int = 10
-    code_window_s: float = 86400.0
-    hotline: str = "1900 1234"
-    gateway_url: str = "http://127.0.0.1:8080"
-    gateway_token: str = ""
-    notifier_interval_s: float = 60.0
-    hash_key: str = ""
+    backend: Backend = Field("sqlite", alias="ONESTOP_BACKEND")
+    onestop_url: Url = Field("", alias="ONESTOP_URL")
+    onestop_token: str = Field("", alias="ONESTOP_TOKEN")
+    onestop_timeout_s: float = Field(5.0, alias="ONESTOP_TIMEOUT_S")
+    onestop_retries: int = Field(2, alias="ONESTOP_RETRIES")
+    onestop_backoff_s: float = Field(0.3, alias="ONESTOP_BACKOFF_S")
+    breaker_failures: int = Field(5, alias="ONESTOP_BREAKER_FAILURES")
+    breaker_reset_s: float = Field(30.0, alias="ONESTOP_BREAKER_RESET_S")
+    max_failures_per_sender: int = Field(5, alias="DOSSIER_MAX_FAILURES_PER_SENDER")
+    sender_window_s: float = Field(3600.0, alias="DOSSIER_SENDER_WINDOW_S")
+    max_failures_per_code: int = Field(10, alias="DOSSIER_MAX_FAILURES_PER_CODE")
+    code_window_s: float = Field(86400.0, alias="DOSSIER_CODE_WINDOW_S")
+    notifier_interval_s: float = Field(60.0, alias="NOTIFIER_INTERVAL_S")
+    hash_key: str = Field("", alias="TTHC_HASH_KEY")
+
+    @property
+    def gateway_token(self) -> str:
+        """The bearer token the notifier sends to the gateway's push endpoint."""
+        return self.push_token
 
     @property
     def onestop_db(self) -> Path:
@@ -60,31 +50,7 @@ class Settings:
         return self.data_dir / "dossier_state.db"
 
 
-def settings_from_env() -> Settings:
-    """Build settings from environment variables (defaults work offline)."""
-    return Settings(
-        data_dir=Path(os.environ.get("TTHC_DATA_DIR") or REPO_ROOT / "var"),
-        backend=os.environ.get("ONESTOP_BACKEND", "sqlite").strip().lower() or "sqlite",
-        onestop_url=os.environ.get("ONESTOP_URL", "").rstrip("/"),
-        onestop_token=os.environ.get("ONESTOP_TOKEN", ""),
-        onestop_timeout_s=_float("ONESTOP_TIMEOUT_S", 5.0),
-        onestop_retries=_int("ONESTOP_RETRIES", 2),
-        onestop_backoff_s=_float("ONESTOP_BACKOFF_S", 0.3),
-        breaker_failures=_int("ONESTOP_BREAKER_FAILURES", 5),
-        breaker_reset_s=_float("ONESTOP_BREAKER_RESET_S", 30.0),
-        max_failures_per_sender=_int("DOSSIER_MAX_FAILURES_PER_SENDER", 5),
-        sender_window_s=_float("DOSSIER_SENDER_WINDOW_S", 3600.0),
-        max_failures_per_code=_int("DOSSIER_MAX_FAILURES_PER_CODE", 10),
-        code_window_s=_float("DOSSIER_CODE_WINDOW_S", 86400.0),
-        hotline=os.environ.get("HOTLINE_NUMBER", "1900 1234"),
-        gateway_url=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8080").rstrip("/"),
-        gateway_token=os.environ.get("GATEWAY_PUSH_TOKEN", ""),
-        notifier_interval_s=_float("NOTIFIER_INTERVAL_S", 60.0),
-        hash_key=os.environ.get("TTHC_HASH_KEY", ""),
-    )
-
-
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Return the process-wide settings, read from the environment on first use."""
-    return settings_from_env()
+    return Settings.from_env()

@@ -6,11 +6,9 @@ import hashlib
 import hmac
 import os
 import secrets
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from common.db import SqliteDB
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
@@ -52,37 +50,12 @@ CREATE INDEX IF NOT EXISTS push_outbox_pending ON push_outbox(delivered_at, fail
 """
 
 
-class StateDB:
-    """Connections to the state database; the schema is created on first use."""
+class StateDB(SqliteDB):
+    """The state database; every write runs in an immediate transaction (``db.transaction(immediate=True)``)."""
 
     def __init__(self, path: Path) -> None:
-        """Remember the path; nothing is opened until first use."""
-        self.path = Path(path)
-        self._ready = False
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """Open a connection in a transaction that commits on success and rolls back on error."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        try:
-            if not self._ready:
-                with self._lock:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.executescript(SCHEMA)
-                    self._ready = True
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoint, never corrupt
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+        """Remember the path; the schema is created on first use."""
+        super().__init__(path, SCHEMA)
 
 
 class Hasher:

@@ -138,3 +138,81 @@ def push_text(dossier: Dossier) -> str:
     """Short proactive notification for a status change (no personal data)."""
     return (f"Hồ sơ {dossier.code} ({dossier.procedure_name}) vừa được cập nhật: {status_text(dossier)}. "
             "Bấm “Xem chi tiết” để xem việc cần làm tiếp.")
+
+
+# ------------------------------------------------------------ replies of the lookup conversation
+
+DIGITS_HELP = ("Anh/chị vui lòng gửi đúng 4 chữ số cuối của số điện thoại hoặc số CCCD đã khai "
+               "trong hồ sơ (ví dụ: 6789).")
+MISSING_SLOTS = "Em chưa có đủ mã hồ sơ và 4 số xác minh. Anh/chị bấm “Tra cứu lại” nhé."
+SUBSCRIBE_NEEDS_LOOKUP = ("Để nhận thông báo, anh/chị cần tra cứu hồ sơ trước (mã hồ sơ và 4 số xác minh). "
+                          "Sau khi tra cứu xong, anh/chị nhắn “báo cho tôi khi có kết quả” nhé.")
+SUBSCRIBE_NOT_ON_VOICE = ("Kênh điện thoại chưa gửi được thông báo. Anh/chị có thể tra cứu lại "
+                          "qua Zalo, Telegram hoặc trang web để đăng ký nhận thông báo.")
+SUBSCRIBE_UNAVAILABLE = ("Hệ thống một cửa đang tạm thời không phản hồi, em chưa đăng ký được. "
+                         "Anh/chị vui lòng thử lại sau ít phút.")
+
+
+def services_down_text(hotline: str) -> str:
+    """The lookup cannot start at all (e.g. a bad ONESTOP_* setting)."""
+    return ("Xin lỗi, chức năng tra cứu hồ sơ đang tạm gián đoạn. Anh/chị vui lòng thử "
+            f"lại sau hoặc gọi tổng đài {hotline}.")
+
+
+def onestop_down_text(hotline: str) -> str:
+    """The one-stop system does not answer."""
+    return ("Hệ thống một cửa đang tạm thời không phản hồi, em chưa tra cứu được. Anh/chị vui lòng "
+            f"thử lại sau ít phút hoặc gọi tổng đài {hotline}.")
+
+
+def lookup_failed_text(hotline: str) -> str:
+    """Something unexpected broke the lookup."""
+    return ("Xin lỗi, em gặp trục trặc khi tra cứu. Anh/chị vui lòng thử lại sau "
+            f"hoặc gọi tổng đài {hotline}.")
+
+
+def locked_text(sender_locked: bool, sender_window_s: float, code_window_s: float, hotline: str) -> str:
+    """Explain a lock (of the sender, else of the code) without saying anything about the dossier."""
+    if sender_locked:
+        hours = max(1, round(sender_window_s / 3600))
+        why = f"Anh/chị đã nhập sai thông tin nhiều lần, nên chức năng tra cứu tạm khóa trong {hours} giờ"
+    else:
+        hours = max(1, round(code_window_s / 3600))
+        why = f"Mã hồ sơ này đã bị tra cứu sai nhiều lần, nên tạm khóa tra cứu trong {hours} giờ"
+    return (f"{why} để bảo vệ thông tin của người dân. Anh/chị vui lòng thử lại sau, "
+            f"hoặc gọi tổng đài {hotline} để được hỗ trợ.")
+
+
+def no_match_text(code: str, sender_remaining: int) -> str:
+    """Same reply for an unknown code and for wrong digits, so neither reveals whether the code exists."""
+    left = f" Anh/chị còn {sender_remaining} lần thử." if sender_remaining <= 3 else ""
+    return (f"Em chưa tìm thấy hồ sơ nào khớp với mã {code} và 4 số anh/chị vừa cung cấp. "
+            f"Anh/chị vui lòng kiểm tra lại mã trên giấy biên nhận (dạng {CODE_EXAMPLE}) và 4 số cuối "
+            f"của số điện thoại hoặc số CCCD đã khai trong hồ sơ.{left}")
+
+
+def final_status_text(code: str, status: Status) -> str:
+    """A dossier in a final status has nothing left to notify about."""
+    return (f"Hồ sơ {code} đã ở trạng thái cuối ({STATUS_TEXT[status]}), "
+            "nên không còn thay đổi để báo anh/chị nữa ạ.")
+
+
+def subscription_cap_text(count: int) -> str:
+    """The sender already follows the maximum number of dossiers."""
+    return (f"Anh/chị đang theo dõi {count} hồ sơ, là mức tối đa. Anh/chị nhắn "
+            "“hủy theo dõi” để dừng bớt rồi đăng ký lại nhé.")
+
+
+def subscribed_text(code: str, new: bool) -> str:
+    """Confirm a (new or existing) subscription."""
+    return ((f"Dạ, em sẽ nhắn anh/chị ngay khi hồ sơ {code} có thay đổi trạng thái. "
+             if new else f"Anh/chị đã đăng ký nhận thông báo cho hồ sơ {code} rồi ạ. ")
+            + "Muốn dừng, anh/chị nhắn “hủy theo dõi”.")
+
+
+def unsubscribed_text(code: str | None, removed: int) -> str:
+    """Confirm how many subscriptions were stopped (``code`` None: all of the sender's)."""
+    if removed:
+        target = f"hồ sơ {code}" if code else ("hồ sơ của anh/chị" if removed > 1 else "hồ sơ")
+        return f"Dạ, em đã dừng gửi thông báo về {target}."
+    return "Anh/chị hiện không theo dõi hồ sơ nào" + (f" có mã {code}" if code else "") + ", nên không cần hủy ạ."

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
 
+from common.settings import load_or_exit
 from knowledge.config import get_settings
 from knowledge.importers import import_file
+from knowledge.search_cli import register as register_search_commands
 from knowledge.storage import Catalogue
 
 
@@ -39,14 +39,14 @@ def _cmd_stats(_args: argparse.Namespace) -> int:
         catalogue.close()
     print(f"catalogue: {settings.catalogue_db_url}")
     print(f"procedures: {stats['procedures']} (retired: {stats['retired']}), revision {stats['revision']}")
-    print(f"fields: {stats['fields']}; unanswered questions logged: {stats['unanswered']}")
+    print(f"fields: {stats['fields']}")
     for name, count in stats["top_fields"]:
         print(f"  {count:5d}  {name}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser, including the search subcommands when available."""
+    """Build the argument parser, including the search subcommands."""
     parser = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,9 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="show catalogue counts")
     stats.set_defaults(func=_cmd_stats)
 
-    if importlib.util.find_spec("knowledge.search_cli") is not None:
-        search_cli = importlib.import_module("knowledge.search_cli")
-        search_cli.register(sub)
+    register_search_commands(sub)
     return parser
 
 
@@ -76,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    load_or_exit(get_settings)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from common.messages import Button
 from common.text import normalize_query
 from knowledge.schema import Channel, Procedure
 
@@ -60,18 +61,6 @@ EXAMPLE_QUESTIONS = (
     "Đăng ký tạm trú mất bao lâu?",
     "Lệ phí cấp hộ chiếu là bao nhiêu?",
 )
-
-
-@dataclass(frozen=True)
-class Button:
-    """A reply button: what the user sees and the payload Rasa receives."""
-
-    title: str
-    payload: str
-
-    def to_dict(self) -> dict[str, str]:
-        """Return the rasa-sdk button dict."""
-        return {"title": self.title, "payload": self.payload}
 
 
 @dataclass(frozen=True)

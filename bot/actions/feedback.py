@@ -10,7 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from common.channels import channel_from
+from bot.trackers import channel_of
 from desk.feedback import FeedbackStore
 from desk.settings import get_settings
 
@@ -25,11 +25,6 @@ UP_PAYLOAD = '/feedback{"rating":"up"}'
 DOWN_PAYLOAD = '/feedback{"rating":"down"}'
 BUTTONS = [{"title": "👍 Có", "payload": UP_PAYLOAD}, {"title": "👎 Không", "payload": DOWN_PAYLOAD}]
 STATUS_SUBJECT = "dossier"
-
-
-def channel_of(tracker: Tracker) -> str:
-    """The channel the user writes from (gateway metadata, else the sender id's namespace)."""
-    return channel_from(tracker.sender_id, tracker.latest_message.get("metadata"))
 
 
 def _events_since_user(tracker: Tracker) -> list[dict[str, Any]]:

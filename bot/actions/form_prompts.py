@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.handoff import channel_of
+from bot.trackers import channel_of
 
 EXAMPLE_CODE = "000.00.20.H57-240101-0001"
 

@@ -9,7 +9,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from common.channels import channel_from
+from bot.trackers import channel_of
 from common.text import mask_pii
 from desk.handoffs import HandoffQueue
 from desk.settings import get_settings
@@ -27,11 +27,6 @@ def transcript_of(tracker: Tracker, turns: int = TRANSCRIPT_TURNS) -> list[dict[
         if e.get("event") in ("user", "bot") and e.get("text")
     ]
     return lines[-turns:]
-
-
-def channel_of(tracker: Tracker) -> str:
-    """The channel the user writes from (gateway metadata, else the sender id's namespace)."""
-    return channel_from(tracker.sender_id, tracker.latest_message.get("metadata"))
 
 
 class ActionHandoff(Action):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from common.channels import channel_from
+from bot.trackers import channel_of
+from common.messages import Button
+from desk.unanswered import UnansweredInbox
 from knowledge import answers
 from knowledge.answers import FACETS, Reply
-from knowledge.service import KnowledgeService, SearchHit, shared_service
+from knowledge.search import Hit
+from knowledge.service import KnowledgeService, shared_service
 
 logger = logging.getLogger(__name__)
 TOP_K = 5
@@ -24,7 +26,7 @@ def _send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     """Send each text as its own message, buttons on the last one."""
     for i, text in enumerate(reply.texts):
         last = i == len(reply.texts) - 1
-        buttons = [b.to_dict() for b in reply.buttons] if last and reply.buttons else []
+        buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons] if last else []
         dispatcher.utter_message(text=text, buttons=buttons)
 
 
@@ -41,13 +43,7 @@ def _user_text(tracker: Tracker) -> str:
     return "" if text.startswith("/") else text
 
 
-def _channel(tracker: Tracker) -> str:
-    """The channel the user writes from (gateway metadata, else the sender id's namespace)."""
-    return channel_from(tracker.sender_id, tracker.latest_message.get("metadata"))
-
-
-
-def choose(hits: list[SearchHit], min_score: float, margin: float) -> list[SearchHit]:
+def choose(hits: list[Hit], min_score: float, margin: float) -> list[Hit]:
     """Return [best] to answer, several close candidates to ask about, or [] when nothing fits."""
     confident = [h for h in hits if h.score >= min_score]
     if not confident:
@@ -60,9 +56,10 @@ def choose(hits: list[SearchHit], min_score: float, margin: float) -> list[Searc
 class ActionAnswerProcedure(Action):
     """Answer a facet (documents, fee, time, ...) of the procedure asked about, or ask which one."""
 
-    def __init__(self, service: KnowledgeService | None = None) -> None:
-        """Load the knowledge service once, when the action server starts."""
+    def __init__(self, service: KnowledgeService | None = None, inbox: UnansweredInbox | None = None) -> None:
+        """Load the knowledge service once, when the action server starts; misses go to the desk's inbox."""
         self.service = service or shared_service()
+        self.inbox = inbox or UnansweredInbox(self.service.catalogue.engine)
 
     def name(self) -> str:
         """Action name in the domain."""
@@ -79,7 +76,7 @@ class ActionAnswerProcedure(Action):
             logger.exception("action_answer_procedure failed")
             reply = Reply(
                 ["Xin lỗi anh/chị, em đang gặp trục trặc khi tra cứu thủ tục. Anh/chị vui lòng thử lại sau ít phút."],
-                [answers.Button("Gặp tổng đài viên", "/request_human")],
+                [Button("Gặp tổng đài viên", "/request_human")],
             )
             code, facet = tracker.get_slot("procedure_code"), None
         _send(dispatcher, reply)
@@ -110,9 +107,9 @@ class ActionAnswerProcedure(Action):
         hits = self.service.search(text, top_k=TOP_K)
         chosen = choose(hits, self.service.min_score, self.service.clarify_margin)
         if not chosen:
-            self.service.log_unanswered(
-                text, channel=_channel(tracker), sender_id=tracker.sender_id, best=hits[0] if hits else None
-            )
+            best = hits[0] if hits else None
+            self.inbox.log(text, channel_of(tracker), tracker.sender_id,
+                           best.code if best else None, best.score if best else None)
             return answers.not_found(), current, facet
         if len(chosen) > 1:
             return answers.clarify([(h.code, h.title) for h in chosen], facet), current, facet
@@ -120,10 +117,3 @@ class ActionAnswerProcedure(Action):
         if procedure is None:  # retired between search and read
             return answers.not_found(), current, facet
         return answers.answer_procedure(procedure, facet), procedure.code, facet
-
-
-def run_sync(action: ActionAnswerProcedure, tracker: Tracker) -> tuple[CollectingDispatcher, list[Any]]:
-    """Run the action outside an event loop (for scripts and tests)."""
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, tracker, {}))
-    return dispatcher, events

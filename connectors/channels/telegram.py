@@ -11,7 +11,7 @@ import hmac
 import logging
 import re
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -23,16 +23,16 @@ from common.messages import (
     TEXT_ONLY_TEXT,
     VOICE_TEXT,
     BotMessage,
-    split_text,
+    Button,
     truncate,
     utf16_len,
 )
 from common.text import mask_pii
+from connectors.channels.base import Delivery, WebhookChannel
 from connectors.config import Settings
+from connectors.http import read_json_object
+from connectors.logs import setup_logging
 from connectors.outbox import GiveUp, RetryLater
-
-if TYPE_CHECKING:
-    from connectors.app import Gateway
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096
@@ -40,7 +40,6 @@ BUTTON_TEXT_LIMIT = 64
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 ALLOWED_UPDATES = ["message", "callback_query"]
 COMMANDS = {"/start": GREET_PAYLOAD, "/help": "/help", "/restart": "/restart"}
-BUTTONS_PROMPT = "Anh/chị chọn một mục bên dưới:"
 
 
 def map_command(text: str) -> str:
@@ -55,17 +54,19 @@ def _seconds(value: int | float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-class TelegramChannel:
+class TelegramChannel(WebhookChannel[Update]):
     """Receives updates on /telegram/webhook and sends replies through the outbox."""
 
     name = "telegram"
     prefix = "tg"
+    path = "/telegram/webhook"
+    invalid_code = "invalid_update"
+    text_limit = TEXT_LIMIT
 
     def __init__(self, settings: Settings, bot: Bot | None = None) -> None:
-        """Create the channel; the Bot client is created lazily at start."""
-        self.settings = settings
+        """Create the channel; the Bot client is created lazily."""
+        super().__init__(settings)
         self._bot = bot
-        self._gateway: Gateway | None = None
 
     @property
     def bot(self) -> Bot:
@@ -74,19 +75,11 @@ class TelegramChannel:
             self._bot = Bot(self.settings.telegram_token, base_url=self.settings.telegram_api_url)
         return self._bot
 
-    @property
-    def gateway(self) -> Gateway:
-        """The gateway this channel runs in."""
-        if self._gateway is None:
-            raise RuntimeError("telegram channel not started")
-        return self._gateway
-
-    async def start(self, gateway: Gateway) -> None:
-        """Initialise the Bot client; an unreachable API is logged, not fatal."""
-        self._gateway = gateway
+    async def on_start(self) -> None:
+        """Check the secret's form; reach the Bot API in the background (never fatal)."""
         if not SECRET_RE.match(self.settings.telegram_secret):
             log.warning("TELEGRAM_SECRET must be 1-256 chars of A-Z a-z 0-9 _ -; Telegram refuses others")
-        gateway.spawn(self._check_bot())
+        self.gateway.spawn(self._check_bot())
 
     async def _check_bot(self) -> None:
         """Call getMe in the background so an unreachable API never delays start-up."""
@@ -104,45 +97,27 @@ class TelegramChannel:
             except Exception as exc:
                 log.debug("telegram shutdown: %s", exc)
 
-    def add_routes(self, app: web.Application) -> None:
-        """Register the webhook route."""
-        app.router.add_post("/telegram/webhook", self.webhook)
-
-    async def webhook(self, request: web.Request) -> web.Response:
-        """Check the secret header, parse leniently, de-duplicate, answer fast, process in order."""
-        from connectors.app import error_json, read_json_object
-
+    async def receive(self, request: web.Request) -> Delivery[Update] | web.Response:
+        """Check the secret header and parse the update leniently."""
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not hmac.compare_digest(given.encode("utf-8"), self.settings.telegram_secret.encode("utf-8")):
-            self.gateway.metrics.errors.inc(kind="telegram_bad_secret")
-            log.warning("telegram webhook: wrong or missing secret token from %s", request.remote)
-            return error_json(403, "forbidden")
+            return self.reject(403, "forbidden", "wrong or missing secret token from %s", request.remote,
+                               metric="bad_secret")
         data = await read_json_object(request)
         if isinstance(data, web.Response):
             log.warning("telegram webhook: rejected body (%s)", data.status)
             return data
         update_id = data.get("update_id")
         if not isinstance(update_id, int) or isinstance(update_id, bool):
-            log.warning("telegram webhook: update without a valid update_id")
-            return error_json(400, "invalid_update")
+            return self.reject(400, "invalid_update", "update without a valid update_id")
         try:
             update = Update.de_json(data, self.bot)
         except Exception as exc:
-            log.warning("telegram webhook: unparseable update %s: %s", update_id, type(exc).__name__)
-            return error_json(400, "invalid_update")
-        if not await self.gateway.store.mark_seen(self.name, str(update_id)):
-            log.info("telegram webhook: duplicate update %s ignored", update_id)
-            return web.json_response({"ok": True, "duplicate": True})
-        try:
-            self.handle(update)
-        except Exception as exc:
-            log.warning("telegram webhook: update %s not handled: %s", update_id, type(exc).__name__)
-            return error_json(400, "invalid_update")
-        return web.json_response({"ok": True})
+            return self.reject(400, "invalid_update", "unparseable update %s: %s", update_id, type(exc).__name__)
+        return Delivery(str(update_id), f"update {update_id}", update)
 
     def handle(self, update: Update) -> None:
         """Queue the work an update asks for behind the sender's earlier updates."""
-        gw = self.gateway
         if update.callback_query is not None:
             query = update.callback_query
             msg = query.message
@@ -150,18 +125,18 @@ class TelegramChannel:
             data = query.data or ""
 
             async def on_button() -> None:
+                """Acknowledge the tap, then send the button's payload to Rasa (or say it expired)."""
                 try:
                     await self.bot.answer_callback_query(query.id)
                 except TelegramError as exc:
                     log.warning("answer_callback_query failed: %s", type(exc).__name__)
-                found = await gw.store.get_callback(data) if data else None
-                if found is None:
-                    await gw.reply(self, chat_id, [BotMessage(EXPIRED_BUTTON_TEXT)])
+                payload = await self.button_payload(data) if data else None
+                if payload is None:
+                    await self.gateway.reply(self, chat_id, [BotMessage(EXPIRED_BUTTON_TEXT)])
                     return
-                messages = await gw.ask_rasa(f"tg:{chat_id}", found[0], self.name)
-                await gw.reply(self, chat_id, messages)
+                await self.gateway.respond(self, chat_id, payload)
 
-            gw.queues.submit(f"tg:{chat_id}", on_button)
+            self.in_order(chat_id, on_button)
             return
         message = update.message
         if message is None:
@@ -169,30 +144,30 @@ class TelegramChannel:
             return
         chat_id = str(message.chat.id)
         if message.text:
-            gw.converse(self, chat_id, map_command(message.text))
+            self.converse(chat_id, map_command(message.text))
         elif message.voice is not None or message.audio is not None or message.video_note is not None:
-            gw.notify(self, chat_id, [BotMessage(VOICE_TEXT)])
+            self.notify(chat_id, VOICE_TEXT)
         else:
-            gw.notify(self, chat_id, [BotMessage(TEXT_ONLY_TEXT)])
+            self.notify(chat_id, TEXT_ONLY_TEXT)
 
-    async def render(self, recipient: str, message: BotMessage) -> list[dict[str, Any]]:
-        """Text split under 4,096 UTF-16 units; buttons as an inline keyboard on the last part."""
-        calls: list[dict[str, Any]] = []
-        if message.image:
-            calls.append({"method": "photo", "photo": message.image})
-        chunks = split_text(message.text, TEXT_LIMIT, utf16_len)
-        if message.buttons and not chunks:
-            chunks = [BUTTONS_PROMPT]
-        keyboard: list[list[dict[str, str]]] = []
-        for button in message.buttons:
-            cid = await self.gateway.store.put_callback(button.payload, button.title)
-            keyboard.append([{"text": truncate(button.title, BUTTON_TEXT_LIMIT), "callback_data": cid}])
-        for i, chunk in enumerate(chunks):
-            call: dict[str, Any] = {"method": "message", "text": chunk}
-            if keyboard and i == len(chunks) - 1:
-                call["keyboard"] = keyboard
-            calls.append(call)
-        return calls
+    def measure(self, text: str) -> int:
+        """Telegram counts message length in UTF-16 code units."""
+        return utf16_len(text)
+
+    async def render_button(self, button: Button) -> list[dict[str, str]]:
+        """One inline keyboard row: the title and the button's short callback id."""
+        return [{"text": truncate(button.title, BUTTON_TEXT_LIMIT), "callback_data": await self.callback_id(button)}]
+
+    def text_call(self, text: str, buttons: list[Any] | None) -> dict[str, Any]:
+        """A sendMessage call, with the inline keyboard when there are buttons."""
+        call: dict[str, Any] = {"method": "message", "text": text}
+        if buttons:
+            call["keyboard"] = buttons
+        return call
+
+    def image_call(self, url: str) -> dict[str, Any]:
+        """A sendPhoto call."""
+        return {"method": "photo", "photo": url}
 
     async def deliver(self, recipient: str, payload: dict[str, Any]) -> None:
         """Send one message or photo; map Telegram errors to retry or give up."""
@@ -225,8 +200,6 @@ class TelegramChannel:
 
 async def _cli(argv: list[str]) -> int:
     """Manage the webhook registration."""
-    from connectors.logs import setup_logging
-
     setup_logging()
     settings = Settings.from_env()
     usage = "usage: python -m connectors.channels.telegram set-webhook URL | delete-webhook | webhook-info"

@@ -17,26 +17,17 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from common.messages import (
-    GREET_PAYLOAD,
-    TEXT_ONLY_TEXT,
-    VOICE_TEXT,
-    BotMessage,
-    split_text,
-    truncate,
-)
+from common.messages import GREET_PAYLOAD, TEXT_ONLY_TEXT, VOICE_TEXT, Button, truncate
 from common.text import mask_pii
+from connectors.channels.base import Delivery, WebhookChannel
 from connectors.config import Settings
 from connectors.outbox import GiveUp, RetryLater
 from connectors.store import Store, TokenPair
-
-if TYPE_CHECKING:
-    from connectors.app import Gateway
 
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 2000
@@ -46,8 +37,6 @@ PAYLOAD_PREFIX = "#tthc:"
 TOKEN_NAME = "zalo_oa"
 SEED_NAME = "zalo_oa_seed"
 REFRESH_AHEAD_S = 1800.0
-BUTTONS_PROMPT = "Anh/chị chọn một mục bên dưới:"
-MORE_BUTTONS_PROMPT = "Các lựa chọn khác:"
 USER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 IGNORED_EVENTS = {"user_seen_message", "user_received_message", "user_submit_info", "user_reacted_message"}
 NOT_JSON_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
@@ -128,7 +117,6 @@ class ZaloTokens:
         """Use ``store`` for persistence and ``session`` for the OAuth endpoint."""
         self.settings, self.store, self.session = settings, store, session
         self._lock = asyncio.Lock()
-        self.refreshes = 0
 
     async def seed(self) -> None:
         """Take tokens from the environment the first time (or when the operator supplies new ones)."""
@@ -193,50 +181,36 @@ class ZaloTokens:
                 expires_in = 90000.0
             new = TokenPair(access, refresh, time.time() + expires_in)
             await self.store.save_tokens(TOKEN_NAME, new)  # the old refresh token is now spent
-            self.refreshes += 1
             log.info("zalo: access token refreshed, valid for %.0f h", expires_in / 3600)
             return new
 
 
-class ZaloChannel:
+class ZaloChannel(WebhookChannel[ZaloEvent]):
     """Receives OA webhook events on /zalo/webhook and sends replies through the outbox."""
 
     name = "zalo"
     prefix = "zalo"
+    path = "/zalo/webhook"
+    invalid_code = "invalid_event"
+    text_limit = TEXT_LIMIT
+    max_buttons = MAX_BUTTONS
 
     def __init__(self, settings: Settings) -> None:
         """Create the channel; clients are created at start."""
-        self.settings = settings
-        self._gateway: Gateway | None = None
+        super().__init__(settings)
         self.tokens: ZaloTokens | None = None
+        self.session: aiohttp.ClientSession | None = None
 
-    @property
-    def gateway(self) -> Gateway:
-        """The gateway this channel runs in."""
-        if self._gateway is None:
-            raise RuntimeError("zalo channel not started")
-        return self._gateway
-
-    async def start(self, gateway: Gateway) -> None:
+    async def on_start(self) -> None:
         """Load or seed tokens; nothing here needs the network."""
-        self._gateway = gateway
-        assert gateway.session is not None
-        self.tokens = ZaloTokens(self.settings, gateway.store, gateway.session)
+        self.session = self.gateway.session
+        assert self.session is not None
+        self.tokens = ZaloTokens(self.settings, self.gateway.store, self.session)
         await self.tokens.seed()
         log.info("zalo enabled (OA app %s)", self.settings.zalo_app_id)
 
-    async def close(self) -> None:
-        """Nothing to release (the gateway owns the HTTP session)."""
-
-    def add_routes(self, app: web.Application) -> None:
-        """Register the webhook route."""
-        app.router.add_post("/zalo/webhook", self.webhook)
-
-    async def webhook(self, request: web.Request) -> web.Response:
-        """Verify, de-duplicate and acknowledge at once; the reply is produced in the background."""
-        from connectors.app import error_json
-
-        gw = self.gateway
+    async def receive(self, request: web.Request) -> Delivery[ZaloEvent] | web.Response:
+        """Verify the MAC and the timestamp, parse the event; ignored events are acknowledged here."""
         raw = await request.read()
         signature = request.headers.get("X-ZEvent-Signature", "")
         if not signature:
@@ -244,99 +218,78 @@ class ZaloChannel:
             log.info("zalo webhook: unsigned request acknowledged without processing")
             return web.json_response({"ok": True})
         if request.content_type in NOT_JSON_TYPES:
-            return error_json(415, "unsupported_media_type")
+            return self.reject(415, "unsupported_media_type")
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
-            log.warning("zalo webhook: body is not JSON")
-            return error_json(400, "invalid_json")
+            return self.reject(400, "invalid_json", "body is not JSON")
         if not isinstance(data, dict):
-            return error_json(400, "invalid_json")
+            return self.reject(400, "invalid_json")
         timestamp = data.get("timestamp")
         ts = str(timestamp) if isinstance(timestamp, str | int) and not isinstance(timestamp, bool) else ""
         if not ts.isdigit():
-            log.warning("zalo webhook: missing or malformed timestamp")
-            return error_json(400, "invalid_timestamp")
+            return self.reject(400, "invalid_timestamp", "missing or malformed timestamp")
         key = self.settings.zalo_oa_secret_key
         if not verify_signature(signature, self.settings.zalo_app_id, raw, ts, key):
-            gw.metrics.errors.inc(kind="zalo_bad_signature")
-            log.warning("zalo webhook: bad signature from %s", request.remote)
-            return error_json(401, "bad_signature")
+            return self.reject(401, "bad_signature", "bad signature from %s", request.remote, metric="bad_signature")
         if abs(time.time() * 1000 - int(ts)) > self.settings.zalo_max_skew_s * 1000:
-            gw.metrics.errors.inc(kind="zalo_stale")
-            log.warning("zalo webhook: stale timestamp rejected")
-            return error_json(401, "stale_timestamp")
+            return self.reject(401, "stale_timestamp", "stale timestamp rejected", metric="stale")
         try:
             event = parse_event(data)
         except ValueError as exc:
-            log.warning("zalo webhook: malformed event: %s", exc)
-            return error_json(400, "invalid_event")
+            return self.reject(400, "invalid_event", "malformed event: %s", exc)
         if event.kind == "ignore":
             return web.json_response({"ok": True})
-        if not await gw.store.mark_seen(self.name, event.dedupe_key):
-            log.info("zalo webhook: duplicate delivery ignored")
-            return web.json_response({"ok": True, "duplicate": True})
-        self.handle(event)
-        return web.json_response({"ok": True})
+        return Delivery(event.dedupe_key, "delivery", event)
 
     def handle(self, event: ZaloEvent) -> None:
         """Queue the work an event asks for behind the user's earlier events."""
-        gw = self.gateway
         uid = event.user_id
         if event.kind == "text":
             text = event.text
 
             async def on_text() -> None:
+                """Send the text to Rasa, or the payload behind a ``#tthc:`` button reply."""
                 message = text
                 if text.startswith(PAYLOAD_PREFIX):
-                    found = await gw.store.get_callback(text[len(PAYLOAD_PREFIX):].strip())
-                    message = found[0] if found else text
-                await gw.reply(self, uid, await gw.ask_rasa(f"zalo:{uid}", message, self.name))
+                    payload = await self.button_payload(text[len(PAYLOAD_PREFIX):].strip())
+                    message = payload if payload is not None else text
+                await self.gateway.respond(self, uid, message)
 
-            gw.queues.submit(f"zalo:{uid}", on_text)
+            self.in_order(uid, on_text)
         elif event.kind == "follow":
-            gw.converse(self, uid, GREET_PAYLOAD)
+            self.converse(uid, GREET_PAYLOAD)
         elif event.kind == "unfollow":
             log.info("zalo: user %s unfollowed the OA", mask_pii(uid))
         elif event.kind == "voice":
-            gw.notify(self, uid, [BotMessage(VOICE_TEXT)])
+            self.notify(uid, VOICE_TEXT)
         else:
-            gw.notify(self, uid, [BotMessage(TEXT_ONLY_TEXT)])
+            self.notify(uid, TEXT_ONLY_TEXT)
 
-    async def render(self, recipient: str, message: BotMessage) -> list[dict[str, Any]]:
-        """Text split under 2,000 chars; buttons as templates of at most 5 on the last part."""
-        calls: list[dict[str, Any]] = []
-        if message.image:
-            calls.append({"message": {"attachment": {"type": "template", "payload": {
-                "template_type": "media", "elements": [{"media_type": "image", "url": message.image}]}}}})
-        chunks = split_text(message.text, TEXT_LIMIT)
-        buttons: list[dict[str, Any]] = []
-        for button in message.buttons:
-            title = truncate(button.title, BUTTON_TITLE_LIMIT)
-            if button.payload.startswith(("https://", "http://")):
-                buttons.append({"title": title, "type": "oa.open.url", "payload": {"url": button.payload}})
-            else:
-                cid = await self.gateway.store.put_callback(button.payload, button.title)
-                buttons.append({"title": title, "type": "oa.query.hide", "payload": PAYLOAD_PREFIX + cid})
-        groups = [buttons[i:i + MAX_BUTTONS] for i in range(0, len(buttons), MAX_BUTTONS)]
-        if groups and not chunks:
-            chunks = [BUTTONS_PROMPT]
-        for i, chunk in enumerate(chunks):
-            msg: dict[str, Any] = {"text": chunk}
-            if groups and i == len(chunks) - 1:
-                msg["attachment"] = {"type": "template", "payload": {"buttons": groups[0]}}
-            calls.append({"message": msg})
-        for group in groups[1:]:
-            calls.append({"message": {"text": MORE_BUTTONS_PROMPT,
-                                      "attachment": {"type": "template", "payload": {"buttons": group}}}})
-        return calls
+    async def render_button(self, button: Button) -> dict[str, Any]:
+        """A template button: links open in the browser, others send ``#tthc:<short id>`` back."""
+        title = truncate(button.title, BUTTON_TITLE_LIMIT)
+        if button.payload.startswith(("https://", "http://")):
+            return {"title": title, "type": "oa.open.url", "payload": {"url": button.payload}}
+        return {"title": title, "type": "oa.query.hide", "payload": PAYLOAD_PREFIX + await self.callback_id(button)}
+
+    def text_call(self, text: str, buttons: list[Any] | None) -> dict[str, Any]:
+        """A CS text message, with a template of at most 5 buttons when there are buttons."""
+        msg: dict[str, Any] = {"text": text}
+        if buttons:
+            msg["attachment"] = {"type": "template", "payload": {"buttons": buttons}}
+        return {"message": msg}
+
+    def image_call(self, url: str) -> dict[str, Any]:
+        """A CS media template with one image."""
+        return {"message": {"attachment": {"type": "template", "payload": {
+            "template_type": "media", "elements": [{"media_type": "image", "url": url}]}}}}
 
     async def _post(self, token: str, recipient: str, message: dict[str, Any]) -> dict[str, Any]:
         """One call to the CS message endpoint; network and HTTP failures become RetryLater."""
-        session = self.gateway.session
-        assert session is not None
+        assert self.session is not None
         try:
-            async with session.post(
+            async with self.session.post(
                 f"{self.settings.zalo_api_url}/v3.0/oa/message/cs",
                 headers={"access_token": token},
                 json={"recipient": {"user_id": recipient}, "message": message},

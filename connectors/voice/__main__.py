@@ -9,15 +9,16 @@ import signal
 from aiohttp import web
 
 from common.rasa import RasaClient
+from common.settings import load_or_exit
 from connectors.voice.asr import load_asr
 from connectors.voice.config import VoiceSettings
-from connectors.voice.gateway import Gateway
+from connectors.voice.gateway import VoiceGateway
 from connectors.voice.tts import load_tts
 
 log = logging.getLogger("connectors.voice")
 
 
-def health_app(gateway: Gateway) -> web.Application:
+def health_app(gateway: VoiceGateway) -> web.Application:
     """A tiny HTTP app: GET /health for scripts/run.sh and monitoring."""
 
     async def health(_request: web.Request) -> web.Response:
@@ -34,7 +35,7 @@ async def serve(settings: VoiceSettings) -> None:
     voice = load_tts(settings)
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
     await rasa.start()
-    gateway = Gateway(settings, asr, voice, rasa)
+    gateway = VoiceGateway(settings, asr, voice, rasa)
     await gateway.start()
     runner = web.AppRunner(health_app(gateway))
     await runner.setup()
@@ -55,7 +56,7 @@ async def serve(settings: VoiceSettings) -> None:
 def main() -> None:
     """Entry point."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(VoiceSettings.from_env()))
+    asyncio.run(serve(load_or_exit(VoiceSettings.from_env)))
 
 
 if __name__ == "__main__":

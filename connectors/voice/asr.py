@@ -63,7 +63,7 @@ def load_asr(settings: VoiceSettings) -> ASR:
     if settings.asr_engine == "faster-whisper":
         if not (settings.asr_model / "model.bin").is_file():
             raise RuntimeError(
-                f"no Whisper model in {settings.asr_model}: run 'python -m connectors.voice.models' (setup does)"
+                f"no Whisper model in {settings.asr_model}: run 'python -m connectors.voice.assets' (setup does)"
             )
         return FasterWhisperASR(str(settings.asr_model), settings.asr_threads, settings.asr_beam_size,
                                 settings.asr_workers)

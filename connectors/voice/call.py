@@ -1,30 +1,26 @@
-"""One call's media and conversation: RTP in/out, VAD, ASR → Rasa → TTS, DTMF, barge-in, timers."""
+"""One call's conversation on top of its media: ASR → Rasa → TTS, keypad input, menus, re-prompts, timers."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 import numpy as np
 
 from common.messages import BUSY_TEXT
-from common.rasa import RasaUnavailable
+from common.rasa import RasaClient, RasaUnavailable
 from common.text import mask_pii
-from connectors.voice import audio
-from connectors.voice.dialog import Endpointer, Turn, keypad_to_text
+from connectors.voice.config import VoiceSettings
+from connectors.voice.keypad import Keypad, keypad_to_text
+from connectors.voice.media import CallMedia
 from connectors.voice.normalize import button_choice, normalize_spoken, render_for_speech
 from connectors.voice.replies import BotReply, parse_reply
-from connectors.voice.rtp import DtmfEvent, JitterBuffer, RtpError, RtpPacket
-from connectors.voice.tts import TTSError, split_sentences
-
-if TYPE_CHECKING:
-    from connectors.voice.gateway import Gateway
+from connectors.voice.rtp import RtpEndpoint
+from connectors.voice.tts import TTSError, Voice, split_sentences
+from connectors.voice.turns import CallRecord, Turn
 
 log = logging.getLogger(__name__)
 
@@ -39,81 +35,53 @@ PROMPTS = {
 }
 
 
-class RtpEndpoint(asyncio.DatagramProtocol):
-    """The call's RTP socket; hands datagrams to the call and never raises."""
+class CallHost(Protocol):
+    """What a call needs from the gateway that runs it: shared engines, background tasks, SIP actions."""
 
-    def __init__(self, on_packet: Callable[[bytes, tuple[str, int]], None]) -> None:
-        """Remember the callback."""
-        self.on_packet = on_packet
-        self.transport: asyncio.DatagramTransport | None = None
+    @property
+    def settings(self) -> VoiceSettings:
+        """The gateway's settings."""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Keep the transport."""
-        self.transport = transport  # type: ignore[assignment]
+    @property
+    def keep_audio(self) -> bool:
+        """Whether calls keep the audio they sent (tests)."""
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        """Forward to the call; bad packets are dropped."""
-        try:
-            self.on_packet(data, addr)
-        except Exception:  # pragma: no cover - defensive: a packet must never kill the socket
-            log.exception("RTP packet handler failed")
+    @property
+    def rasa(self) -> RasaClient:
+        """The Rasa client shared by all calls."""
 
+    @property
+    def voice(self) -> Voice:
+        """The text-to-speech engine shared by all calls."""
 
-@dataclass
-class CallRecord:
-    """What happened in a call (for tests, benchmarks and logs)."""
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a background task."""
 
-    call_id: str
-    remote: str = ""
-    codec: str = ""
-    turns: list[Turn] = field(default_factory=list)
-    dtmf: str = ""
-    barge_ins: int = 0
-    reprompts: int = 0
-    refer_target: str = ""
-    refer_status: int = 0
-    end_reason: str = ""
-    rx_packets: int = 0
-    rx_bad: int = 0
-    tx_packets: int = 0
-    sent_audio: list[np.ndarray] = field(default_factory=list)
-    cpu_s: float = 0.0
-    started: float = 0.0
-    ended: float = 0.0
+    async def transcribe(self, pcm: np.ndarray) -> str:
+        """Speech to text, off the event loop."""
+
+    async def hangup(self, call: Call, reason: str, wait: bool = True) -> None:
+        """Send BYE and end the call."""
+
+    def transfer_soon(self, call: Call) -> None:
+        """Blind-transfer the caller once the current reply has been played."""
 
 
-class Call:
+class Call(CallMedia):
     """Media and conversation of one established call."""
 
-    def __init__(self, gateway: Gateway, call_id: str, codec: str, codec_pt: int, dtmf_pt: int | None,
+    def __init__(self, host: CallHost, call_id: str, codec: str, codec_pt: int, dtmf_pt: int | None,
                  remote_rtp: tuple[str, int], endpoint: RtpEndpoint) -> None:
         """Set up state; ``start`` begins media once the call is confirmed."""
-        self.gw, self.settings = gateway, gateway.settings
-        self.call_id, self.codec, self.codec_pt, self.dtmf_pt = call_id, codec, codec_pt, dtmf_pt
-        self.remote_rtp = remote_rtp
-        self.endpoint = endpoint
-        endpoint.on_packet = self.on_rtp
-        self.record = CallRecord(call_id, codec=codec, started=time.time())
+        self.host, self.settings = host, host.settings
+        self.call_id = call_id
+        super().__init__(host.settings, CallRecord(call_id, codec=codec, started=time.time()), codec, codec_pt,
+                         dtmf_pt, remote_rtp, endpoint, host.keep_audio)
         self.sender = f"call:{call_id}"
-        self.jitter = JitterBuffer()
-        self.rx_frames: deque[np.ndarray] = deque(maxlen=500)
-        self.playout: deque[np.ndarray] = deque()
-        self.endpointer = Endpointer(self.settings.vad_aggressiveness, self.settings.end_silence_ms,
-                                     self.settings.max_utterance_s)
         self.inputs: asyncio.Queue[tuple[str, object, float]] = asyncio.Queue()
-        self.ssrc = random.getrandbits(32)
-        self.seq = random.getrandbits(16)
-        self.ts = random.getrandbits(32)
         self.tasks: list[asyncio.Task[None]] = []
-        self.closed = False
-        self.generation = 0  # bumped on barge-in: stale reply sentences are not queued
-        self.last_rx = 0.0
-        self.last_activity = time.monotonic()
-        self.dtmf_ts: deque[int] = deque(maxlen=32)
-        self.keys = ""
-        self.key_task: asyncio.Task[None] | None = None
+        self.keypad = Keypad(self._submit_keys, self.settings.dtmf_button_wait_s, self.settings.dtmf_timeout_s)
         self.buttons: list[tuple[str, str]] = []
-        self.pending_turn: Turn | None = None
         self.busy = False
         self.hangup_after_playout = ""
         self.done = asyncio.Event()
@@ -135,9 +103,10 @@ class Call:
         self.record.end_reason = self.record.end_reason or reason
         self.record.ended = time.time()
         current = asyncio.current_task()
-        for task in [*self.tasks, self.key_task]:
-            if task is not None and task is not current:
+        for task in self.tasks:
+            if task is not current:
                 task.cancel()
+        self.keypad.close()
         if self.endpoint.transport is not None:
             self.endpoint.transport.close()
         self.done.set()
@@ -145,141 +114,27 @@ class Call:
         log.info("call %s ended (%s): %d turns, latencies %s", self.call_id, self.record.end_reason,
                  len(self.record.turns), [round(x, 2) for x in turns])
 
-    # ----------------------------------------------------------------------------------- RTP in
-    def on_rtp(self, data: bytes, addr: tuple[str, int]) -> None:
-        """Handle one incoming datagram: audio into the jitter buffer, telephone-events to the keypad."""
-        if self.closed:
-            return
-        try:
-            packet = RtpPacket.parse(data)
-        except RtpError:
-            self.record.rx_bad += 1
-            return
-        self.record.rx_packets += 1
-        if self.dtmf_pt is not None and packet.payload_type == self.dtmf_pt:
-            try:
-                event = DtmfEvent.parse(packet.payload)
-            except RtpError:
-                self.record.rx_bad += 1
-                return
-            if event.digit and packet.timestamp not in self.dtmf_ts:
-                self.dtmf_ts.append(packet.timestamp)
-                self.on_key(event.digit)
-            return
-        if packet.payload_type != self.codec_pt or not packet.payload:
-            return
-        self.last_rx = time.monotonic()
-        for payload in self.jitter.push(packet.seq, packet.payload):
-            pcm = audio.decode(payload, self.codec) if payload is not None else np.zeros(audio.FRAME_SAMPLES,
-                                                                                        np.int16)
-            for frame in audio.frames(pcm) if len(pcm) != audio.FRAME_SAMPLES else [pcm]:
-                self.rx_frames.append(frame)
+    # ----------------------------------------------------------------------------------- media hooks
+    def on_utterance(self, pcm: np.ndarray, end: float) -> None:
+        """Queue a finished utterance for the conversation."""
+        self.inputs.put_nowait(("speech", pcm, end))
 
-    # ----------------------------------------------------------------------------------- RTP out
-    async def _send_loop(self) -> None:
-        """Send one 20 ms packet per tick: queued reply audio or silence (keeps the stream alive)."""
-        loop = asyncio.get_running_loop()
-        silence = audio.encode(np.zeros(audio.FRAME_SAMPLES, np.int16), self.codec)
-        next_tick = loop.time()
-        marker = True
-        while not self.closed:
-            cpu0 = time.process_time()
-            playing = bool(self.playout)
-            if playing:
-                frame = self.playout.popleft()
-                payload = audio.encode(frame, self.codec)
-                if self.gw.keep_audio:
-                    self.record.sent_audio.append(frame)
-                turn = self.pending_turn
-                if turn is not None and not turn.first_audio:
-                    turn.first_audio = time.monotonic()
-                    self.pending_turn = None
-                if not self.playout:
-                    self.last_activity = time.monotonic()
-            else:
-                payload = silence
-            packet = RtpPacket(self.codec_pt, self.seq, self.ts, self.ssrc, payload, marker)
-            marker = False
-            self.seq = (self.seq + 1) & 0xFFFF
-            self.ts = (self.ts + audio.FRAME_SAMPLES) & 0xFFFFFFFF
-            if self.endpoint.transport is not None:
-                self.endpoint.transport.sendto(packet.to_bytes(), self.remote_rtp)
-                self.record.tx_packets += 1
-            if not self.playout and self.hangup_after_playout and not self.busy:
-                reason, self.hangup_after_playout = self.hangup_after_playout, ""
-                self.gw.spawn(self.gw.hangup(self, reason))
-            self.record.cpu_s += time.process_time() - cpu0
-            next_tick += 0.02
-            delay = next_tick - loop.time()
-            if delay < -0.2:  # fell far behind (overloaded loop): resynchronise instead of bursting
-                next_tick = loop.time()
-                delay = 0
-            await asyncio.sleep(max(0.0, delay))
-
-    def play(self, pcm: np.ndarray, generation: int) -> None:
-        """Queue audio for sending unless a barge-in happened since ``generation``."""
-        if generation == self.generation and not self.closed:
-            self.playout.extend(audio.frames(pcm))
-
-    def barge_in(self) -> None:
-        """The caller started talking or typing: stop the current reply."""
-        if self.playout:
-            self.playout.clear()
-            self.record.barge_ins += 1
-        self.generation += 1
-        self.last_activity = time.monotonic()
-
-    # ----------------------------------------------------------------------------------- listening
-    async def _listen_loop(self) -> None:
-        """Run the end-of-speech detector over received audio every 20 ms."""
-        stall = np.zeros(audio.FRAME_SAMPLES, np.int16)
-        while not self.closed:
-            await asyncio.sleep(0.02)
-            cpu0 = time.process_time()
-            now = time.monotonic()
-            frames: list[np.ndarray] = []
-            while self.rx_frames:
-                frames.append(self.rx_frames.popleft())
-            if not frames and self.endpointer.in_speech and now - self.last_rx > 0.1:
-                # The caller's stream paused (e.g. a client that stops sending at end of file).
-                self.jitter.flush()
-                frames = [stall]
-            for frame in frames:
-                event, utterance = self.endpointer.feed(frame)
-                if event == "start":
-                    self.barge_in()
-                    self.last_activity = now
-                elif event == "end":
-                    self.last_activity = now
-                    if utterance is not None:
-                        # The detector waited end_silence_ms after the last voiced frame.
-                        end = now - self.endpointer.end_frames * 0.02
-                        self.inputs.put_nowait(("speech", utterance, end))
-            self.record.cpu_s += time.process_time() - cpu0
+    def after_tick(self) -> None:
+        """Hang up once a closing prompt has been played (and no turn is in progress)."""
+        if not self.playout and self.hangup_after_playout and not self.busy:
+            reason, self.hangup_after_playout = self.hangup_after_playout, ""
+            self.host.spawn(self.host.hangup(self, reason))
 
     # ----------------------------------------------------------------------------------- keypad
     def on_key(self, key: str) -> None:
         """A keypad digit (RFC 4733 or SIP INFO): collect until '#', or a short wait for a choice."""
         self.record.dtmf += key
         self.barge_in()
-        if self.key_task is not None:
-            self.key_task.cancel()
-        if key == "#":
-            keys, self.keys = self.keys, ""
-            if keys:
-                self.inputs.put_nowait(("keys", keys, time.monotonic()))
-            return
-        self.keys += key
-        choice = len(self.keys) == 1 and self.keys.isdigit() and 1 <= int(self.keys) <= len(self.buttons)
-        wait = self.settings.dtmf_button_wait_s if choice else self.settings.dtmf_timeout_s
-        self.key_task = asyncio.get_running_loop().create_task(self._keys_timeout(wait))
+        self.keypad.press(key, len(self.buttons))
 
-    async def _keys_timeout(self, wait: float) -> None:
-        """Submit collected keys after the inter-digit timeout."""
-        await asyncio.sleep(wait)
-        keys, self.keys = self.keys, ""
-        if keys:
-            self.inputs.put_nowait(("keys", keys, time.monotonic()))
+    def _submit_keys(self, keys: str) -> None:
+        """Queue a completed keypad input for the conversation."""
+        self.inputs.put_nowait(("keys", keys, time.monotonic()))
 
     # ----------------------------------------------------------------------------------- conversation
     async def _conversation(self) -> None:
@@ -306,11 +161,11 @@ class Call:
             raise
         except Exception:
             log.exception("call %s: conversation failed", self.call_id)
-            await self.gw.hangup(self, "internal error")
+            await self.host.hangup(self, "internal error")
 
     async def _check_silence(self) -> None:
         """Re-prompt after ``silence_s`` of nothing; after the last re-prompt, say goodbye."""
-        idle = (not self.playout and not self.endpointer.in_speech and not self.busy and not self.keys
+        idle = (not self.playout and not self.endpointer.in_speech and not self.busy and not self.keypad.keys
                 and not self.hangup_after_playout)
         if not idle or time.monotonic() - self.last_activity < self.settings.silence_s:
             return
@@ -326,7 +181,7 @@ class Call:
         self.busy = True
         try:
             t0 = time.monotonic()
-            text = await self.gw.transcribe(pcm)
+            text = await self.host.transcribe(pcm)
             turn.asr_s = time.monotonic() - t0
             turn.heard = text
             if not text:
@@ -369,7 +224,7 @@ class Call:
         turn.sent = message
         t0 = time.monotonic()
         try:
-            reply = parse_reply(await self.gw.rasa.post(self.sender, message, "voice"))
+            reply = parse_reply(await self.host.rasa.post(self.sender, message, "voice"))
         except RasaUnavailable as exc:
             log.error("call %s: rasa unavailable: %s", self.call_id, exc)
             reply = BotReply(texts=[PROMPTS[fallback or "busy"]])
@@ -383,7 +238,7 @@ class Call:
         spoken = [render_for_speech(t, titles if i == len(texts) - 1 else ()) for i, t in enumerate(texts)]
         await self._speak(turn, [s for s in spoken if s])
         if reply.handoff:
-            self.gw.transfer_soon(self)
+            self.host.transfer_soon(self)
         elif reply.hangup:
             self.hangup_after_playout = "bot ended the call"
 
@@ -394,7 +249,7 @@ class Call:
         turn.replies.append(text)
         generation = self.generation
         try:
-            chunks = await self.gw.voice.say(text, name)
+            chunks = await self.host.voice.say(text, name)
         except TTSError as exc:
             log.error("call %s: TTS failed: %s", self.call_id, exc)
             return
@@ -402,6 +257,10 @@ class Call:
         self._mark_latency(turn)
         for pcm in chunks:
             self.play(pcm, generation)
+
+    async def say_prompt(self, name: str) -> None:
+        """Speak one of the fixed prompts as part of the last turn (e.g. a failed transfer)."""
+        await self._say(self.record.turns[-1], PROMPTS[name], name)
 
     async def _speak(self, turn: Turn, texts: list[str]) -> None:
         """Synthesize sentence by sentence, queueing each as soon as it is ready."""
@@ -412,7 +271,7 @@ class Call:
                 if generation != self.generation or self.closed:
                     return
                 try:
-                    pcm = await self.gw.voice.sentence(sentence)
+                    pcm = await self.host.voice.sentence(sentence)
                 except TTSError as exc:
                     log.error("call %s: TTS failed: %s", self.call_id, exc)
                     continue

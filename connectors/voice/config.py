@@ -2,53 +2,69 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated, Any
 
-from common.settings import REPO_ROOT
-from connectors.config import env_float, env_int
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from common.settings import REPO_ROOT, RasaSettings, invalid
 
 
-@dataclass(frozen=True)
-class VoiceSettings:
+def _under_data_dir(*parts: str) -> Callable[[dict[str, Any]], Path]:
+    """A default below the (already validated) data dir."""
+    return lambda data: Path(data.get("data_dir", REPO_ROOT / "var"), *parts)
+
+
+def _vad_level(level: int) -> int:
+    """Clamp to the levels webrtcvad knows, 0..3."""
+    return min(3, max(0, level))
+
+
+def _dtmf_letter(value: Any) -> Any:
+    """The DTMF key that stands for the code's letter: G or H, any case."""
+    if isinstance(value, str):
+        letter = value.strip().upper()
+        if letter not in ("G", "H"):
+            raise invalid("G or H")
+        return letter
+    return value
+
+
+class VoiceSettings(RasaSettings):
     """Every setting of the voice gateway."""
 
-    sip_host: str = "127.0.0.1"
-    sip_port: int = 5060
-    public_host: str = "127.0.0.1"
-    rtp_port_min: int = 16000
-    rtp_port_max: int = 16999
-    http_port: int = 8090
-    rasa_url: str = "http://127.0.0.1:5005"
-    rasa_timeout: float = 20.0
-    data_dir: Path = REPO_ROOT / "var"
-    asr_engine: str = "faster-whisper"
-    asr_model: Path = REPO_ROOT / "var" / "models" / "whisper-base"
-    asr_threads: int = 2
-    asr_workers: int = 1
-    asr_beam_size: int = 1
-    tts_engine: str = "espeak"
-    tts_voice: str = "vi"
-    tts_rate: int = 160
-    tts_http_url: str = ""
-    tts_http_token: str = ""
-    prompts_dir: Path = REPO_ROOT / "var" / "voice" / "prompts"
-    human_agent_uri: str = ""
-    greeting_payload: str = "/greet"
-    max_calls: int = 8
-    max_call_s: float = 600.0
-    silence_s: float = 8.0
-    max_reprompts: int = 1
-    end_silence_ms: int = 700
-    max_utterance_s: float = 15.0
-    vad_aggressiveness: int = 2
-    dtmf_timeout_s: float = 5.0
-    dtmf_button_wait_s: float = 1.5
-    dtmf_code_letter: str = "H"
-    answer_delay_s: float = 0.0
-    operator_payload: str = "/request_human"
+    sip_host: str = Field("127.0.0.1", alias="VOICE_SIP_HOST")
+    sip_port: int = Field(5060, alias="VOICE_SIP_PORT")
+    public_host: str = Field(default_factory=lambda data: data.get("sip_host", ""), alias="VOICE_PUBLIC_HOST")
+    rtp_port_min: int = Field(16000, alias="VOICE_RTP_PORT_MIN")
+    rtp_port_max: int = Field(16999, alias="VOICE_RTP_PORT_MAX")
+    http_port: int = Field(8090, alias="VOICE_HTTP_PORT")
+    asr_engine: str = Field("faster-whisper", alias="ASR_ENGINE")
+    asr_model: Path = Field(default_factory=_under_data_dir("models", "whisper-base"), alias="ASR_MODEL")
+    asr_threads: int = Field(2, alias="ASR_THREADS")
+    asr_workers: int = Field(1, alias="ASR_WORKERS")
+    asr_beam_size: int = Field(1, alias="ASR_BEAM_SIZE")
+    tts_engine: str = Field("espeak", alias="TTS_ENGINE")
+    tts_voice: str = Field("vi", alias="TTS_VOICE")
+    tts_rate: int = Field(160, alias="TTS_RATE")
+    tts_http_url: str = Field("", alias="TTS_HTTP_URL")
+    tts_http_token: str = Field("", alias="TTS_HTTP_TOKEN")
+    prompts_dir: Path = Field(default_factory=_under_data_dir("voice", "prompts"), alias="VOICE_PROMPTS_DIR")
+    human_agent_uri: str = Field("", alias="HUMAN_AGENT_SIP_URI")
+    greeting_payload: str = Field("/greet", alias="VOICE_GREETING_PAYLOAD")
+    max_calls: int = Field(8, alias="VOICE_MAX_CALLS")
+    max_call_s: float = Field(600.0, alias="VOICE_MAX_CALL_S")
+    silence_s: float = Field(8.0, alias="VOICE_SILENCE_S")
+    max_reprompts: int = Field(1, alias="VOICE_MAX_REPROMPTS")
+    end_silence_ms: int = Field(700, alias="VOICE_END_SILENCE_MS")
+    max_utterance_s: float = Field(15.0, alias="VOICE_MAX_UTTERANCE_S")
+    vad_aggressiveness: Annotated[int, AfterValidator(_vad_level)] = Field(2, alias="VOICE_VAD_AGGRESSIVENESS")
+    dtmf_timeout_s: float = Field(5.0, alias="VOICE_DTMF_TIMEOUT_S")
+    dtmf_button_wait_s: float = Field(1.5, alias="VOICE_DTMF_BUTTON_WAIT_S")
+    dtmf_code_letter: Annotated[str, BeforeValidator(_dtmf_letter)] = Field("H", alias="VOICE_DTMF_CODE_LETTER")
+    answer_delay_s: float = Field(0.0, alias="VOICE_ANSWER_DELAY_S")
+    operator_payload: str = Field("/request_human", alias="VOICE_OPERATOR_PAYLOAD")
 
     @property
     def default_asr_model(self) -> Path:
@@ -59,47 +75,3 @@ class VoiceSettings:
     def samples_dir(self) -> Path:
         """Natural test recordings extracted at setup (tests and benchmarks)."""
         return self.data_dir / "voice" / "samples"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> VoiceSettings:
-        """Build settings from ``env`` (default: the process environment)."""
-        e = os.environ if env is None else env
-        data_dir = Path(e.get("TTHC_DATA_DIR") or (REPO_ROOT / "var"))
-        sip_host = e.get("VOICE_SIP_HOST") or "127.0.0.1"
-        letter = (e.get("VOICE_DTMF_CODE_LETTER") or "H").upper()
-        return cls(
-            sip_host=sip_host,
-            sip_port=env_int(e, "VOICE_SIP_PORT", 5060),
-            public_host=e.get("VOICE_PUBLIC_HOST") or sip_host,
-            rtp_port_min=env_int(e, "VOICE_RTP_PORT_MIN", 16000),
-            rtp_port_max=env_int(e, "VOICE_RTP_PORT_MAX", 16999),
-            http_port=env_int(e, "VOICE_HTTP_PORT", 8090),
-            rasa_url=(e.get("RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
-            rasa_timeout=env_float(e, "RASA_TIMEOUT", 20.0),
-            data_dir=data_dir,
-            asr_engine=e.get("ASR_ENGINE") or "faster-whisper",
-            asr_model=Path(e.get("ASR_MODEL") or (data_dir / "models" / "whisper-base")),
-            asr_threads=env_int(e, "ASR_THREADS", 2),
-            asr_workers=env_int(e, "ASR_WORKERS", 1),
-            asr_beam_size=env_int(e, "ASR_BEAM_SIZE", 1),
-            tts_engine=e.get("TTS_ENGINE") or "espeak",
-            tts_voice=e.get("TTS_VOICE") or "vi",
-            tts_rate=env_int(e, "TTS_RATE", 160),
-            tts_http_url=e.get("TTS_HTTP_URL", ""),
-            tts_http_token=e.get("TTS_HTTP_TOKEN", ""),
-            prompts_dir=Path(e.get("VOICE_PROMPTS_DIR") or (data_dir / "voice" / "prompts")),
-            human_agent_uri=e.get("HUMAN_AGENT_SIP_URI", ""),
-            greeting_payload=e.get("VOICE_GREETING_PAYLOAD", "/greet"),
-            max_calls=env_int(e, "VOICE_MAX_CALLS", 8),
-            max_call_s=env_float(e, "VOICE_MAX_CALL_S", 600.0),
-            silence_s=env_float(e, "VOICE_SILENCE_S", 8.0),
-            max_reprompts=env_int(e, "VOICE_MAX_REPROMPTS", 1),
-            end_silence_ms=env_int(e, "VOICE_END_SILENCE_MS", 700),
-            max_utterance_s=env_float(e, "VOICE_MAX_UTTERANCE_S", 15.0),
-            vad_aggressiveness=min(3, max(0, env_int(e, "VOICE_VAD_AGGRESSIVENESS", 2))),
-            dtmf_timeout_s=env_float(e, "VOICE_DTMF_TIMEOUT_S", 5.0),
-            dtmf_button_wait_s=env_float(e, "VOICE_DTMF_BUTTON_WAIT_S", 1.5),
-            dtmf_code_letter=letter if letter in ("G", "H") else "H",
-            answer_delay_s=env_float(e, "VOICE_ANSWER_DELAY_S", 0.0),
-            operator_payload=e.get("VOICE_OPERATOR_PAYLOAD", "/request_human"),
-        )

@@ -1,4 +1,4 @@
-"""RTP (RFC 3550 subset) packets, a reordering jitter buffer, and RFC 4733 telephone events.
+"""RTP (RFC 3550 subset) packets, a reordering jitter buffer, RFC 4733 telephone events, the RTP socket.
 
 Supported: version 2, no padding handling beyond stripping, CSRC lists and header extensions skipped,
 payload types 0 (PCMU), 8 (PCMA) and the negotiated ``telephone-event`` type. RTCP is not sent
@@ -7,8 +7,13 @@ payload types 0 (PCMU), 8 (PCMA) and the negotiated ``telephone-event`` type. RT
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 DTMF_EVENTS = "0123456789*#ABCD"
 
@@ -86,11 +91,6 @@ class DtmfEvent:
         return cls(event, bool(flags & 0x80), flags & 0x3F, duration)
 
 
-def seq_newer(a: int, b: int) -> bool:
-    """True when 16-bit sequence number ``a`` comes after ``b`` (RFC 1982 arithmetic)."""
-    return a != b and ((a - b) & 0xFFFF) < 0x8000
-
-
 class JitterBuffer:
     """Reorders audio payloads by sequence number and reports lost packets as ``None``.
 
@@ -140,3 +140,23 @@ class JitterBuffer:
             out.append(self.pending.pop(self.next_seq, None))
             self.next_seq = (self.next_seq + 1) & 0xFFFF
         return out
+
+
+class RtpEndpoint(asyncio.DatagramProtocol):
+    """A call's RTP socket; hands datagrams to the call and never raises."""
+
+    def __init__(self, on_packet: Callable[[bytes, tuple[str, int]], None]) -> None:
+        """Remember the callback."""
+        self.on_packet = on_packet
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Keep the transport."""
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Forward to the call; bad packets are dropped."""
+        try:
+            self.on_packet(data, addr)
+        except Exception:  # pragma: no cover - defensive: a packet must never kill the socket
+            log.exception("RTP packet handler failed")

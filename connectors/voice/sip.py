@@ -171,15 +171,6 @@ def uri_of(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
-def host_port_of(uri: str, default_port: int = 5060) -> tuple[str, int]:
-    """Host and port of a SIP URI."""
-    rest = uri.split(":", 1)[1] if ":" in uri else uri
-    rest = rest.split(";", 1)[0].split("?", 1)[0]
-    hostport = rest.rsplit("@", 1)[-1]
-    host, _, port = hostport.partition(":")
-    return host, int(port) if port.isdigit() else default_port
-
-
 def new_tag() -> str:
     """A random tag / branch suffix."""
     return secrets.token_hex(6)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from common.db import SqliteDB
 from dossier.adapters.base import OnestopUnavailable
 from dossier.models import Dossier, Status
 
@@ -104,28 +103,17 @@ class SqliteOnestop:
 
     def __init__(self, path: Path) -> None:
         """Remember the database path; nothing is opened until first use."""
-        self.path = Path(path)
-        self._ready = False
+        self.db = SqliteDB(path, SCHEMA)
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """Open a connection (creating the schema once), commit on success."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.row_factory = sqlite3.Row
-        try:
-            if not self._ready:
-                conn.executescript(SCHEMA)
-                self._ready = True
-            yield conn
-            conn.commit()
-        finally:
-            conn.close()
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self.db.path
 
     def get_sync(self, code: str) -> Dossier | None:
         """Blocking lookup by canonical code."""
         try:
-            with self.connect() as conn:
+            with self.db.transaction() as conn:
                 row = conn.execute("SELECT * FROM dossiers WHERE code = ?", (code,)).fetchone()
         except sqlite3.Error as exc:
             raise OnestopUnavailable(f"sqlite error: {type(exc).__name__}") from exc
@@ -140,7 +128,7 @@ class SqliteOnestop:
 
     def count(self) -> int:
         """Number of dossiers stored."""
-        with self.connect() as conn:
+        with self.db.transaction() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM dossiers").fetchone()[0])
 
     def upsert(self, dossiers: list[Dossier]) -> None:
@@ -148,7 +136,7 @@ class SqliteOnestop:
         now = datetime.now().isoformat(timespec="seconds")
         cols = ", ".join((*COLUMNS, "updated_at"))
         marks = ", ".join(f":{c}" for c in (*COLUMNS, "updated_at"))
-        with self.connect() as conn:
+        with self.db.transaction() as conn:
             conn.executemany(
                 f"INSERT OR REPLACE INTO dossiers ({cols}) VALUES ({marks})",
                 [{**dossier_to_row(d), "updated_at": now} for d in dossiers],
@@ -156,7 +144,7 @@ class SqliteOnestop:
 
     def clear(self) -> None:
         """Delete every dossier."""
-        with self.connect() as conn:
+        with self.db.transaction() as conn:
             conn.execute("DELETE FROM dossiers")
 
     def update(self, code: str, **fields: Any) -> bool:
@@ -166,13 +154,13 @@ class SqliteOnestop:
             raise ValueError(f"unknown columns: {sorted(bad)}")
         fields["updated_at"] = datetime.now().isoformat(timespec="seconds")
         sets = ", ".join(f"{k} = :{k}" for k in fields)
-        with self.connect() as conn:
+        with self.db.transaction() as conn:
             cur = conn.execute(f"UPDATE dossiers SET {sets} WHERE code = :code_", {**fields, "code_": code})
             return cur.rowcount > 0
 
     def next_number(self, prefix: str) -> int:
         """Next free daily sequence number for a code prefix like ``000.00.20.H57-240101-``."""
-        with self.connect() as conn:
+        with self.db.transaction() as conn:
             row = conn.execute(
                 "SELECT MAX(code) FROM dossiers WHERE code LIKE ?", (prefix + "%",)
             ).fetchone()

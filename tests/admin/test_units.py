@@ -21,8 +21,8 @@ from admin.grouping import group_questions
 from admin.store import AdminStore
 from bot.actions.feedback import ActionAskFeedback, ActionStoreFeedback
 from desk.feedback import FeedbackStore
+from desk.unanswered import UnansweredQuestion
 from knowledge.schema import Channel, Procedure
-from knowledge.storage import UnansweredQuestion
 
 
 def tracker(events: list[dict[str, Any]], slots: dict[str, Any] | None = None, sender: str = "web:abcdefgh",

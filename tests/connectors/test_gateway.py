@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from connectors_fakes import wait_until
 
 from common.messages import BUSY_TEXT
-from connectors.app import GATEWAY_KEY
+from connectors.gateway import GATEWAY_KEY
 
 SENDER = "web:0f6e4d1c-8d3e-4b7a-9a61-2f5c8e9b1a01"
 

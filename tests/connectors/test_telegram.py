@@ -8,7 +8,7 @@ import json
 from connectors_fakes import TG_SECRET, tg_callback_update, tg_text_update, wait_until
 
 from common.messages import EXPIRED_BUTTON_TEXT, VOICE_TEXT, utf16_len
-from connectors.channels.telegram import map_command
+from connectors.channels.telegram import _cli, map_command
 
 
 async def test_text_message_forwarded_and_answered_with_keyboard(stack):
@@ -135,8 +135,6 @@ async def test_per_chat_ordering(stack):
 
 
 async def test_set_webhook_cli_registers_secret(stack, monkeypatch, capsys):
-    from connectors.channels.telegram import _cli
-
     monkeypatch.setenv("TELEGRAM_TOKEN", stack.settings.telegram_token)
     monkeypatch.setenv("TELEGRAM_SECRET", TG_SECRET)
     monkeypatch.setenv("TELEGRAM_API_URL", stack.settings.telegram_api_url)

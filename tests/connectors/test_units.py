@@ -10,8 +10,8 @@ from datetime import datetime
 import pytest
 
 from common.messages import BotMessage, Button, parse_message, split_text, truncate, utf16_len
-from connectors.app import GATEWAY_KEY
 from connectors.channels.zalo import VN_TZ, parse_event, seconds_until_morning
+from connectors.gateway import GATEWAY_KEY
 from connectors.logs import PiiMaskingFormatter
 from connectors.store import callback_id
 

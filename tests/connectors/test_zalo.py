@@ -9,8 +9,9 @@ import time
 from connectors_fakes import ZALO_APP_ID, ZALO_OA_KEY, wait_until, zalo_text_event
 
 from common.messages import GREET_PAYLOAD, VOICE_TEXT
-from connectors.app import GATEWAY_KEY
 from connectors.channels.zalo import TOKEN_NAME, compute_signature, verify_signature
+from connectors.gateway import GATEWAY_KEY
+from connectors.store import TokenPair
 
 
 async def test_text_event_answered_with_template_buttons(stack):
@@ -140,8 +141,6 @@ async def test_expired_token_refreshed_once_and_reply_delivered(stack):
 
 async def test_token_refreshed_ahead_of_expiry(stack):
     gateway = stack.app[GATEWAY_KEY]
-    from connectors.store import TokenPair
-
     await gateway.store.save_tokens(TOKEN_NAME, TokenPair("AT0", "RT0", time.time() + 60))
     await stack.zalo_event(zalo_text_event("u2100", "xin chào", "e1"))
     await wait_until(lambda: len(stack.zalo.sent) == 1)

@@ -14,6 +14,7 @@ from bot.actions.fallback import ActionFallback, previous_misses
 from bot.actions.handoff import ActionHandoff
 from desk import settings
 from desk.handoffs import HandoffQueue
+from desk.unanswered import UnansweredInbox
 from knowledge.schema import Channel, Procedure
 from knowledge.service import KnowledgeService
 from knowledge.storage import Catalogue
@@ -90,7 +91,7 @@ async def test_first_miss_asks_to_rephrase_second_offers_human(service: Knowledg
     dispatcher = CollectingDispatcher()
     await ActionFallback(service).run(dispatcher, tracker(third), {})
     assert "chưa hiểu rõ" in dispatcher.messages[0]["text"], "after offering a human the cycle starts over"
-    unanswered = [row.text for row in service.catalogue.list_unanswered(status=None, limit=10)]
+    unanswered = [row.text for row in UnansweredInbox(service.catalogue.engine).questions(status=None, limit=10)]
     assert {"xyz qwerty", "abc", "q"} <= set(unanswered)
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rasa_sdk import Tracker
 
-from bot.actions import dossier as dossier_actions
+from dossier import services as dossier_services
 from dossier.adapters.sqlite import SqliteOnestop
 from dossier.seed import generate
 from dossier.settings import REPO_ROOT, Settings
@@ -42,12 +42,12 @@ def onestop(settings: Settings) -> SqliteOnestop:
 
 
 @pytest.fixture
-def services(settings: Settings, onestop: SqliteOnestop) -> Iterator[dossier_actions.DossierServices]:
+def services(settings: Settings, onestop: SqliteOnestop) -> Iterator[dossier_services.DossierServices]:
     """Install process-wide services for the actions, removed afterwards."""
-    svc = dossier_actions.DossierServices.from_settings(settings, adapter=onestop)
-    dossier_actions.set_services(svc)
+    svc = dossier_services.DossierServices.from_settings(settings, adapter=onestop)
+    dossier_services.set_services(svc)
     yield svc
-    dossier_actions.set_services(None)
+    dossier_services.set_services(None)
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,11 @@ from bot.actions.dossier import (
     ActionCheckDossier,
     ActionSubscribeStatus,
     ActionUnsubscribeStatus,
-    DossierServices,
 )
 from dossier.adapters.base import OnestopUnavailable
 from dossier.adapters.sqlite import SqliteOnestop
 from dossier.models import Dossier, Status
+from dossier.services import DossierServices
 from dossier.texts import dossier_reply
 
 from .conftest import DEMO_CODE, make_tracker, slot_sets

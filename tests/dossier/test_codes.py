@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.actions.dossier import extract_verification_digits, invalid_code_message
 from common.text import normalize_dossier_code
+from dossier.codes import extract_verification_digits, invalid_code_message
 
 CODE = "000.00.20.H57-240101-0001"
 

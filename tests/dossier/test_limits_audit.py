@@ -6,10 +6,11 @@ from pathlib import Path
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.dossier import ActionCheckDossier, DossierServices
+from bot.actions.dossier import ActionCheckDossier
 from dossier.audit import AuditLog
 from dossier.limits import FailureLimiter
 from dossier.seed import DEMO_CCCD, DEMO_NAME, DEMO_PHONE
+from dossier.services import DossierServices
 from dossier.state import Hasher, StateDB
 
 from .conftest import DEMO_CODE, make_tracker, slot_sets

@@ -8,9 +8,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.actions.dossier import DossierServices
 from dossier.adapters.sqlite import SqliteOnestop
-from dossier.notifier import Notifier, SubscriptionStore, push_payload
+from dossier.notifier import Notifier, push_payload
+from dossier.services import DossierServices
+from dossier.subscriptions import SubscriptionStore
 
 from .conftest import DEMO_CODE
 

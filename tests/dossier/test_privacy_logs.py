@@ -14,11 +14,11 @@ from bot.actions.dossier import (
     ActionCheckDossier,
     ActionSubscribeStatus,
     ActionUnsubscribeStatus,
-    DossierServices,
     ValidateDossierForm,
 )
 from dossier.adapters.sqlite import SqliteOnestop
 from dossier.notifier import Notifier
+from dossier.services import DossierServices
 
 from .conftest import DEMO_CODE, make_tracker, slot_sets
 

@@ -6,14 +6,12 @@ from collections import Counter
 
 import pytest
 
-from knowledge.importers.portal import (
-    FACETS_MEASURED,
+from knowledge.importers.portal import FACETS_MEASURED, parse_record, parse_record_report
+from knowledge.importers.portal_fields import (
     parse_channels,
     parse_documents,
     parse_legal_basis,
     parse_levels,
-    parse_record,
-    parse_record_report,
     parse_result,
     parse_steps,
 )

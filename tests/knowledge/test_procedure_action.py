@@ -11,10 +11,11 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.procedures import ActionAnswerProcedure
+from desk.privacy import hash_sender
 from knowledge.answers import MAX_MESSAGE_CHARS, payload
 from knowledge.schema import Channel, Document, LegalBasis, Procedure
 from knowledge.service import KnowledgeService
-from knowledge.storage import Catalogue, hash_sender
+from knowledge.storage import Catalogue
 
 URL = "https://dichvucong.gov.vn/thu-tuc-hanh-chinh/test"
 
@@ -130,7 +131,7 @@ def test_low_confidence_is_logged_as_unanswered(action: ActionAnswerProcedure, s
     messages, _slots = run(action, tracker("đăng ký nuôi rồng ở sao hỏa", sender="zalo:77", channel="zalo"))
     assert "chưa tìm thấy" in text_of(messages)
     assert any(b["payload"] == "/request_human" for b in messages[-1]["buttons"])
-    (logged,) = service.catalogue.list_unanswered()
+    (logged,) = action.inbox.questions()
     assert logged.text == "đăng ký nuôi rồng ở sao hỏa" and logged.channel == "zalo"
     assert logged.sender_hash == hash_sender("zalo:77")
 
@@ -138,7 +139,7 @@ def test_low_confidence_is_logged_as_unanswered(action: ActionAnswerProcedure, s
 def test_bare_menu_button_asks_what_procedure(action: ActionAnswerProcedure, service: KnowledgeService) -> None:
     messages, _ = run(action, tracker("/ask_procedure"))
     assert "thủ tục nào" in messages[0]["text"] and messages[0]["text"].count("•") >= 2
-    assert service.catalogue.list_unanswered() == []
+    assert action.inbox.questions() == []
 
 
 def test_catalogue_edits_show_at_once(action: ActionAnswerProcedure, service: KnowledgeService) -> None:

@@ -1,4 +1,4 @@
-"""Catalogue storage: transactions, versions, revision, retire, unanswered questions."""
+"""Catalogue storage: transactions, versions, revision, retire."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from knowledge.schema import Procedure
-from knowledge.storage import Catalogue, hash_sender
+from knowledge.storage import Catalogue
 
 
 def proc(code: str, title: str = "Đăng ký khai sinh", **kw: object) -> Procedure:
@@ -53,18 +53,6 @@ def test_retire_hides_from_listing(catalogue: Catalogue) -> None:
     assert catalogue.get("1.2", include_retired=False) is None
     assert catalogue.retire("9.9") is False
     assert catalogue.retire("1.2", retired=False) and catalogue.count() == 2
-
-
-def test_unanswered_questions_are_logged_with_hashed_sender(catalogue: Catalogue) -> None:
-    qid = catalogue.log_unanswered("Xin giấy phép nuôi rồng", channel="telegram", sender_id="tg:42",
-                                   best_code="1.1", best_score=0.2)
-    assert qid > 0
-    (row,) = catalogue.list_unanswered()
-    assert row.text == "Xin giấy phép nuôi rồng" and row.folded_text == "xin giay phep nuoi rong"
-    assert row.channel == "telegram" and row.sender_hash == hash_sender("tg:42") and "42" not in row.sender_hash
-    assert row.best_code == "1.1" and row.status == "new"
-    assert catalogue.set_unanswered_status(qid, "resolved")
-    assert catalogue.list_unanswered() == [] and len(catalogue.list_unanswered(status=None)) == 1
 
 
 def test_data_survives_reopening(catalogue: Catalogue) -> None:

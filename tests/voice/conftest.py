@@ -15,10 +15,10 @@ import pytest
 from common.rasa import RasaClient
 from common.text import nfc
 from connectors.voice.asr import ASR, load_asr
+from connectors.voice.assets import assemble_whisper_base, extract_vieneu_samples
 from connectors.voice.audio import RATE, read_wav, wav_bytes
 from connectors.voice.config import VoiceSettings
-from connectors.voice.gateway import Gateway
-from connectors.voice.models import assemble_whisper_base, extract_vieneu_samples
+from connectors.voice.gateway import VoiceGateway
 from connectors.voice.tts import load_tts
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -102,7 +102,7 @@ def best_correlation(haystack: np.ndarray, needle: np.ndarray) -> float:
 class VoiceRig:
     """A running gateway and the fake Rasa behind it."""
 
-    gateway: Gateway
+    gateway: VoiceGateway
     rasa: FakeRasa
     settings: VoiceSettings
 
@@ -110,7 +110,7 @@ class VoiceRig:
 @pytest.fixture
 async def make_rig(asr: ASR, base_settings: VoiceSettings) -> AsyncIterator[Callable[..., Awaitable[VoiceRig]]]:
     """Factory: a gateway on a free UDP port with RTP in a private range and Rasa faked (settings overridable)."""
-    started: list[tuple[Gateway, RasaClient, FakeRasa]] = []
+    started: list[tuple[VoiceGateway, RasaClient, FakeRasa]] = []
 
     async def make(**overrides: object) -> VoiceRig:
         fake = FakeRasa()
@@ -121,10 +121,10 @@ async def make_rig(asr: ASR, base_settings: VoiceSettings) -> AsyncIterator[Call
             "human_agent_uri": "sip:agent@127.0.0.1:5999", "prompts_dir": Path("/nonexistent"),
         }
         values.update(overrides)
-        settings = dataclasses.replace(base_settings, **values)  # type: ignore[arg-type]
+        settings = base_settings.model_copy(update=values)
         client = RasaClient(url, 5.0)
         await client.start()
-        gateway = Gateway(settings, asr, load_tts(settings), client, keep_audio=True)
+        gateway = VoiceGateway(settings, asr, load_tts(settings), client, keep_audio=True)
         await gateway.start()
         started.append((gateway, client, fake))
         return VoiceRig(gateway, fake, settings)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.voice import audio
-from connectors.voice.call import Call, RtpEndpoint
+from connectors.voice.call import Call
 from connectors.voice.config import VoiceSettings
-from connectors.voice.gateway import Gateway
-from connectors.voice.rtp import DtmfEvent, JitterBuffer, RtpError, RtpPacket
+from connectors.voice.gateway import VoiceGateway
+from connectors.voice.rtp import DtmfEvent, JitterBuffer, RtpEndpoint, RtpError, RtpPacket
 from connectors.voice.sip import SipError, SipMessage, parse_sdp
 
 INVITE = (
@@ -46,10 +45,10 @@ class FakeTransport(asyncio.DatagramTransport):
         """Nothing to close."""
 
 
-def offline_gateway() -> Gateway:
+def offline_gateway() -> VoiceGateway:
     """A gateway with no sockets (answers go to FakeTransport) and no engines."""
-    settings = dataclasses.replace(VoiceSettings(), rtp_port_min=41000, rtp_port_max=41100, greeting_payload="")
-    gateway = Gateway(settings, asr=None, voice=None, rasa=None)  # type: ignore[arg-type]
+    settings = VoiceSettings().model_copy(update=dict(rtp_port_min=41000, rtp_port_max=41100, greeting_payload=""))
+    gateway = VoiceGateway(settings, asr=None, voice=None, rasa=None)  # type: ignore[arg-type]
     gateway.transport = FakeTransport()
     return gateway
 

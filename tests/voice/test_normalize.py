@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.voice.dialog import keypad_to_text
+from connectors.voice.keypad import keypad_to_text
 from connectors.voice.normalize import (
     button_choice,
     normalize_spoken,

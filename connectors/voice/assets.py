@@ -79,7 +79,7 @@ def extract_vieneu_samples(target: Path, wheel: Path | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m connectors.voice.models [--samples] [--vieneu-wheel PATH]``."""
+    """Command line: ``python -m connectors.voice.assets [--samples] [--vieneu-wheel PATH]``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", action="store_true", help="also extract the vieneu test recordings")
     parser.add_argument("--vieneu-wheel", type=Path, default=None)

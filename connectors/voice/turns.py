@@ -1,8 +1,7 @@
-"""Per-call dialogue pieces that need no network: the end-of-speech detector and keypad input."""
+"""Turn-taking pieces that need no network: the end-of-speech detector and the records of turns and calls."""
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -71,33 +70,6 @@ class Endpointer:
         self.window.clear()
 
 
-_GROUP_LENGTHS = (3, 2, 2, 2, 6, 4)
-
-
-def keypad_to_text(keys: str, default_letter: str = "H") -> str:
-    """Turn keypad input into the text sent to the bot.
-
-    - 19 digits, or groups separated by ``*`` (3*2*2*2*6*4 digits) → a dossier code; the agency
-      letter cannot be typed as a digit, so it defaults to ``default_letter`` (H: provinces), or the
-      caller may type it as its own group: ``4`` = G, ``44`` = H (multi-tap on key 4).
-    - Anything else: the digits themselves (e.g. the 4 verification digits).
-    """
-    keys = keys.strip("#*")
-    groups = [g for g in keys.split("*") if g]
-    letter = default_letter
-    if len(groups) == 7 and groups[3] in ("4", "44"):
-        letter = "G" if groups[3] == "4" else "H"
-        groups = groups[:3] + groups[4:]
-    digits = "".join(groups)
-    if not digits.isdigit():
-        return re.sub(r"\D", "", digits)
-    lengths = tuple(len(g) for g in groups)
-    if len(digits) == 19 and (lengths == _GROUP_LENGTHS or len(groups) == 1):
-        d = digits
-        return f"{d[0:3]}.{d[3:5]}.{d[5:7]}.{letter}{d[7:9]}-{d[9:15]}-{d[15:19]}"
-    return digits
-
-
 @dataclass
 class Turn:
     """One exchange, kept for tests, logs and benchmarks (text is masked before logging)."""
@@ -116,3 +88,26 @@ class Turn:
     def latency(self) -> float | None:
         """Seconds from the caller's end of input to the first reply RTP packet."""
         return self.first_audio - self.end_of_input if self.first_audio and self.end_of_input else None
+
+
+@dataclass
+class CallRecord:
+    """What happened in a call (for tests, benchmarks and logs)."""
+
+    call_id: str
+    remote: str = ""
+    codec: str = ""
+    turns: list[Turn] = field(default_factory=list)
+    dtmf: str = ""
+    barge_ins: int = 0
+    reprompts: int = 0
+    refer_target: str = ""
+    refer_status: int = 0
+    end_reason: str = ""
+    rx_packets: int = 0
+    rx_bad: int = 0
+    tx_packets: int = 0
+    sent_audio: list[np.ndarray] = field(default_factory=list)
+    cpu_s: float = 0.0
+    started: float = 0.0
+    ended: float = 0.0

@@ -1,0 +1,228 @@
+"""What every messaging channel shares: the gateway it talks to, webhook de-duplication, rendering.
+
+A channel depends on ``GatewayPort`` (handed over at ``start``), never on the gateway module;
+the gateway sees a channel as a ``ChatChannel``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import aiohttp
+from aiohttp import web
+
+from common.messages import BotMessage, Button, split_text
+from connectors.config import Settings
+from connectors.dispatch import Job
+from connectors.http import error_json
+from connectors.metrics import Metrics
+from connectors.store import Store
+
+BUTTONS_PROMPT = "Anh/chị chọn một mục bên dưới:"
+MORE_BUTTONS_PROMPT = "Các lựa chọn khác:"
+EventT = TypeVar("EventT")
+
+
+class ChatChannel(Protocol):
+    """A messaging channel as the gateway sees it (Telegram, Zalo): webhook in, outbox out."""
+
+    name: str
+    prefix: str
+
+    async def start(self, gateway: GatewayPort) -> None:
+        """Prepare clients; must not fail when the remote API is unreachable."""
+
+    async def close(self) -> None:
+        """Release clients."""
+
+    def add_routes(self, app: web.Application) -> None:
+        """Register webhook routes."""
+
+    async def render(self, recipient: str, message: BotMessage) -> list[dict[str, Any]]:
+        """Turn one bot message into the channel's API calls (outbox payloads)."""
+
+    async def deliver(self, recipient: str, payload: dict[str, Any]) -> None:
+        """Perform one API call (see connectors.outbox)."""
+
+
+class GatewayPort(Protocol):
+    """What a channel may use of the gateway it runs in."""
+
+    @property
+    def store(self) -> Store:
+        """The gateway's durable state (seen ids, callback ids, tokens, web inbox)."""
+
+    @property
+    def metrics(self) -> Metrics:
+        """The gateway's metrics."""
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The shared HTTP client (set once the gateway has started)."""
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background for the gateway's lifetime."""
+
+    def in_order(self, sender: str, job: Job) -> asyncio.Future[Any]:
+        """Run ``job`` behind the sender's earlier jobs; the future holds its result."""
+
+    async def ask_rasa(self, sender: str, text: str, channel: str) -> list[BotMessage]:
+        """Forward a user message to Rasa (the busy message when Rasa fails)."""
+
+    async def respond(self, channel: ChatChannel, recipient: str, text: str) -> None:
+        """Ask Rasa and queue its answer in the outbox, now (call it from an ordered job)."""
+
+    async def reply(self, channel: ChatChannel, recipient: str, messages: list[BotMessage]) -> None:
+        """Render messages for a channel and queue them in the outbox, now."""
+
+    def converse(self, channel: ChatChannel, recipient: str, text: str) -> None:
+        """Queue a user message behind the sender's earlier ones; the answer goes to the outbox."""
+
+    def notify(self, channel: ChatChannel, recipient: str, messages: list[BotMessage]) -> None:
+        """Queue a reply that does not come from Rasa, keeping the sender's order."""
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[EventT]):
+    """An authenticated, parsed webhook delivery: its de-duplication key, a log label, the event."""
+
+    key: str
+    what: str
+    event: EventT
+
+
+class WebhookChannel(ABC, Generic[EventT]):
+    """A channel fed by one webhook route; replies leave through the gateway's outbox."""
+
+    name: str
+    prefix: str
+    path: ClassVar[str]
+    invalid_code: ClassVar[str]
+    text_limit: ClassVar[int]
+    max_buttons: ClassVar[int | None] = None
+
+    def __init__(self, settings: Settings) -> None:
+        """Create the channel; it needs a gateway only from ``start`` on."""
+        self.settings = settings
+        self.log = logging.getLogger(type(self).__module__)
+        self._gateway: GatewayPort | None = None
+
+    @property
+    def gateway(self) -> GatewayPort:
+        """The gateway this channel runs in."""
+        if self._gateway is None:
+            raise RuntimeError(f"{self.name} channel not started")
+        return self._gateway
+
+    async def start(self, gateway: GatewayPort) -> None:
+        """Attach to the gateway, then run the channel's own start-up."""
+        self._gateway = gateway
+        await self.on_start()
+
+    async def on_start(self) -> None:
+        """Channel-specific start-up (nothing by default)."""
+
+    async def close(self) -> None:
+        """Release clients (nothing by default: the gateway owns the HTTP session)."""
+
+    def add_routes(self, app: web.Application) -> None:
+        """Register the webhook route."""
+        app.router.add_post(self.path, self.webhook)
+
+    # --- webhook ------------------------------------------------------------------------------
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Authenticate and parse, de-duplicate, answer at once; the work runs in sender order."""
+        delivery = await self.receive(request)
+        if isinstance(delivery, web.Response):
+            return delivery
+        if not await self.gateway.store.mark_seen(self.name, delivery.key):
+            self.log.info("%s webhook: duplicate %s ignored", self.name, delivery.what)
+            return web.json_response({"ok": True, "duplicate": True})
+        try:
+            self.handle(delivery.event)
+        except Exception as exc:
+            self.log.warning("%s webhook: %s not handled: %s", self.name, delivery.what, type(exc).__name__)
+            return error_json(400, self.invalid_code)
+        return web.json_response({"ok": True})
+
+    @abstractmethod
+    async def receive(self, request: web.Request) -> Delivery[EventT] | web.Response:
+        """Check and parse one webhook request; a response ends the request here."""
+
+    @abstractmethod
+    def handle(self, event: EventT) -> None:
+        """Queue the work an event asks for behind the sender's earlier events."""
+
+    def reject(self, status: int, code: str, reason: str = "", *args: object, metric: str = "") -> web.Response:
+        """A 4xx JSON error, logged (when ``reason`` is given) and counted (when ``metric`` is given)."""
+        if metric:
+            self.gateway.metrics.errors.inc(kind=f"{self.name}_{metric}")
+        if reason:
+            self.log.warning(f"{self.name} webhook: {reason}", *args)
+        return error_json(status, code)
+
+    # --- conversation -------------------------------------------------------------------------
+    def sender(self, recipient: str) -> str:
+        """The conversation id Rasa knows this user by (``tg:…``, ``zalo:…``)."""
+        return f"{self.prefix}:{recipient}"
+
+    def converse(self, recipient: str, text: str) -> None:
+        """Queue a user message for Rasa behind the user's earlier ones."""
+        self.gateway.converse(self, recipient, text)
+
+    def notify(self, recipient: str, text: str) -> None:
+        """Queue a fixed text for the user, keeping the user's order."""
+        self.gateway.notify(self, recipient, [BotMessage(text)])
+
+    def in_order(self, recipient: str, job: Job) -> None:
+        """Run ``job`` behind the user's earlier work."""
+        self.gateway.in_order(self.sender(recipient), job)
+
+    async def button_payload(self, callback_id: str) -> str | None:
+        """The Rasa payload behind a button's short id; None when unknown or expired."""
+        found = await self.gateway.store.get_callback(callback_id)
+        return found[0] if found else None
+
+    # --- rendering ----------------------------------------------------------------------------
+    async def render(self, recipient: str, message: BotMessage) -> list[dict[str, Any]]:
+        """Image first, text split under the limit, buttons on the last part (extra groups after)."""
+        calls = [self.image_call(message.image)] if message.image else []
+        chunks = split_text(message.text, self.text_limit, self.measure)
+        rendered = [await self.render_button(button) for button in message.buttons]
+        size = self.max_buttons or max(1, len(rendered))
+        groups = [rendered[i:i + size] for i in range(0, len(rendered), size)]
+        if groups and not chunks:
+            chunks = [BUTTONS_PROMPT]
+        for i, chunk in enumerate(chunks):
+            calls.append(self.text_call(chunk, groups[0] if groups and i == len(chunks) - 1 else None))
+        calls += [self.text_call(MORE_BUTTONS_PROMPT, group) for group in groups[1:]]
+        return calls
+
+    def measure(self, text: str) -> int:
+        """Length of a text as the channel counts it against ``text_limit``."""
+        return len(text)
+
+    async def callback_id(self, button: Button) -> str:
+        """A short id standing for the button's payload (kept in the store)."""
+        return await self.gateway.store.put_callback(button.payload, button.title)
+
+    @abstractmethod
+    async def render_button(self, button: Button) -> Any:
+        """One button as the channel's API wants it."""
+
+    @abstractmethod
+    def text_call(self, text: str, buttons: list[Any] | None) -> dict[str, Any]:
+        """The API call sending one text part, with a group of rendered buttons or none."""
+
+    @abstractmethod
+    def image_call(self, url: str) -> dict[str, Any]:
+        """The API call sending one image."""
+
+    @abstractmethod
+    async def deliver(self, recipient: str, payload: dict[str, Any]) -> None:
+        """Perform one queued API call; raise RetryLater or GiveUp (connectors.outbox) on failure."""

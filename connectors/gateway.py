@@ -1,0 +1,230 @@
+"""The gateway core: ask Rasa, reply through the outbox in each sender's order, push, health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from common.messages import BUSY_TEXT, PUSH_SENDER_RE, BotMessage, PushRejected, parse_message
+from common.rasa import RasaClient, RasaUnavailable, log_rasa_failure
+from common.text import mask_pii, nfc
+from connectors.channels.base import ChatChannel
+from connectors.config import Settings
+from connectors.dispatch import Job, SenderQueues
+from connectors.http import error_json, read_json_object
+from connectors.metrics import Metrics
+from connectors.outbox import Outbox
+from connectors.store import Store
+
+log = logging.getLogger("connectors")
+MAX_PUSH_MESSAGES = 20
+MAX_PUSH_TEXT = 10000
+PUSH_STATUS = {"invalid_sender": 400, "channel_disabled": 422}
+
+
+class Gateway:
+    """Shared state of the gateway process; satisfies ``connectors.channels.base.GatewayPort``."""
+
+    def __init__(self, settings: Settings, channels: list[ChatChannel] | None = None) -> None:
+        """Wire the components; nothing touches the network or disk until ``start``."""
+        self.settings = settings
+        self.metrics = Metrics()
+        self.store = Store(settings.db_path)
+        self.queues = SenderQueues()
+        self.outbox = Outbox(
+            self.store,
+            self.metrics,
+            settings.outbox_max_attempts,
+            settings.outbox_max_age_s,
+            settings.outbox_retry_base_s,
+        )
+        self.channels: dict[str, ChatChannel] = {c.prefix: c for c in (channels or [])}
+        self.session: aiohttp.ClientSession | None = None
+        self.rasa: RasaClient | None = None
+        self._pending_counts: dict[str, float] = {}
+        self._bg: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        """Open the store and clients, start channels and the outbox worker."""
+        await self.store.open()
+        self.session = aiohttp.ClientSession()
+        self.rasa = RasaClient(
+            self.settings.rasa_url, self.settings.rasa_timeout, self.session, self.metrics.rasa_latency.observe
+        )
+        self.metrics.gauge(
+            "tthc_gateway_outbox_pending",
+            "Outbox items waiting to be delivered.",
+            lambda: self._pending_counts,
+        )
+        for channel in self.channels.values():
+            await channel.start(self)
+            self.outbox.register(channel)
+        self.outbox.start()
+        self.spawn(self._housekeeping())
+
+    async def close(self) -> None:
+        """Stop everything; queued outbox items stay in SQLite."""
+        for task in list(self._bg):
+            task.cancel()
+        await asyncio.gather(*self._bg, return_exceptions=True)
+        try:
+            await asyncio.wait_for(self.queues.drain(), timeout=10)
+        except asyncio.TimeoutError:
+            log.warning("shutdown: some user messages were still being processed")
+        await self.queues.close()
+        await self.outbox.close()
+        for channel in self.channels.values():
+            with contextlib.suppress(Exception):
+                await channel.close()
+        if self.session is not None:
+            await self.session.close()
+        await self.store.close()
+        log.info("gateway stopped")
+
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background, keeping a reference until it ends."""
+        task = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+        return task
+
+    async def _housekeeping(self) -> None:
+        """Forget old delivery ids once an hour."""
+        while True:
+            try:
+                await self.store.prune_seen(30 * 86400)
+            except Exception:
+                log.exception("housekeeping failed")
+            await asyncio.sleep(3600)
+
+    # --- conversations ------------------------------------------------------------------------
+    def in_order(self, sender: str, job: Job) -> asyncio.Future[Any]:
+        """Run ``job`` behind the sender's earlier jobs; the future holds its result."""
+        return self.queues.submit(sender, job)
+
+    async def ask_rasa(self, sender: str, text: str, channel: str) -> list[BotMessage]:
+        """Forward a user message; on failure return the polite busy message."""
+        assert self.rasa is not None
+        self.metrics.messages.inc(channel=channel, direction="in")
+        try:
+            return await self.rasa.send(sender, nfc(text), channel)
+        except RasaUnavailable as exc:
+            self.metrics.errors.inc(kind="rasa_unavailable")
+            log_rasa_failure(channel, sender, exc)
+            return [BotMessage(BUSY_TEXT)]
+
+    async def reply(self, channel: ChatChannel, recipient: str, messages: list[BotMessage]) -> None:
+        """Render messages for a channel and queue them in the outbox."""
+        payloads: list[dict[str, Any]] = []
+        for message in messages:
+            payloads += await channel.render(recipient, message)
+        await self.outbox.enqueue(channel.name, recipient, payloads)
+
+    async def respond(self, channel: ChatChannel, recipient: str, text: str) -> None:
+        """Ask Rasa and queue its answer in the outbox."""
+        messages = await self.ask_rasa(f"{channel.prefix}:{recipient}", text, channel.name)
+        await self.reply(channel, recipient, messages)
+
+    def converse(self, channel: ChatChannel, recipient: str, text: str) -> None:
+        """Queue a user message behind the sender's earlier ones; reply through the outbox."""
+        self.in_order(f"{channel.prefix}:{recipient}", lambda: self.respond(channel, recipient, text))
+
+    def notify(self, channel: ChatChannel, recipient: str, messages: list[BotMessage]) -> None:
+        """Queue a reply that does not come from Rasa, keeping the sender's order."""
+        self.in_order(f"{channel.prefix}:{recipient}", lambda: self.reply(channel, recipient, messages))
+
+    async def push_messages(self, sender: str, messages: list[BotMessage]) -> None:
+        """Queue proactive messages for a conversation, routed by the sender's prefix."""
+        if not PUSH_SENDER_RE.match(sender):
+            raise PushRejected("invalid_sender")
+        prefix, _, recipient = sender.partition(":")
+        if prefix == "web":
+            await self.store.push_web(sender, [m.to_json() for m in messages])
+        else:
+            channel = self.channels.get(prefix)
+            if channel is None:
+                raise PushRejected("channel_disabled")
+            self.notify(channel, recipient, messages)
+        self.metrics.messages.inc(amount=len(messages), channel=prefix, direction="push")
+        log.info("push of %d message(s) to %s", len(messages), mask_pii(sender))
+
+    # --- HTTP handlers ------------------------------------------------------------------------
+    def add_routes(self, app: web.Application) -> None:
+        """Register health, metrics and the push endpoint."""
+        app.router.add_get("/health", self.health)
+        app.router.add_get("/metrics", self.metrics_handler)
+        app.router.add_post("/internal/push", self.push)
+
+    async def health(self, request: web.Request) -> web.Response:
+        """Liveness plus Rasa reachability and enabled channels."""
+        assert self.rasa is not None
+        rasa_ok = await self.rasa.reachable()
+        with contextlib.suppress(Exception):
+            self._pending_counts = await self.store.pending_counts()
+        return web.json_response(
+            {
+                "status": "ok" if rasa_ok else "degraded",
+                "rasa": {"url": self.settings.rasa_url, "reachable": rasa_ok},
+                "channels": {
+                    "web": True,
+                    "telegram": "tg" in self.channels,
+                    "zalo": "zalo" in self.channels,
+                },
+                "outbox_pending": int(sum(self._pending_counts.values())),
+            }
+        )
+
+    async def metrics_handler(self, request: web.Request) -> web.Response:
+        """Prometheus text exposition."""
+        with contextlib.suppress(Exception):
+            self._pending_counts = await self.store.pending_counts()
+        for ch in self.channels.values():
+            self._pending_counts.setdefault(ch.name, 0.0)
+        return web.Response(
+            text=self.metrics.render(),
+            content_type="text/plain",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+    def _push_authorized(self, request: web.Request) -> bool:
+        """Bearer token when configured; otherwise loopback callers only."""
+        token = self.settings.push_token
+        if token:
+            given = request.headers.get("Authorization", "")
+            return hmac.compare_digest(given.encode("utf-8"), f"Bearer {token}".encode())
+        return request.remote in ("127.0.0.1", "::1")
+
+    async def push(self, request: web.Request) -> web.Response:
+        """``POST /internal/push``: proactive messages (e.g. dossier status changes) for one conversation."""
+        if not self._push_authorized(request):
+            log.warning("push rejected from %s", request.remote)
+            return error_json(401 if self.settings.push_token else 403, "unauthorized")
+        data = await read_json_object(request)
+        if isinstance(data, web.Response):
+            return data
+        sender, raw = data.get("sender"), data.get("messages")
+        if not isinstance(sender, str) or not PUSH_SENDER_RE.match(sender):
+            return error_json(400, "invalid_sender")
+        if not isinstance(raw, list) or not 0 < len(raw) <= MAX_PUSH_MESSAGES:
+            return error_json(400, "invalid_messages")
+        messages: list[BotMessage] = []
+        for item in raw:
+            msg = parse_message(item)
+            if msg is None or len(msg.text) > MAX_PUSH_TEXT:
+                return error_json(400, "invalid_messages")
+            messages.append(msg)
+        try:
+            await self.push_messages(sender, messages)
+        except PushRejected as exc:
+            return error_json(PUSH_STATUS.get(exc.reason, 400), exc.reason)
+        return web.json_response({"queued": len(messages)}, status=202)
+
+
+GATEWAY_KEY = web.AppKey("gateway", Gateway)

@@ -1,0 +1,56 @@
+"""Everything the dossier conversation needs (adapter, limiter, audit, subscriptions), wired once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dossier.adapters import OnestopAdapter, make_adapter
+from dossier.audit import AuditLog
+from dossier.limits import FailureLimiter
+from dossier.settings import Settings, get_settings
+from dossier.state import Hasher, StateDB
+from dossier.subscriptions import SubscriptionStore
+
+
+@dataclass
+class DossierServices:
+    """Everything the dossier actions need, built once per process."""
+
+    settings: Settings
+    adapter: OnestopAdapter
+    limiter: FailureLimiter
+    audit: AuditLog
+    subscriptions: SubscriptionStore
+    hash: Hasher
+
+    @classmethod
+    def from_settings(cls, settings: Settings, adapter: OnestopAdapter | None = None) -> DossierServices:
+        """Wire services from settings (the adapter may be injected)."""
+        db = StateDB(settings.state_db)
+        hasher = Hasher.from_settings(settings.hash_key, settings.data_dir)
+        return cls(
+            settings=settings,
+            adapter=adapter or make_adapter(settings),
+            limiter=FailureLimiter(db, hasher, settings.max_failures_per_sender, settings.sender_window_s,
+                                   settings.max_failures_per_code, settings.code_window_s),
+            audit=AuditLog(db, hasher),
+            subscriptions=SubscriptionStore(db),
+            hash=hasher,
+        )
+
+
+_services: DossierServices | None = None
+
+
+def get_services() -> DossierServices:
+    """Process-wide services, created on first use (never at import)."""
+    global _services
+    if _services is None:
+        _services = DossierServices.from_settings(get_settings())
+    return _services
+
+
+def set_services(services: DossierServices | None) -> None:
+    """Replace the process-wide services (tests)."""
+    global _services
+    _services = services
