@@ -27,6 +27,7 @@ from common.messages import Push
 from common.text import mask_pii
 from desk.feedback import FeedbackStore
 from desk.handoffs import HandoffQueue
+from desk.unanswered import UnansweredInbox
 from knowledge.config import KnowledgeSettings
 from knowledge.importers import ImportReport
 from knowledge.schema import Procedure
@@ -94,6 +95,7 @@ class Console:
         self.service: KnowledgeService
         self.handoff_queue: HandoffQueue
         self.feedback: FeedbackStore
+        self.inbox: UnansweredInbox
         self.tracker = dashboard.TrackerReader(settings.tracker_store_url)
         self.job = IndexJob(settings.index_build_cmd, on_finish=self._build_finished)
         self.pending: dict[str, PendingImport] = {}
@@ -107,6 +109,7 @@ class Console:
         self.service = KnowledgeService(self.catalogue, None, self.knowledge)
         self.handoff_queue = HandoffQueue(self.settings.data_dir / "handoff.db")
         self.feedback = FeedbackStore(self.settings.data_dir / "feedback.db")
+        self.inbox = UnansweredInbox(self.catalogue.engine)
         self._clean_uploads()
         last = self.store.get_meta("last_index_build")
         if last:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -100,10 +101,13 @@ class EnvSettings(BaseSettings):
         frozen=True,
         extra="ignore",
         case_sensitive=True,
-        env_ignore_empty=True,
+        env_ignore_empty=False,  # _EmptyIsUnset drops them, except where empty is a value
         env_file=ENV_FILE,
         env_file_encoding="utf-8",
     )
+
+    # Variables for which an empty value is a value (it turns a feature off), not "use the default".
+    empty_is_a_value: ClassVar[frozenset[str]] = frozenset()
 
     data_dir: Dir = Field(REPO_ROOT / "var", alias="TTHC_DATA_DIR")
 
@@ -132,9 +136,10 @@ class EnvSettings(BaseSettings):
         """Keyword arguments, then the environment, then ``.env`` (not under TTHC_TEST=1: tests stay isolated)."""
         if _MAPPING_ONLY.get():
             return (init_settings,)
+        env = _EmptyIsUnset(env_settings, cls.empty_is_a_value)
         if os.environ.get("TTHC_TEST"):
-            return init_settings, env_settings
-        return init_settings, env_settings, dotenv_settings
+            return init_settings, env
+        return init_settings, env, _EmptyIsUnset(dotenv_settings, cls.empty_is_a_value)
 
     @classmethod
     def env_vars(cls) -> dict[str, str]:
@@ -146,9 +151,27 @@ class EnvSettings(BaseSettings):
         """Settings from the process environment and ``.env``, or from ``env`` alone when given."""
         if env is None:
             return cls()
-        values = {var: env[var] for var in cls.env_vars().values() if env.get(var)}
+        values = {var: env[var] for var in cls.env_vars().values()
+                  if env.get(var) or (var in env and var in cls.empty_is_a_value)}
         with _mapping_only():
             return cls(**values)
+
+
+class _EmptyIsUnset(PydanticBaseSettingsSource):
+    """Another source's values without the empty ones (so the next source or the default applies)."""
+
+    def __init__(self, source: PydanticBaseSettingsSource, keep: frozenset[str]) -> None:
+        """Wrap ``source``; empty values of the variables in ``keep`` stay."""
+        super().__init__(source.settings_cls)
+        self.source, self.keep = source, keep
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: values come from the wrapped source as a whole."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """The wrapped source's values, empty ones dropped."""
+        return {var: value for var, value in self.source().items() if value != "" or var in self.keep}
 
 
 @contextmanager

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from desk.unanswered import UnansweredInbox, UnansweredQuestion  # TEMPORARY, see the delegates
 from knowledge.schema import Procedure
 
 metadata = MetaData()
@@ -282,28 +280,6 @@ class Catalogue:
             "fields": len(by_field),
             "top_fields": [(name or "(none)", int(n)) for name, n in by_field[:10]],
         }
-
-    # ------------------------------------------------------------ TEMPORARY delegates (issue 10)
-    # The admin still reads the unanswered inbox through the catalogue. Remove these three methods
-    # and the desk import once admin/ uses desk.unanswered.UnansweredInbox (knowledge must not import desk).
-
-    @cached_property
-    def _inbox(self) -> UnansweredInbox:
-        """The unanswered inbox over this catalogue's engine."""
-        return UnansweredInbox(self.engine)
-
-    def log_unanswered(self, text: str, channel: str = "", sender_id: str = "", best_code: str | None = None,
-                       best_score: float | None = None) -> int:
-        """Deprecated: ``UnansweredInbox.log``."""
-        return self._inbox.log(text, channel, sender_id, best_code, best_score)
-
-    def list_unanswered(self, status: str | None = "new", limit: int = 100) -> list[UnansweredQuestion]:
-        """Deprecated: ``UnansweredInbox.questions``."""
-        return self._inbox.questions(status, limit)
-
-    def set_unanswered_status(self, question_id: int, status: str) -> bool:
-        """Deprecated: ``UnansweredInbox.set_status``."""
-        return self._inbox.set_status(question_id, status)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -31,7 +31,7 @@ def compute_stats(console: Console, days: int) -> dashboard.Stats:
         stats.notes.append("Chưa đọc được kho hội thoại của Rasa (tracker store); số liệu hội thoại để trống.")
     since_dt = datetime.fromtimestamp(since, timezone.utc)
     stats.unanswered = sum(
-        1 for q in console.catalogue.list_unanswered(status=None, limit=1_000_000) if _aware(q.created_at) >= since_dt
+        1 for q in console.inbox.questions(status=None, limit=1_000_000) if _aware(q.created_at) >= since_dt
     )
     by_code: dict[str, list[int]] = {}
     for row in console.feedback.rows(since):
@@ -64,5 +64,5 @@ async def home(request: web.Request) -> web.StreamResponse:
         channels=sorted(stats.conversations), colours=dashboard.CHANNEL_COLOURS,
         disliked=[(code, titles.get(code, ""), up, down) for code, (up, down) in disliked],
         open_handoffs=(await asyncio.to_thread(console.handoff_queue.counts)).get("open", 0),
-        unanswered_new=len(await asyncio.to_thread(console.catalogue.list_unanswered, "new", 100_000)),
+        unanswered_new=await asyncio.to_thread(console.inbox.count, "new"),
     )

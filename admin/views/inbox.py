@@ -15,7 +15,7 @@ from knowledge.schema import Procedure
 
 def inbox_rows(console: Console, status: str) -> list[dict[str, Any]]:
     """The first 100 groups with that status, each with suggested procedures when still new."""
-    groups = group_questions(console.catalogue.list_unanswered(status=status, limit=2000))
+    groups = group_questions(console.inbox.questions(status=status, limit=2000))
     rows = []
     for group in groups[:100]:
         suggestions: list[tuple[str, str, float | None]] = []
@@ -51,7 +51,7 @@ def link_questions(console: Console, ids: list[int], code: str,
     if procedure is None or procedure.retired:
         return f"Không có thủ tục đang áp dụng với mã {code}."
     wanted = set(ids)
-    questions = [q for q in console.catalogue.list_unanswered(status="new", limit=100_000) if q.id in wanted]
+    questions = [q for q in console.inbox.questions(status="new", limit=100_000) if q.id in wanted]
     if not questions:
         return "Các câu hỏi này đã được xử lý."
     updated = Procedure.from_dict(procedure.to_dict())
@@ -66,7 +66,7 @@ def link_questions(console: Console, ids: list[int], code: str,
     if updated.to_dict() != procedure.to_dict():
         console.catalogue.upsert(updated, source=source)
     for q in questions:
-        console.catalogue.set_unanswered_status(q.id, "linked")
+        console.inbox.set_status(q.id, "linked")
     return procedure, updated, [q.id for q in questions]
 
 
@@ -92,12 +92,12 @@ async def unanswered_link(request: web.Request) -> web.StreamResponse:
 
 async def unanswered_dismiss(request: web.Request) -> web.StreamResponse:
     """Dismiss a group of questions."""
-    catalogue = request.app[CONSOLE_KEY].catalogue
+    inbox = request.app[CONSOLE_KEY].inbox
     ids = parse_ids((await read_form(request)).get("ids", ""))
 
     def dismiss() -> list[int]:
         """Dismiss each question; the ids whose status changed."""
-        return [i for i in ids if catalogue.set_unanswered_status(i, "dismissed")]
+        return [i for i in ids if inbox.set_status(i, "dismissed")]
 
     done = await asyncio.to_thread(dismiss)
     await audit(request, "unanswered.dismiss", "", {"status": "new"}, {"status": "dismissed", "question_ids": done})

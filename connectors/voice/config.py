@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
@@ -33,6 +33,9 @@ def _dtmf_letter(value: Any) -> Any:
 
 class VoiceSettings(RasaSettings):
     """Every setting of the voice gateway."""
+
+    # Empty greeting: play the recorded greeting without asking Rasa; empty operator payload: key 0 is inert.
+    empty_is_a_value: ClassVar[frozenset[str]] = frozenset({"VOICE_GREETING_PAYLOAD", "VOICE_OPERATOR_PAYLOAD"})
 
     sip_host: str = Field("127.0.0.1", alias="VOICE_SIP_HOST")
     sip_port: int = Field(5060, alias="VOICE_SIP_PORT")

@@ -19,6 +19,7 @@ from admin import ROUTES
 from admin.store import AdminStore
 from bot.actions.procedures import ActionAnswerProcedure
 from desk.handoffs import HandoffQueue
+from desk.unanswered import UnansweredInbox
 from knowledge.service import KnowledgeService
 from knowledge.storage import Catalogue
 
@@ -423,7 +424,7 @@ async def test_rebuild_runs_in_background_with_progress(browser, data_dir: Path)
 async def test_unanswered_grouped_linked_and_dismissed(browser, catalogue: Catalogue):
     for text in ("xin tam tru cho nguoi thue tro", "Xin tạm trú cho người thuê trọ", "xin tam tru nguoi thue tro o dau",
                  "con meo nha toi bi lac"):
-        catalogue.log_unanswered(text, channel="web", sender_id="web:abcdefgh")
+        UnansweredInbox(catalogue.engine).log(text, channel="web", sender_id="web:abcdefgh")
     await browser.login("editor")
     page = await (await browser.get("/admin/unanswered")).text()
     assert "3 lần" in page and "1 lần" in page
@@ -436,8 +437,8 @@ async def test_unanswered_grouped_linked_and_dismissed(browser, catalogue: Catal
     # the unaccented twin folds to the same words: the accented spelling is kept, once
     assert questions == ["Xin tạm trú cho người thuê trọ", "xin tam tru nguoi thue tro o dau"]
     assert (await browser.post("/admin/unanswered/dismiss", {"ids": small})).status == 303
-    assert catalogue.list_unanswered("new") == []
-    assert {q.status for q in catalogue.list_unanswered(None)} == {"linked", "dismissed"}
+    assert UnansweredInbox(catalogue.engine).questions("new") == []
+    assert {q.status for q in UnansweredInbox(catalogue.engine).questions(None)} == {"linked", "dismissed"}
     assert "Không có câu hỏi nào" in await (await browser.get("/admin/unanswered")).text()
     # the keyword search the bot falls back to picks the new phrasing up at once
     hits = KnowledgeService(catalogue).search("xin tam tru nguoi thue tro o dau")
@@ -445,11 +446,11 @@ async def test_unanswered_grouped_linked_and_dismissed(browser, catalogue: Catal
 
 
 async def test_link_to_unknown_procedure_is_refused(browser, catalogue: Catalogue):
-    qid = catalogue.log_unanswered("hoi gi do", channel="web")
+    qid = UnansweredInbox(catalogue.engine).log("hoi gi do", channel="web")
     await browser.login("editor")
     response = await browser.post("/admin/unanswered/link", {"ids": str(qid), "code": "0.000000"})
     assert response.status == 303
-    assert catalogue.list_unanswered("new")[0].id == qid
+    assert UnansweredInbox(catalogue.engine).questions("new")[0].id == qid
 
 
 # --------------------------------------------------------------------------- handoffs

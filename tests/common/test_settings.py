@@ -93,6 +93,15 @@ def test_process_environment_wins_over_env_file_and_malformed_env_raises(
         GatewaySettings.from_env()
 
 
+def test_empty_means_default_except_where_empty_turns_a_feature_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ActionSettings.from_env({"HOTLINE_NUMBER": "", "OFFICE_HOURS": ""}) == ActionSettings.from_env({})
+    voice = VoiceSettings.from_env({"VOICE_GREETING_PAYLOAD": "", "VOICE_OPERATOR_PAYLOAD": "", "TTS_VOICE": ""})
+    assert (voice.greeting_payload, voice.operator_payload, voice.tts_voice) == ("", "", "vi")
+    monkeypatch.setenv("VOICE_GREETING_PAYLOAD", "")
+    monkeypatch.setenv("VOICE_SIP_PORT", "")
+    assert (VoiceSettings.from_env().greeting_payload, VoiceSettings.from_env().sip_port) == ("", 5060)
+
+
 def test_env_file_is_ignored_under_tthc_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TTHC_TEST", "1")
     monkeypatch.delenv("GATEWAY_PORT", raising=False)
