@@ -9,7 +9,7 @@ from dotenv import load_dotenv
 
 from common.settings import REPO_ROOT, load_or_exit
 from connectors.app import create_app
-from connectors.config import Settings
+from connectors.config import GatewaySettings
 from connectors.logs import setup_logging
 
 
@@ -19,7 +19,7 @@ def main() -> None:
     env_file = REPO_ROOT / ".env"
     if env_file.exists():
         load_dotenv(env_file, override=False)
-    settings = load_or_exit(Settings.from_env)
+    settings = load_or_exit(GatewaySettings.from_env)
     logging.getLogger("connectors").info(
         "gateway on http://%s:%s, rasa at %s, data in %s",
         settings.host, settings.port, settings.rasa_url, settings.data_dir,

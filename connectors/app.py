@@ -11,14 +11,14 @@ from connectors.channels.base import ChatChannel
 from connectors.channels.telegram import TelegramChannel
 from connectors.channels.web import WebChat
 from connectors.channels.zalo import ZaloChannel
-from connectors.config import Settings
+from connectors.config import GatewaySettings
 from connectors.gateway import GATEWAY_KEY, Gateway
 from connectors.http import observe
 
 log = logging.getLogger("connectors")
 
 
-def create_app(settings: Settings, channels: list[ChatChannel] | None = None) -> web.Application:
+def create_app(settings: GatewaySettings, channels: list[ChatChannel] | None = None) -> web.Application:
     """Build the aiohttp application (channels default to those with credentials)."""
     if channels is None:
         channels = default_channels(settings)
@@ -44,7 +44,7 @@ def create_app(settings: Settings, channels: list[ChatChannel] | None = None) ->
     return app
 
 
-def default_channels(settings: Settings) -> list[ChatChannel]:
+def default_channels(settings: GatewaySettings) -> list[ChatChannel]:
     """Channels that have credentials; each disabled one gets one log line."""
     channels: list[ChatChannel] = []
     if settings.telegram_enabled:

@@ -8,10 +8,10 @@ from pydantic import Field
 
 from common.settings import REPO_ROOT, PushTokenSettings, RasaSettings, Url
 
-__all__ = ["REPO_ROOT", "Settings"]
+__all__ = ["REPO_ROOT", "GatewaySettings"]
 
 
-class Settings(PushTokenSettings, RasaSettings):
+class GatewaySettings(PushTokenSettings, RasaSettings):
     """Every setting of the connectors gateway."""
 
     host: str = Field("127.0.0.1", alias="GATEWAY_HOST")

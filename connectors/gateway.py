@@ -16,7 +16,7 @@ from common.messages import BUSY_TEXT, PUSH_SENDER_RE, BotMessage, PushRejected,
 from common.rasa import RasaClient, RasaUnavailable, log_rasa_failure
 from common.text import mask_pii, nfc
 from connectors.channels.base import ChatChannel
-from connectors.config import Settings
+from connectors.config import GatewaySettings
 from connectors.dispatch import Job, SenderQueues
 from connectors.http import error_json, read_json_object
 from connectors.metrics import Metrics
@@ -32,7 +32,7 @@ PUSH_STATUS = {"invalid_sender": 400, "channel_disabled": 422}
 class Gateway:
     """Shared state of the gateway process; satisfies ``connectors.channels.base.GatewayPort``."""
 
-    def __init__(self, settings: Settings, channels: list[ChatChannel] | None = None) -> None:
+    def __init__(self, settings: GatewaySettings, channels: list[ChatChannel] | None = None) -> None:
         """Wire the components; nothing touches the network or disk until ``start``."""
         self.settings = settings
         self.metrics = Metrics()

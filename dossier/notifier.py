@@ -21,7 +21,7 @@ import aiohttp
 from common.settings import load_or_exit
 from dossier.adapters import OnestopAdapter, OnestopUnavailable, make_adapter
 from dossier.models import FINAL_STATUSES, Dossier, Status
-from dossier.settings import Settings, get_settings
+from dossier.settings import DossierSettings, get_settings
 from dossier.state import Hasher, StateDB
 from dossier.subscriptions import SubscriptionStore
 from dossier.texts import push_text
@@ -149,7 +149,7 @@ class Notifier:
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
 
-def build_notifier(settings: Settings) -> Notifier:
+def build_notifier(settings: DossierSettings) -> Notifier:
     """Notifier wired from settings."""
     db = StateDB(settings.state_db)
     return Notifier(
@@ -158,7 +158,7 @@ def build_notifier(settings: Settings) -> Notifier:
     )
 
 
-async def _main(once: bool, settings: Settings) -> None:
+async def _main(once: bool, settings: DossierSettings) -> None:
     """Run the notifier until SIGINT/SIGTERM."""
     notifier = build_notifier(settings)
     try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from dossier.adapters import OnestopAdapter, make_adapter
 from dossier.audit import AuditLog
 from dossier.limits import FailureLimiter
-from dossier.settings import Settings, get_settings
+from dossier.settings import DossierSettings, get_settings
 from dossier.state import Hasher, StateDB
 from dossier.subscriptions import SubscriptionStore
 
@@ -16,7 +16,7 @@ from dossier.subscriptions import SubscriptionStore
 class DossierServices:
     """Everything the dossier actions need, built once per process."""
 
-    settings: Settings
+    settings: DossierSettings
     adapter: OnestopAdapter
     limiter: FailureLimiter
     audit: AuditLog
@@ -24,7 +24,7 @@ class DossierServices:
     hash: Hasher
 
     @classmethod
-    def from_settings(cls, settings: Settings, adapter: OnestopAdapter | None = None) -> DossierServices:
+    def from_settings(cls, settings: DossierSettings, adapter: OnestopAdapter | None = None) -> DossierServices:
         """Wire services from settings (the adapter may be injected)."""
         db = StateDB(settings.state_db)
         hasher = Hasher.from_settings(settings.hash_key, settings.data_dir)

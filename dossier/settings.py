@@ -10,13 +10,13 @@ from pydantic import AfterValidator, Field
 
 from common.settings import REPO_ROOT, GatewayClientSettings, HotlineSettings, Url
 
-__all__ = ["REPO_ROOT", "Settings", "get_settings"]
+__all__ = ["REPO_ROOT", "DossierSettings", "get_settings"]
 
 # "" (e.g. ONESTOP_BACKEND="  ") means the default; make_adapter rejects unknown backends.
 Backend = Annotated[str, AfterValidator(lambda name: name.strip().lower() or "sqlite")]
 
 
-class Settings(GatewayClientSettings, HotlineSettings):
+class DossierSettings(GatewayClientSettings, HotlineSettings):
     """Everything the dossier capability can be configured with."""
 
     backend: Backend = Field("sqlite", alias="ONESTOP_BACKEND")
@@ -51,6 +51,6 @@ class Settings(GatewayClientSettings, HotlineSettings):
 
 
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def get_settings() -> DossierSettings:
     """Return the process-wide settings, read from the environment on first use."""
-    return Settings.from_env()
+    return DossierSettings.from_env()

@@ -19,7 +19,7 @@ from dossier.codes import extract_verification_digits, invalid_code_message
 from dossier.limits import LimitState
 from dossier.models import FINAL_STATUSES, Status
 from dossier.services import DossierServices, get_services
-from dossier.settings import Settings, get_settings
+from dossier.settings import DossierSettings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _entity(tracker: Tracker, name: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def _locked(state: LimitState, settings: Settings) -> str:
+def _locked(state: LimitState, settings: DossierSettings) -> str:
     """The lock explanation for ``state``."""
     return texts.locked_text(state.sender_locked, settings.sender_window_s, settings.code_window_s, settings.hotline)
 

@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from common.messages import BotMessage, Button, split_text
-from connectors.config import Settings
+from connectors.config import GatewaySettings
 from connectors.dispatch import Job
 from connectors.http import error_json
 from connectors.metrics import Metrics
@@ -106,7 +106,7 @@ class WebhookChannel(ABC, Generic[EventT]):
     text_limit: ClassVar[int]
     max_buttons: ClassVar[int | None] = None
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: GatewaySettings) -> None:
         """Create the channel; it needs a gateway only from ``start`` on."""
         self.settings = settings
         self.log = logging.getLogger(type(self).__module__)

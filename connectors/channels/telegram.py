@@ -29,7 +29,7 @@ from common.messages import (
 )
 from common.text import mask_pii
 from connectors.channels.base import Delivery, WebhookChannel
-from connectors.config import Settings
+from connectors.config import GatewaySettings
 from connectors.http import read_json_object
 from connectors.logs import setup_logging
 from connectors.outbox import GiveUp, RetryLater
@@ -63,7 +63,7 @@ class TelegramChannel(WebhookChannel[Update]):
     invalid_code = "invalid_update"
     text_limit = TEXT_LIMIT
 
-    def __init__(self, settings: Settings, bot: Bot | None = None) -> None:
+    def __init__(self, settings: GatewaySettings, bot: Bot | None = None) -> None:
         """Create the channel; the Bot client is created lazily."""
         super().__init__(settings)
         self._bot = bot
@@ -201,7 +201,7 @@ class TelegramChannel(WebhookChannel[Update]):
 async def _cli(argv: list[str]) -> int:
     """Manage the webhook registration."""
     setup_logging()
-    settings = Settings.from_env()
+    settings = GatewaySettings.from_env()
     usage = "usage: python -m connectors.channels.telegram set-webhook URL | delete-webhook | webhook-info"
     if not argv or argv[0] not in ("set-webhook", "delete-webhook", "webhook-info"):
         print(usage, file=sys.stderr)

@@ -25,7 +25,7 @@ from aiohttp import web
 from common.messages import GREET_PAYLOAD, TEXT_ONLY_TEXT, VOICE_TEXT, Button, truncate
 from common.text import mask_pii
 from connectors.channels.base import Delivery, WebhookChannel
-from connectors.config import Settings
+from connectors.config import GatewaySettings
 from connectors.outbox import GiveUp, RetryLater
 from connectors.store import Store, TokenPair
 
@@ -113,7 +113,7 @@ def seconds_until_morning(now: dt.datetime | None = None) -> float:
 class ZaloTokens:
     """OA access/refresh tokens persisted in SQLite; one refresh at a time."""
 
-    def __init__(self, settings: Settings, store: Store, session: aiohttp.ClientSession) -> None:
+    def __init__(self, settings: GatewaySettings, store: Store, session: aiohttp.ClientSession) -> None:
         """Use ``store`` for persistence and ``session`` for the OAuth endpoint."""
         self.settings, self.store, self.session = settings, store, session
         self._lock = asyncio.Lock()
@@ -195,7 +195,7 @@ class ZaloChannel(WebhookChannel[ZaloEvent]):
     text_limit = TEXT_LIMIT
     max_buttons = MAX_BUTTONS
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: GatewaySettings) -> None:
         """Create the channel; clients are created at start."""
         super().__init__(settings)
         self.tokens: ZaloTokens | None = None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dossier.adapters.base import OnestopAdapter, OnestopUnavailable
 from dossier.models import Dossier, Status
-from dossier.settings import Settings, get_settings
+from dossier.settings import DossierSettings, get_settings
 
-__all__ = ["Dossier", "OnestopAdapter", "OnestopUnavailable", "Settings", "Status", "make_adapter"]
+__all__ = ["Dossier", "DossierSettings", "OnestopAdapter", "OnestopUnavailable", "Status", "make_adapter"]
 
 
-def make_adapter(settings: Settings | None = None) -> OnestopAdapter:
+def make_adapter(settings: DossierSettings | None = None) -> OnestopAdapter:
     """Build the adapter selected by ONESTOP_BACKEND (sqlite|http)."""
     settings = settings or get_settings()
     if settings.backend == "http":

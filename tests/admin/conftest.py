@@ -20,7 +20,7 @@ from admin_fakes import PASSWORDS, catalogue_items  # noqa: E402
 
 from admin.store import AdminStore  # noqa: E402
 from connectors.app import create_app  # noqa: E402
-from connectors.config import Settings  # noqa: E402
+from connectors.config import GatewaySettings  # noqa: E402
 from knowledge import config as knowledge_config  # noqa: E402
 from knowledge.storage import Catalogue  # noqa: E402
 
@@ -98,7 +98,7 @@ class Browser:
 @pytest.fixture
 async def app_client(data_dir: Path, aiohttp_client: Any) -> Any:
     """The gateway (admin mounted at /admin) on a test server."""
-    settings = Settings(data_dir=data_dir, rasa_url="http://127.0.0.1:9")
+    settings = GatewaySettings(data_dir=data_dir, rasa_url="http://127.0.0.1:9")
     return await aiohttp_client(create_app(settings, channels=[]))
 
 

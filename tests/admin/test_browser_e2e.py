@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.procedures import ActionAnswerProcedure
 from connectors.app import create_app
-from connectors.config import Settings
+from connectors.config import GatewaySettings
 from knowledge.service import KnowledgeService
 from knowledge.storage import Catalogue
 
@@ -80,7 +80,7 @@ class LiveStack:
 
     async def _start(self) -> None:
         rasa = await self._serve(ActionRasa(self.catalogue).app())
-        self.url = await self._serve(create_app(Settings(data_dir=self.data_dir, rasa_url=rasa), channels=[]))
+        self.url = await self._serve(create_app(GatewaySettings(data_dir=self.data_dir, rasa_url=rasa), channels=[]))
 
     def __enter__(self) -> LiveStack:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

@@ -11,10 +11,10 @@ import pytest
 
 from admin.config import AdminSettings
 from common.settings import REPO_ROOT, EnvSettings, SettingsError, load_or_exit
-from connectors.config import Settings as GatewaySettings
+from connectors.config import GatewaySettings
 from connectors.voice.config import VoiceSettings
 from desk.settings import ActionSettings
-from dossier.settings import Settings as DossierSettings
+from dossier.settings import DossierSettings
 from knowledge.config import KnowledgeSettings
 
 SETTINGS_CLASSES: list[type[EnvSettings]] = [

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from connectors.app import create_app
 from connectors.channels.zalo import compute_signature
-from connectors.config import Settings
+from connectors.config import GatewaySettings
 
 TG_TOKEN = "123456:TEST-token"
 TG_SECRET = "tg_Secret-123"
@@ -161,7 +161,7 @@ class Stack:
     rasa: FakeRasa
     tg: FakeTelegram
     zalo: FakeZalo
-    settings: Settings
+    settings: GatewaySettings
     client: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -184,7 +184,7 @@ class Stack:
         return await self.client.post("/zalo/webhook", data=raw, headers=headers)
 
 
-def make_settings(tmp: Path, rasa: str, tg_url: str, zalo_url: str, **over: Any) -> Settings:
+def make_settings(tmp: Path, rasa: str, tg_url: str, zalo_url: str, **over: Any) -> GatewaySettings:
     """Settings pointing every external service at the fakes."""
     values: dict[str, Any] = dict(
         rasa_url=rasa, rasa_timeout=2.0, data_dir=tmp, telegram_token=TG_TOKEN, telegram_secret=TG_SECRET,
@@ -193,7 +193,7 @@ def make_settings(tmp: Path, rasa: str, tg_url: str, zalo_url: str, **over: Any)
         zalo_access_token="AT0", zalo_refresh_token="RT0", outbox_retry_base_s=0.05,
     )
     values.update(over)
-    return Settings(**values)
+    return GatewaySettings(**values)
 
 
 async def wait_until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -252,7 +252,7 @@ class ThreadedStack:
         self.loop = asyncio.new_event_loop()
         self.runners: list[web.AppRunner] = []
         self.url = ""
-        self.settings: Settings | None = None
+        self.settings: GatewaySettings | None = None
 
     async def _serve(self, app: web.Application) -> str:
         runner = web.AppRunner(app, access_log=None)

@@ -14,7 +14,7 @@ from rasa_sdk import Tracker
 from dossier import services as dossier_services
 from dossier.adapters.sqlite import SqliteOnestop
 from dossier.seed import generate
-from dossier.settings import REPO_ROOT, Settings
+from dossier.settings import REPO_ROOT, DossierSettings
 
 BASE_DATE = date(2026, 3, 2)
 DEMO_CODE = "000.00.20.H57-240101-0001"
@@ -29,20 +29,20 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, seeded_template: Path) -> Settings:
+def settings(tmp_path: Path, seeded_template: Path) -> DossierSettings:
     """Settings over a fresh data dir holding a copy of the seeded one-stop DB."""
     (tmp_path / "onestop.db").write_bytes(seeded_template.read_bytes())
-    return Settings(data_dir=tmp_path, hash_key="test-key", hotline="1900 1234")
+    return DossierSettings(data_dir=tmp_path, hash_key="test-key", hotline="1900 1234")
 
 
 @pytest.fixture
-def onestop(settings: Settings) -> SqliteOnestop:
+def onestop(settings: DossierSettings) -> SqliteOnestop:
     """The embedded adapter over the test DB."""
     return SqliteOnestop(settings.onestop_db)
 
 
 @pytest.fixture
-def services(settings: Settings, onestop: SqliteOnestop) -> Iterator[dossier_services.DossierServices]:
+def services(settings: DossierSettings, onestop: SqliteOnestop) -> Iterator[dossier_services.DossierServices]:
     """Install process-wide services for the actions, removed afterwards."""
     svc = dossier_services.DossierServices.from_settings(settings, adapter=onestop)
     dossier_services.set_services(svc)

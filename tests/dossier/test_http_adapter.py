@@ -14,7 +14,7 @@ from dossier.adapters import make_adapter
 from dossier.adapters.base import OnestopUnavailable
 from dossier.adapters.http import CircuitBreaker, HttpOnestop, parse_date
 from dossier.models import Status
-from dossier.settings import Settings
+from dossier.settings import DossierSettings
 
 from .conftest import DEMO_CODE
 
@@ -224,10 +224,12 @@ async def test_connection_refused_unavailable() -> None:
 
 
 def test_make_adapter_http(tmp_path: Any) -> None:
-    settings = Settings(data_dir=tmp_path, backend="http", onestop_url="http://127.0.0.1:1/api", onestop_token="t")
+    settings = DossierSettings(
+        data_dir=tmp_path, backend="http", onestop_url="http://127.0.0.1:1/api", onestop_token="t"
+    )
     assert isinstance(make_adapter(settings), HttpOnestop)
     with pytest.raises(ValueError):
-        make_adapter(Settings(data_dir=tmp_path, backend="http", onestop_url=""))
+        make_adapter(DossierSettings(data_dir=tmp_path, backend="http", onestop_url=""))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from dossier.adapters.sqlite import SqliteOnestop
 from dossier.cli import main as cli_main
 from dossier.models import Status
 from dossier.seed import DEMO_PHONE, generate
-from dossier.settings import Settings, get_settings
+from dossier.settings import DossierSettings, get_settings
 
 from .conftest import BASE_DATE, DEMO_CODE
 
@@ -52,10 +52,10 @@ def test_repr_hides_personal_data(onestop: SqliteOnestop) -> None:
     assert demo.applicant_id_number not in text
 
 
-def test_make_adapter_selects_backend(settings: Settings) -> None:
+def test_make_adapter_selects_backend(settings: DossierSettings) -> None:
     assert isinstance(make_adapter(settings), SqliteOnestop)
     with pytest.raises(ValueError):
-        make_adapter(Settings(data_dir=settings.data_dir, backend="ftp"))
+        make_adapter(DossierSettings(data_dir=settings.data_dir, backend="ftp"))
 
 
 @pytest.fixture
