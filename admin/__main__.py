@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from admin.config import AdminSettings
 from admin.store import ROLES, AdminStore, UserError
-from common.settings import load_or_exit
+from common.settings import load_or_exit, use_settings
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = load_or_exit(AdminSettings.from_env)
-    store = AdminStore(settings.db_path)
+    use_settings(settings)
+    store = AdminStore(settings.admin_db)
     try:
         if args.command == "list-users":
             for user in store.users():
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "create-user":
             user = store.create_user(args.username, password, args.role)
             store.audit("cli", "user.create", user.username, None, {"role": user.role, "active": True})
-            print(f"created {user.username} ({user.role}) in {settings.db_path}")
+            print(f"created {user.username} ({user.role}) in {settings.admin_db}")
         else:
             store.set_password(args.username.strip().lower(), password)
             store.audit("cli", "user.update", args.username, None, {"password_reset": True})

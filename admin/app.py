@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from aiohttp import web
@@ -13,11 +12,12 @@ from admin.delivery import http_push
 from admin.middlewares import security_and_errors
 from admin.routes import setup_routes
 from common.messages import Push
+from common.settings import get_settings
 
 
 def create_admin_app(settings: AdminSettings | None = None, push: Push | None = None) -> web.Application:
     """Build the admin sub-application (mount it at ``/admin``); without ``push``, replies go over HTTP."""
-    settings = settings or AdminSettings.from_env()
+    settings = settings or get_settings(AdminSettings)
     app = web.Application(middlewares=[security_and_errors])
     app[CONSOLE_KEY] = Console(settings, push or http_push(settings))
     setup_routes(app)
@@ -27,9 +27,9 @@ def create_admin_app(settings: AdminSettings | None = None, push: Push | None = 
 
 def mount_admin(app: web.Application, data_dir: Path | None = None, push: Push | None = None) -> web.Application | None:
     """Mount the console at ``/admin`` on the gateway app (unless ADMIN_ENABLED=0)."""
-    if (os.environ.get("ADMIN_ENABLED") or "1").lower() in ("0", "false", "no"):
+    settings = get_settings(AdminSettings)
+    if not settings.enabled:
         return None
-    settings = AdminSettings.from_env()
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": Path(data_dir).resolve()})
     sub = create_admin_app(settings, push)

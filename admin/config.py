@@ -32,6 +32,7 @@ Command = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_command)]
 class AdminSettings(GatewayClientSettings):
     """Every setting of the admin console (limits are set in the units of their variables)."""
 
+    enabled: Flag = Field(True, alias="ADMIN_ENABLED")  # the gateway mounts the console under /admin
     tracker_url: str = Field("", alias="TRACKER_STORE_URL")
     # auto: Secure when the request came over https (or X-Forwarded-Proto)
     secure_cookie: Annotated[str, BeforeValidator(lambda mode: mode.lower() if isinstance(mode, str) else mode)] = (
@@ -72,7 +73,7 @@ class AdminSettings(GatewayClientSettings):
         return self.max_upload_mb * 1024 * 1024
 
     @property
-    def db_path(self) -> Path:
+    def admin_db(self) -> Path:
         """SQLite file with users, sessions, login failures and the audit log."""
         return self.data_dir / "admin.db"
 

@@ -24,6 +24,7 @@ from admin.config import AdminSettings
 from admin.jobs import IndexJob
 from admin.store import ROLE_LABELS, ROLE_RANK, AdminStore, Session
 from common.messages import Push
+from common.settings import get_settings
 from common.text import mask_pii
 from desk.feedback import FeedbackStore
 from desk.handoffs import HandoffQueue
@@ -89,7 +90,9 @@ class Console:
         self.settings = settings
         self.push = push
         self.env = template_environment()
-        self.knowledge = KnowledgeSettings.from_env({**os.environ, "TTHC_DATA_DIR": str(settings.data_dir)})
+        self.knowledge = get_settings(KnowledgeSettings)
+        if self.knowledge.data_dir != settings.data_dir:  # a console given its own data dir (tests, a second site)
+            self.knowledge = KnowledgeSettings.from_env({**os.environ, "TTHC_DATA_DIR": str(settings.data_dir)})
         self.store: AdminStore
         self.catalogue: Catalogue
         self.service: KnowledgeService
@@ -104,7 +107,7 @@ class Console:
 
     def _open(self) -> None:
         """Open every database (on a worker thread)."""
-        self.store = AdminStore(self.settings.db_path)
+        self.store = AdminStore(self.settings.admin_db)
         self.catalogue = Catalogue(self.knowledge.catalogue_db_url)
         self.service = KnowledgeService(self.catalogue, None, self.knowledge)
         self.handoff_queue = HandoffQueue(self.settings.data_dir / "handoff.db")

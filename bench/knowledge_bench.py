@@ -28,9 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common.settings import get_settings  # noqa: E402
 from common.text import nfc  # noqa: E402
-from knowledge.config import get_settings  # noqa: E402
-from knowledge.encoder import ensure_e5_folder, load_encoder  # noqa: E402
+from knowledge.config import KnowledgeSettings  # noqa: E402
+from knowledge.e5_folder import ensure_e5_folder  # noqa: E402
+from knowledge.encoder import load_encoder  # noqa: E402
 from knowledge.index import FIELD_WEIGHTS, ProcedureIndex, _doc_fields  # noqa: E402
 from knowledge.lexical import LexicalIndex, terms  # noqa: E402
 from knowledge.schema import Procedure  # noqa: E402
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     t_start = time.perf_counter()
-    settings = get_settings()
+    settings = get_settings(KnowledgeSettings)
     model = args.model or str(ensure_e5_folder(settings.data_dir / "models" / "multilingual-e5-small"))
     procs, seeded = merged_catalogue()
     devset = load_devset()

@@ -12,18 +12,18 @@ import logging
 import os
 import warnings
 
-from common.settings import load_or_exit
-from desk.settings import get_settings as desk_settings
-from dossier.settings import get_settings as dossier_settings
-from knowledge.config import get_settings as knowledge_settings
+from bot.settings import ActionServerSettings
+from common.settings import load_or_exit, use_settings
 
 
 def main() -> None:
     """Register the actions in bot.actions and serve them on 127.0.0.1."""
+    # A malformed variable stops start-up here, not in the first conversation.
+    settings = load_or_exit(ActionServerSettings.from_env)
+    use_settings(settings)
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("ACTION_SERVER_HOST", "127.0.0.1"))
-    # argparse applies type=int to a string default too: a malformed ACTION_SERVER_PORT exits 2 with a message
-    parser.add_argument("--port", type=int, default=os.environ.get("ACTION_SERVER_PORT", "5055"))
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.port)
     parser.add_argument("--actions", default="bot.actions")
     args = parser.parse_args()
 
@@ -33,9 +33,6 @@ def main() -> None:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-
-    for load_settings in (desk_settings, dossier_settings, knowledge_settings):
-        load_or_exit(load_settings)  # a malformed variable stops start-up here, not in the first conversation
 
     from rasa_sdk.endpoint import create_app
     from rasa_sdk.executor import ActionExecutor

@@ -1,6 +1,10 @@
 """The typed settings layer: one frozen object per process, read from the environment and ``.env``.
 
-Every variable is a field alias on a subclass of :class:`EnvSettings`. Empty values count as unset,
+Every variable is a field alias on a subclass of :class:`EnvSettings`. Each capability declares its
+own class (``KnowledgeSettings``, ``DossierSettings``, ...); a process that runs several capabilities
+declares one class inheriting theirs (e.g. ``bot.settings.ActionServerSettings``), loads it once at
+start-up with :func:`load_or_exit` and registers it with :func:`use_settings`; code anywhere then asks
+``get_settings(KnowledgeSettings)`` and receives that one object. Empty values count as unset,
 environment variables win over ``.env`` at the repo root, and a malformed value raises
 :class:`SettingsError` naming the variable and the form it should take. Variables that more than one
 process reads (Rasa, the gateway's push endpoint, the hotline) are defined once, in the mixins below.
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,6 +31,7 @@ ENV_FILE = REPO_ROOT / ".env"
 EXIT_CONFIG = 2  # exit status of a process that refused to start on a malformed setting
 
 T = TypeVar("T")
+S = TypeVar("S", bound="EnvSettings")
 # Set while from_env() builds from an explicit mapping: then neither the environment nor .env is read.
 _MAPPING_ONLY: ContextVar[bool] = ContextVar("settings_mapping_only", default=False)
 
@@ -216,3 +222,41 @@ def load_or_exit(load: Callable[[], T]) -> T:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_CONFIG) from None
+
+
+class _Registry:
+    """The process's settings object, and objects read on demand for classes it does not cover."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self.process: EnvSettings | None = None
+        self.extra: dict[type[EnvSettings], EnvSettings] = {}
+        self.lock = threading.Lock()
+
+
+_REGISTRY = _Registry()
+
+
+def use_settings(settings: EnvSettings) -> None:
+    """Make ``settings`` the process's one settings object (entry points call this once at start-up)."""
+    with _REGISTRY.lock:
+        _REGISTRY.process = settings
+        _REGISTRY.extra.clear()
+
+
+def get_settings(kind: type[S]) -> S:
+    """The process's settings object as a ``kind``; without one, a ``kind`` read from the environment once."""
+    with _REGISTRY.lock:
+        if isinstance(_REGISTRY.process, kind):
+            return _REGISTRY.process
+        found = _REGISTRY.extra.get(kind)
+        if not isinstance(found, kind):
+            found = _REGISTRY.extra[kind] = kind.from_env()
+        return found
+
+
+def reset_settings() -> None:
+    """Forget every settings object, so the next ``get_settings`` reads the environment again (tests)."""
+    with _REGISTRY.lock:
+        _REGISTRY.process = None
+        _REGISTRY.extra.clear()

@@ -7,9 +7,9 @@ import logging
 from aiohttp import web
 from dotenv import load_dotenv
 
-from common.settings import REPO_ROOT, load_or_exit
+from common.settings import REPO_ROOT, load_or_exit, use_settings
 from connectors.app import create_app
-from connectors.config import GatewaySettings
+from connectors.config import GatewayProcessSettings
 from connectors.logs import setup_logging
 
 
@@ -19,12 +19,13 @@ def main() -> None:
     env_file = REPO_ROOT / ".env"
     if env_file.exists():
         load_dotenv(env_file, override=False)
-    settings = load_or_exit(GatewaySettings.from_env)
+    settings = load_or_exit(GatewayProcessSettings.from_env)
+    use_settings(settings)
     logging.getLogger("connectors").info(
         "gateway on http://%s:%s, rasa at %s, data in %s",
         settings.host, settings.port, settings.rasa_url, settings.data_dir,
     )
-    app = load_or_exit(lambda: create_app(settings))  # mounts the admin, which reads its own settings
+    app = create_app(settings)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
 
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from pydantic import Field
 
+from admin.config import AdminSettings
 from common.settings import REPO_ROOT, PushTokenSettings, RasaSettings, Url
+from knowledge.config import KnowledgeSettings
 
-__all__ = ["REPO_ROOT", "GatewaySettings"]
+__all__ = ["REPO_ROOT", "GatewayProcessSettings", "GatewaySettings"]
 
 
 class GatewaySettings(PushTokenSettings, RasaSettings):
@@ -34,7 +36,7 @@ class GatewaySettings(PushTokenSettings, RasaSettings):
     outbox_max_age_s: float = Field(7 * 24 * 3600.0, alias="OUTBOX_MAX_AGE_S")
 
     @property
-    def db_path(self) -> Path:
+    def gateway_db(self) -> Path:
         """SQLite file holding seen ids, callback ids, outbox, web inbox and tokens."""
         return self.data_dir / "gateway.sqlite3"
 
@@ -47,3 +49,7 @@ class GatewaySettings(PushTokenSettings, RasaSettings):
     def zalo_enabled(self) -> bool:
         """Zalo needs the app id, the app secret (OAuth) and the OA secret key (webhook MAC)."""
         return bool(self.zalo_app_id and self.zalo_app_secret and self.zalo_oa_secret_key)
+
+
+class GatewayProcessSettings(GatewaySettings, AdminSettings, KnowledgeSettings):
+    """The gateway process's one settings object: the gateway, the admin console it mounts, the catalogue."""

@@ -36,7 +36,7 @@ class Gateway:
         """Wire the components; nothing touches the network or disk until ``start``."""
         self.settings = settings
         self.metrics = Metrics()
-        self.store = Store(settings.db_path)
+        self.store = Store(settings.gateway_db)
         self.queues = SenderQueues()
         self.outbox = Outbox(
             self.store,

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 
+from common.settings import get_settings, load_or_exit, use_settings
 from common.text import STRICT_DOSSIER_CODE_RE, mask_name, mask_pii, normalize_dossier_code
 from dossier.adapters.sqlite import SqliteOnestop
 from dossier.models import Dossier, Status
 from dossier.seed import AGENCIES, BY_CODE, generate
-from dossier.settings import get_settings
+from dossier.settings import DossierSettings
 from dossier.status_map import map_status
 from dossier.texts import dossier_reply, fmt_date
 
@@ -67,7 +68,8 @@ def _code(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI."""
     args = build_parser().parse_args(argv)
-    db = SqliteOnestop(get_settings().onestop_db)
+    use_settings(load_or_exit(DossierSettings.from_env))
+    db = SqliteOnestop(get_settings(DossierSettings).onestop_db)
     if args.command == "seed":
         existing = db.count()
         if existing and not args.force:
@@ -123,5 +125,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Người nộp (che): {mask_name(current.applicant_name)}; "
           f"điện thoại: {mask_pii(current.applicant_phone) if current.applicant_phone else '-'}; "
           f"trạng thái: {current.status.value}; hẹn trả: {fmt_date(current.appointment_date)}")
-    print(dossier_reply(replace(current), get_settings().hotline))
+    print(dossier_reply(replace(current), get_settings(DossierSettings).hotline))
     return 0

@@ -18,10 +18,10 @@ from typing import Any
 
 import aiohttp
 
-from common.settings import load_or_exit
+from common.settings import load_or_exit, use_settings
 from dossier.adapters import OnestopAdapter, OnestopUnavailable, make_adapter
 from dossier.models import FINAL_STATUSES, Dossier, Status
-from dossier.settings import DossierSettings, get_settings
+from dossier.settings import DossierSettings
 from dossier.state import Hasher, StateDB
 from dossier.subscriptions import SubscriptionStore
 from dossier.texts import push_text
@@ -183,7 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="run a single poll-and-deliver cycle")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_main(args.once, load_or_exit(get_settings)))
+    settings = load_or_exit(DossierSettings.from_env)
+    use_settings(settings)
+    asyncio.run(_main(args.once, settings))
     return 0
 
 

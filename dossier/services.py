@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.settings import get_settings
 from dossier.adapters import OnestopAdapter, make_adapter
 from dossier.audit import AuditLog
 from dossier.limits import FailureLimiter
-from dossier.settings import DossierSettings, get_settings
+from dossier.settings import DossierSettings
 from dossier.state import Hasher, StateDB
 from dossier.subscriptions import SubscriptionStore
 
@@ -46,7 +47,7 @@ def get_services() -> DossierServices:
     """Process-wide services, created on first use (never at import)."""
     global _services
     if _services is None:
-        _services = DossierServices.from_settings(get_settings())
+        _services = DossierServices.from_settings(get_settings(DossierSettings))
     return _services
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ from pydantic import AfterValidator, Field
 
 from common.settings import REPO_ROOT, GatewayClientSettings, HotlineSettings, Url
 
-__all__ = ["REPO_ROOT", "DossierSettings", "get_settings"]
+__all__ = ["REPO_ROOT", "DossierSettings"]
 
 # "" (e.g. ONESTOP_BACKEND="  ") means the default; make_adapter rejects unknown backends.
 Backend = Annotated[str, AfterValidator(lambda name: name.strip().lower() or "sqlite")]
@@ -48,9 +47,3 @@ class DossierSettings(GatewayClientSettings, HotlineSettings):
     def state_db(self) -> Path:
         """SQLite file for our own state: audit, rate limits, subscriptions, push outbox."""
         return self.data_dir / "dossier_state.db"
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> DossierSettings:
-    """Return the process-wide settings, read from the environment on first use."""
-    return DossierSettings.from_env()

@@ -7,8 +7,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from common.settings import load_or_exit
-from knowledge.config import get_settings
+from common.settings import get_settings, load_or_exit, use_settings
+from knowledge.config import KnowledgeSettings
 from knowledge.importers import import_file
 from knowledge.search_cli import register as register_search_commands
 from knowledge.storage import Catalogue
@@ -16,7 +16,7 @@ from knowledge.storage import Catalogue
 
 def _cmd_import(args: argparse.Namespace) -> int:
     """Import one or more files into the catalogue."""
-    catalogue = Catalogue(get_settings().catalogue_db_url)
+    catalogue = Catalogue(get_settings(KnowledgeSettings).catalogue_db_url)
     status = 0
     try:
         for path in args.paths:
@@ -31,7 +31,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 def _cmd_stats(_args: argparse.Namespace) -> int:
     """Print catalogue counts."""
-    settings = get_settings()
+    settings = get_settings(KnowledgeSettings)
     catalogue = Catalogue(settings.catalogue_db_url)
     try:
         stats = catalogue.stats()
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    load_or_exit(get_settings)
+    use_settings(load_or_exit(KnowledgeSettings.from_env))
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

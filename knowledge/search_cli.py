@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from knowledge.config import KnowledgeSettings, get_settings
+from common.settings import get_settings
+from knowledge.config import KnowledgeSettings
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,9 @@ def index_root(settings: KnowledgeSettings) -> Path:
 
 def _cmd_encoder(args: argparse.Namespace) -> int:
     """Build the offline e5 folder if it is missing (or always with --force)."""
-    from knowledge.encoder import build_e5_folder, ensure_e5_folder
+    from knowledge.e5_folder import build_e5_folder, ensure_e5_folder
 
-    target = Path(args.target) if args.target else get_settings().data_dir / DEFAULT_MODEL_DIR
+    target = Path(args.target) if args.target else get_settings(KnowledgeSettings).data_dir / DEFAULT_MODEL_DIR
     path = build_e5_folder(target) if args.force else ensure_e5_folder(target)
     print(path)
     return 0
@@ -38,11 +39,12 @@ def _cmd_encoder(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     """Build a new index version from the catalogue and publish it."""
-    from knowledge.encoder import ensure_e5_folder, load_encoder
+    from knowledge.e5_folder import ensure_e5_folder
+    from knowledge.encoder import load_encoder
     from knowledge.index import FORMAT_VERSION, IndexStore, ProcedureIndex, catalogue_revision
     from knowledge.storage import Catalogue
 
-    settings = get_settings()
+    settings = get_settings(KnowledgeSettings)
     catalogue = Catalogue(settings.catalogue_db_url)
     try:
         procedures = catalogue.all()
@@ -79,7 +81,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if args.batch is None and not args.query:
         print("give a QUERY or --batch FILE", file=sys.stderr)
         return 2
-    searcher = ProcedureSearcher.load(get_settings().data_dir)
+    searcher = ProcedureSearcher.load(get_settings(KnowledgeSettings).data_dir)
     if args.batch is not None:
         stream = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")  # noqa: SIM115
         try:

@@ -6,7 +6,8 @@ import logging
 import threading
 from typing import Protocol
 
-from knowledge.config import KnowledgeSettings, get_settings
+from common.settings import get_settings
+from knowledge.config import KnowledgeSettings
 from knowledge.index import IndexStore
 from knowledge.keyword_search import KeywordSearcher
 from knowledge.schema import Procedure
@@ -38,7 +39,7 @@ class KnowledgeService:
     ) -> None:
         """Wrap ``catalogue``; without ``searcher`` the keyword searcher is used (rebuilt on edits)."""
         self.catalogue = catalogue
-        self.settings = settings or get_settings()
+        self.settings = settings or get_settings(KnowledgeSettings)
         self._searcher = searcher
         self._fallback: KeywordSearcher | None = None
         self._fallback_revision = -1
@@ -47,7 +48,7 @@ class KnowledgeService:
     @classmethod
     def from_settings(cls, settings: KnowledgeSettings | None = None) -> KnowledgeService:
         """Open the catalogue and load the hybrid searcher if its index is built (else keyword search)."""
-        settings = settings or get_settings()
+        settings = settings or get_settings(KnowledgeSettings)
         catalogue = Catalogue(settings.catalogue_db_url)
         return cls(catalogue, load_searcher(settings, catalogue), settings)
 

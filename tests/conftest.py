@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -18,3 +20,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "stack" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Each test reads settings from its own environment (a process object registered by an entry point is dropped)."""
+    try:
+        from common.settings import reset_settings
+    except ImportError:  # the Python 3.10 Rasa venv has no pydantic-settings; its tests read no settings
+        yield
+        return
+    reset_settings()
+    yield
+    reset_settings()

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.trackers import channel_of
+from common.settings import get_settings
 from common.text import normalize_dossier_code
 from dossier import texts
 from dossier.adapters import OnestopUnavailable
@@ -19,7 +20,7 @@ from dossier.codes import extract_verification_digits, invalid_code_message
 from dossier.limits import LimitState
 from dossier.models import FINAL_STATUSES, Status
 from dossier.services import DossierServices, get_services
-from dossier.settings import DossierSettings, get_settings
+from dossier.settings import DossierSettings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ def _services_or_apologise(dispatcher: CollectingDispatcher) -> DossierServices 
         return get_services()
     except Exception:
         log.exception("dossier services could not start; check ONESTOP_* and TTHC_DATA_DIR")
-        dispatcher.utter_message(text=texts.services_down_text(get_settings().hotline), buttons=[BTN_HUMAN])
+        hotline = get_settings(DossierSettings).hotline
+        dispatcher.utter_message(text=texts.services_down_text(hotline), buttons=[BTN_HUMAN])
         return None
 
 
@@ -155,7 +157,8 @@ class ActionCheckDossier(Action):
         except Exception:
             outcome = "unavailable"
             log.exception("dossier lookup failed")
-            dispatcher.utter_message(text=texts.lookup_failed_text(get_settings().hotline), buttons=[BTN_HUMAN])
+            hotline = get_settings(DossierSettings).hotline
+            dispatcher.utter_message(text=texts.lookup_failed_text(hotline), buttons=[BTN_HUMAN])
             return events
         finally:
             log.info("dossier lookup outcome=%s channel=%s sender=%s code=%s", outcome, channel,

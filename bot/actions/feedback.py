@@ -11,8 +11,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.trackers import channel_of
+from common.settings import get_settings
 from desk.feedback import FeedbackStore
-from desk.settings import get_settings
+from desk.settings import DeskSettings
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class ActionStoreFeedback(Action):
 
     def __init__(self, store: FeedbackStore | None = None) -> None:
         """Open the store once at start-up."""
-        self.store = store or FeedbackStore(get_settings().data_dir / "feedback.db")
+        self.store = store or FeedbackStore(get_settings(DeskSettings).data_dir / "feedback.db")
 
     def name(self) -> str:
         """Action name."""

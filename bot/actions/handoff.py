@@ -10,9 +10,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.trackers import channel_of
+from common.settings import get_settings
 from common.text import mask_pii
 from desk.handoffs import HandoffQueue
-from desk.settings import get_settings
+from desk.settings import DeskSettings
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class ActionHandoff(Action):
 
     def __init__(self) -> None:
         """Open the queue once at start-up."""
-        self.queue = HandoffQueue(get_settings().data_dir / "handoff.db")
+        self.queue = HandoffQueue(get_settings(DeskSettings).data_dir / "handoff.db")
 
     def name(self) -> str:
         """Action name."""
@@ -44,7 +45,7 @@ class ActionHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         """Record the request and reply."""
-        settings = get_settings()
+        settings = get_settings(DeskSettings)
         channel = channel_of(tracker)
         try:
             ticket = self.queue.add(tracker.sender_id, channel, transcript_of(tracker))

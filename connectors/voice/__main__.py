@@ -9,7 +9,7 @@ import signal
 from aiohttp import web
 
 from common.rasa import RasaClient
-from common.settings import load_or_exit
+from common.settings import load_or_exit, use_settings
 from connectors.voice.asr import load_asr
 from connectors.voice.config import VoiceSettings
 from connectors.voice.gateway import VoiceGateway
@@ -56,7 +56,9 @@ async def serve(settings: VoiceSettings) -> None:
 def main() -> None:
     """Entry point."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(load_or_exit(VoiceSettings.from_env)))
+    settings = load_or_exit(VoiceSettings.from_env)
+    use_settings(settings)
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from common.settings import get_settings
 from dossier.adapters.base import OnestopAdapter, OnestopUnavailable
 from dossier.models import Dossier, Status
-from dossier.settings import DossierSettings, get_settings
+from dossier.settings import DossierSettings
 
 __all__ = ["Dossier", "DossierSettings", "OnestopAdapter", "OnestopUnavailable", "Status", "make_adapter"]
 
 
 def make_adapter(settings: DossierSettings | None = None) -> OnestopAdapter:
     """Build the adapter selected by ONESTOP_BACKEND (sqlite|http)."""
-    settings = settings or get_settings()
+    settings = settings or get_settings(DossierSettings)
     if settings.backend == "http":
         from dossier.adapters.http import CircuitBreaker, HttpOnestop
 

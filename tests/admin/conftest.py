@@ -21,7 +21,6 @@ from admin_fakes import PASSWORDS, catalogue_items  # noqa: E402
 from admin.store import AdminStore  # noqa: E402
 from connectors.app import create_app  # noqa: E402
 from connectors.config import GatewaySettings  # noqa: E402
-from knowledge import config as knowledge_config  # noqa: E402
 from knowledge.storage import Catalogue  # noqa: E402
 
 FAKE_BUILD = HERE / "fake_build.py"
@@ -47,13 +46,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, accounts_db: Path)
     for name in ("CATALOGUE_DB_URL", "TRACKER_STORE_URL", "ADMIN_ENABLED", "ADMIN_SECURE_COOKIE",
                  "ADMIN_AUTO_REBUILD", "GATEWAY_PUSH_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    knowledge_config.get_settings.cache_clear()
     shutil.copy(accounts_db, tmp_path / "admin.db")
     catalogue = Catalogue(f"sqlite:///{tmp_path / 'catalogue.db'}")
     catalogue.upsert_many(catalogue_items(), source="seed")
     catalogue.close()
     yield tmp_path
-    knowledge_config.get_settings.cache_clear()
 
 
 @pytest.fixture

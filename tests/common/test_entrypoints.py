@@ -19,6 +19,8 @@ from common.settings import REPO_ROOT
     (["dossier.notifier", "--once"], "NOTIFIER_INTERVAL_S"),
     (["admin", "list-users"], "ADMIN_MAX_UPLOAD_MB"),
     (["knowledge", "stats"], "KNOWLEDGE_MIN_SCORE"),
+    (["dossier", "show", "000.00.20.H57-240101-0001"], "ONESTOP_TIMEOUT_S"),
+    (["bot.action_server"], "ACTION_SERVER_PORT"),
 ], ids=lambda value: value[0] if isinstance(value, list) else "")
 def test_entry_point_exits_2_naming_the_variable(args: list[str], variable: str, tmp_path: Path) -> None:
     env = {**os.environ, "TTHC_TEST": "1", "TTHC_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO_ROOT)}

@@ -10,15 +10,17 @@ from pathlib import Path
 import pytest
 
 from admin.config import AdminSettings
-from common.settings import REPO_ROOT, EnvSettings, SettingsError, load_or_exit
-from connectors.config import GatewaySettings
+from bot.settings import ActionServerSettings
+from common.settings import REPO_ROOT, EnvSettings, SettingsError, get_settings, load_or_exit, use_settings
+from connectors.config import GatewayProcessSettings, GatewaySettings
 from connectors.voice.config import VoiceSettings
-from desk.settings import ActionSettings
+from desk.settings import DeskSettings
 from dossier.settings import DossierSettings
 from knowledge.config import KnowledgeSettings
 
 SETTINGS_CLASSES: list[type[EnvSettings]] = [
-    KnowledgeSettings, DossierSettings, ActionSettings, GatewaySettings, VoiceSettings, AdminSettings,
+    KnowledgeSettings, DossierSettings, DeskSettings, GatewaySettings, VoiceSettings, AdminSettings,
+    ActionServerSettings, GatewayProcessSettings,
 ]
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 LINE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
@@ -57,7 +59,7 @@ def test_defaults_written_in_env_example_are_the_code_defaults(cls: type[EnvSett
 @pytest.mark.parametrize(("cls", "env", "message"), [
     (KnowledgeSettings, {"KNOWLEDGE_MIN_SCORE": "high"}, "KNOWLEDGE_MIN_SCORE='high': expected a number"),
     (DossierSettings, {"ONESTOP_RETRIES": "two"}, "ONESTOP_RETRIES='two': expected an integer"),
-    (ActionSettings, {"TTHC_DATA_DIR": "var\0"}, "TTHC_DATA_DIR='var\\x00': expected a directory path"),
+    (DeskSettings, {"TTHC_DATA_DIR": "var\0"}, "TTHC_DATA_DIR='var\\x00': expected a directory path"),
     (GatewaySettings, {"GATEWAY_PORT": "abc"}, "GATEWAY_PORT='abc': expected an integer"),
     (VoiceSettings, {"VOICE_DTMF_CODE_LETTER": "X"}, "VOICE_DTMF_CODE_LETTER='X': expected G or H"),
     (AdminSettings, {"ADMIN_AUTO_REBUILD": "maybe"},
@@ -87,14 +89,14 @@ def test_process_environment_wins_over_env_file_and_malformed_env_raises(
     monkeypatch.setenv("GATEWAY_HOST", "")  # empty counts as unset: .env applies
     settings = GatewaySettings(_env_file=dotenv)
     assert (settings.port, settings.host) == (9002, "0.0.0.0")
-    assert ActionSettings(_env_file=dotenv).hotline == "1900 9999"
+    assert DeskSettings(_env_file=dotenv).hotline == "1900 9999"
     monkeypatch.setenv("GATEWAY_PORT", "abc")
     with pytest.raises(SettingsError, match="GATEWAY_PORT='abc': expected an integer"):
         GatewaySettings.from_env()
 
 
 def test_empty_means_default_except_where_empty_turns_a_feature_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert ActionSettings.from_env({"HOTLINE_NUMBER": "", "OFFICE_HOURS": ""}) == ActionSettings.from_env({})
+    assert DeskSettings.from_env({"HOTLINE_NUMBER": "", "OFFICE_HOURS": ""}) == DeskSettings.from_env({})
     voice = VoiceSettings.from_env({"VOICE_GREETING_PAYLOAD": "", "VOICE_OPERATOR_PAYLOAD": "", "TTS_VOICE": ""})
     assert (voice.greeting_payload, voice.operator_payload, voice.tts_voice) == ("", "", "vi")
     monkeypatch.setenv("VOICE_GREETING_PAYLOAD", "")
@@ -165,7 +167,7 @@ def test_shared_variables_are_read_the_same_way_everywhere() -> None:
     dossier, admin = DossierSettings.from_env(env), AdminSettings.from_env(env)
     assert dossier.gateway_token == admin.push_token == GatewaySettings.from_env(env).push_token == "t"
     assert dossier.gateway_url == admin.gateway_url == "http://gw"
-    assert dossier.hotline == ActionSettings.from_env(env).hotline == "1800 0000"
+    assert dossier.hotline == DeskSettings.from_env(env).hotline == "1800 0000"
     knowledge = KnowledgeSettings.from_env({"TTHC_DATA_DIR": "/srv/tthc"})
     assert knowledge.catalogue_db_url == "sqlite:////srv/tthc/catalogue.db"
 
@@ -177,3 +179,22 @@ def test_load_or_exit_prints_one_line_and_exits_2(capsys: pytest.CaptureFixture[
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err == "configuration error: GATEWAY_PORT='abc': expected an integer\n"
+
+
+def test_a_process_has_one_settings_object_for_every_capability_it_runs(tmp_path: Path) -> None:
+    process = ActionServerSettings.from_env({"TTHC_DATA_DIR": str(tmp_path), "HOTLINE_NUMBER": "1800 0000"})
+    use_settings(process)
+    assert get_settings(KnowledgeSettings) is process
+    assert get_settings(DossierSettings) is process
+    assert get_settings(DeskSettings) is process
+    assert get_settings(DossierSettings).hotline == get_settings(DeskSettings).hotline == "1800 0000"
+    assert get_settings(KnowledgeSettings).catalogue_db_url == f"sqlite:///{tmp_path / 'catalogue.db'}"
+
+
+def test_a_class_the_process_object_does_not_cover_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_settings(KnowledgeSettings.from_env({}))
+    monkeypatch.setenv("VOICE_SIP_PORT", "5070")
+    voice = get_settings(VoiceSettings)
+    assert voice.sip_port == 5070
+    monkeypatch.setenv("VOICE_SIP_PORT", "5080")
+    assert get_settings(VoiceSettings) is voice

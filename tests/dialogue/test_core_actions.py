@@ -12,7 +12,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.fallback import ActionFallback, previous_misses
 from bot.actions.handoff import ActionHandoff
-from desk import settings
 from desk.handoffs import HandoffQueue
 from desk.unanswered import UnansweredInbox
 from knowledge.schema import Channel, Procedure
@@ -115,9 +114,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private data dir for the action settings."""
     monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HOTLINE_NUMBER", "1900 5555")
-    settings.get_settings.cache_clear()
     yield tmp_path
-    settings.get_settings.cache_clear()
 
 
 async def test_handoff_queues_once_per_sender_with_masked_transcript(data_dir: Path) -> None:

@@ -14,7 +14,7 @@ from dossier.adapters.sqlite import SqliteOnestop
 from dossier.cli import main as cli_main
 from dossier.models import Status
 from dossier.seed import DEMO_PHONE, generate
-from dossier.settings import DossierSettings, get_settings
+from dossier.settings import DossierSettings
 
 from .conftest import BASE_DATE, DEMO_CODE
 
@@ -62,9 +62,7 @@ def test_make_adapter_selects_backend(settings: DossierSettings) -> None:
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point the CLI at an empty data dir."""
     monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
     yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_cli_seed_idempotent_set_status_show(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:

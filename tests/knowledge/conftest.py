@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import config
+from common.settings import get_settings
+from knowledge.config import KnowledgeSettings
 from knowledge.storage import Catalogue
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "dichvucong"
@@ -20,15 +21,13 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point TTHC_DATA_DIR at a temporary directory."""
     monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CATALOGUE_DB_URL", raising=False)
-    config.get_settings.cache_clear()
     yield tmp_path
-    config.get_settings.cache_clear()
 
 
 @pytest.fixture
 def catalogue(data_dir: Path) -> Iterator[Catalogue]:
     """An empty catalogue in the temporary data dir."""
-    cat = Catalogue(config.get_settings().catalogue_db_url)
+    cat = Catalogue(get_settings(KnowledgeSettings).catalogue_db_url)
     yield cat
     cat.close()
 

