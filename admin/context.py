@@ -33,7 +33,7 @@ from knowledge.config import KnowledgeSettings
 from knowledge.importers import ImportReport
 from knowledge.schema import Procedure
 from knowledge.service import KnowledgeService, load_searcher
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 log = logging.getLogger("admin")
 HERE = Path(__file__).resolve().parent

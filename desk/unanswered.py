@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -20,8 +18,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     func,
     insert,
     select,
@@ -29,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from common.db import make_engine
 from common.text import normalize_query
 from desk.privacy import hash_sender
 
@@ -72,12 +69,7 @@ class UnansweredInbox:
         if isinstance(url_or_engine, Engine):
             self.engine = url_or_engine
         else:
-            url = url_or_engine
-            if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_engine(url, future=True)
-            if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.engine = make_engine(url_or_engine)
         metadata.create_all(self.engine)
 
     def log(
@@ -130,11 +122,3 @@ class UnansweredInbox:
             query = query.where(unanswered_questions.c.status == status)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Use WAL and a busy timeout, as the catalogue does, so writers share the file."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from dossier.state import Hasher, StateDB
+from dossier.store import Hasher, StateDB
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from common.settings import load_or_exit, use_settings
 from dossier.adapters import OnestopAdapter, OnestopUnavailable, make_adapter
 from dossier.models import FINAL_STATUSES, Dossier, Status
 from dossier.settings import DossierSettings
-from dossier.state import Hasher, StateDB
+from dossier.store import Hasher, StateDB
 from dossier.subscriptions import SubscriptionStore
 from dossier.texts import push_text
 

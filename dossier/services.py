@@ -9,7 +9,7 @@ from dossier.adapters import OnestopAdapter, make_adapter
 from dossier.audit import AuditLog
 from dossier.limits import FailureLimiter
 from dossier.settings import DossierSettings
-from dossier.state import Hasher, StateDB
+from dossier.store import Hasher, StateDB
 from dossier.subscriptions import SubscriptionStore
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dossier.models import FINAL_STATUSES
-from dossier.state import StateDB
+from dossier.store import StateDB
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from common.settings import get_settings, load_or_exit, use_settings
 from knowledge.config import KnowledgeSettings
 from knowledge.importers import import_file
 from knowledge.search_cli import register as register_search_commands
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

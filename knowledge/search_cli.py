@@ -42,7 +42,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from knowledge.e5_folder import ensure_e5_folder
     from knowledge.encoder import load_encoder
     from knowledge.index import FORMAT_VERSION, IndexStore, ProcedureIndex, catalogue_revision
-    from knowledge.storage import Catalogue
+    from knowledge.store import Catalogue
 
     settings = get_settings(KnowledgeSettings)
     catalogue = Catalogue(settings.catalogue_db_url)

@@ -12,7 +12,7 @@ from knowledge.index import IndexStore
 from knowledge.keyword_search import KeywordSearcher
 from knowledge.schema import Procedure
 from knowledge.search import Hit, ProcedureSearcher
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 log = logging.getLogger(__name__)
 

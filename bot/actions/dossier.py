@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.trackers import channel_of
+from bot.trackers import channel_of, entity_of
 from common.settings import get_settings
 from common.text import normalize_dossier_code
 from dossier import texts
@@ -44,12 +44,6 @@ def _services_or_apologise(dispatcher: CollectingDispatcher) -> DossierServices 
         return None
 
 
-def _entity(tracker: Tracker, name: str) -> str | None:
-    """First value of entity ``name`` in the latest message."""
-    value = next(tracker.get_latest_entity_values(name), None)
-    return str(value) if value is not None else None
-
-
 def _locked(state: LimitState, settings: DossierSettings) -> str:
     """The lock explanation for ``state``."""
     return texts.locked_text(state.sender_locked, settings.sender_window_s, settings.code_window_s, settings.hotline)
@@ -69,7 +63,7 @@ class ValidateDossierForm(FormValidationAction):
         if tracker.get_slot("requested_slot") == "verification_digits":
             return {}
         text = tracker.latest_message.get("text") or ""
-        code = normalize_dossier_code(_entity(tracker, "dossier_code") or "") or normalize_dossier_code(text)
+        code = normalize_dossier_code(entity_of(tracker, "dossier_code") or "") or normalize_dossier_code(text)
         if code and code != tracker.get_slot("dossier_code"):
             return {"dossier_code": code}
         activating = tracker.get_slot("requested_slot") is None
@@ -226,7 +220,7 @@ class ActionUnsubscribeStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Remove subscriptions."""
-        raw = _entity(tracker, "dossier_code") or tracker.latest_message.get("text") or ""
+        raw = entity_of(tracker, "dossier_code") or tracker.latest_message.get("text") or ""
         code = normalize_dossier_code(raw)
         svc = _services_or_apologise(dispatcher)
         if svc is None:

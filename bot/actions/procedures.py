@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.trackers import channel_of
+from bot.trackers import channel_of, entity_of
 from common.messages import Button
 from desk.unanswered import UnansweredInbox
 from knowledge import answers
@@ -28,13 +28,6 @@ def _send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
         last = i == len(reply.texts) - 1
         buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons] if last else []
         dispatcher.utter_message(text=text, buttons=buttons)
-
-
-def _entity(tracker: Tracker, name: str) -> str | None:
-    """The latest message's entity value, stripped; None when absent or empty."""
-    value = next(tracker.get_latest_entity_values(name), None)
-    text = str(value).strip() if value is not None else ""
-    return text or None
 
 
 def _user_text(tracker: Tracker) -> str:
@@ -85,9 +78,9 @@ class ActionAnswerProcedure(Action):
     def _decide(self, tracker: Tracker) -> tuple[Reply, str | None, str | None]:
         """Return the reply, the procedure now in focus and the facet answered."""
         text = _user_text(tracker)
-        facet_entity = _entity(tracker, "facet")
+        facet_entity = entity_of(tracker, "facet")
         facet = facet_entity if facet_entity in FACETS else answers.detect_facet(text)
-        code_entity = _entity(tracker, "procedure_code")
+        code_entity = entity_of(tracker, "procedure_code")
         current = tracker.get_slot("procedure_code")
 
         if code_entity:

@@ -20,7 +20,7 @@ from knowledge.importers.portal import FACETS_MEASURED, parse_record, parse_reco
 from knowledge.importers.project import load_project_file
 from knowledge.importers.xlsx import XlsxRow, load_xlsx_rows
 from knowledge.schema import Procedure
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 __all__ = [
     "ImportReport",

@@ -21,7 +21,7 @@ from admin_fakes import PASSWORDS, catalogue_items  # noqa: E402
 from admin.store import AdminStore  # noqa: E402
 from connectors.app import create_app  # noqa: E402
 from connectors.config import GatewaySettings  # noqa: E402
-from knowledge.storage import Catalogue  # noqa: E402
+from knowledge.store import Catalogue  # noqa: E402
 
 FAKE_BUILD = HERE / "fake_build.py"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

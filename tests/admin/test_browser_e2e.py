@@ -22,7 +22,7 @@ from bot.actions.procedures import ActionAnswerProcedure
 from connectors.app import create_app
 from connectors.config import GatewaySettings
 from knowledge.service import KnowledgeService
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

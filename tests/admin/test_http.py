@@ -21,7 +21,7 @@ from bot.actions.procedures import ActionAnswerProcedure
 from desk.handoffs import HandoffQueue
 from desk.unanswered import UnansweredInbox
 from knowledge.service import KnowledgeService
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 ROLES = ("viewer", "editor", "admin")
 # The least role each route needs. A route added without a line here fails test_route_table_is_complete.

@@ -72,6 +72,13 @@ def test_rasa_sdk_in_the_gateway_is_forbidden(tree: Path) -> None:
     assert "connectors is not allowed to import rasa_sdk" in result.stdout
 
 
+def test_the_nlu_components_stay_within_what_python_3_10_has(tree: Path) -> None:
+    append(tree / "bot" / "nlu" / "tokenizer.py", "import common.settings  # noqa")
+    result = lint_imports(tree)
+    assert result.returncode == 1
+    assert "bot.nlu is not allowed to import common.settings" in result.stdout
+
+
 def test_the_gateway_process_does_not_load_rasa_sdk() -> None:
     probe = (
         "import sys, connectors.app, connectors.voice.__main__, admin.__main__\n"

@@ -16,7 +16,7 @@ from desk.handoffs import HandoffQueue
 from desk.unanswered import UnansweredInbox
 from knowledge.schema import Channel, Procedure
 from knowledge.service import KnowledgeService
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 
 def user(text: str, intent: str) -> dict[str, Any]:

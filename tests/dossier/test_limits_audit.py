@@ -11,7 +11,7 @@ from dossier.audit import AuditLog
 from dossier.limits import FailureLimiter
 from dossier.seed import DEMO_CCCD, DEMO_NAME, DEMO_PHONE
 from dossier.services import DossierServices
-from dossier.state import Hasher, StateDB
+from dossier.store import Hasher, StateDB
 
 from .conftest import DEMO_CODE, make_tracker, slot_sets
 

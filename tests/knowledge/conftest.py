@@ -9,7 +9,7 @@ import pytest
 
 from common.settings import get_settings
 from knowledge.config import KnowledgeSettings
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "dichvucong"
 CRAWL = SHARED / "tthc_raw.jsonl.gz"

@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from knowledge.__main__ import main
 from knowledge.importers import detect_format, import_file
 from knowledge.schema import Procedure
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 
 def write_jsonl(path: Path, records: list[object], broken_line: int | None = None) -> Path:

@@ -106,7 +106,7 @@ def test_build_command_publishes_once_per_catalogue_revision(
     from common.settings import get_settings
     from knowledge.__main__ import main
     from knowledge.config import KnowledgeSettings
-    from knowledge.storage import Catalogue
+    from knowledge.store import Catalogue
 
     model = tmp_path / "models" / "multilingual-e5-small"
     model.mkdir(parents=True)

@@ -15,7 +15,7 @@ from desk.privacy import hash_sender
 from knowledge.answers import MAX_MESSAGE_CHARS, payload
 from knowledge.schema import Channel, Document, LegalBasis, Procedure
 from knowledge.service import KnowledgeService
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 URL = "https://dichvucong.gov.vn/thu-tuc-hanh-chinh/test"
 

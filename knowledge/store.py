@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -25,8 +24,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     func,
     insert,
     select,
@@ -34,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from common.db import make_engine
 from knowledge.schema import Procedure
 
 metadata = MetaData()
@@ -92,12 +90,8 @@ class Catalogue:
 
     def __init__(self, url: str) -> None:
         """Open (and create if needed) the catalogue at ``url``."""
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.url = url
-        self.engine: Engine = create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine: Engine = make_engine(url)
         metadata.create_all(self.engine)
 
     def close(self) -> None:
@@ -280,11 +274,3 @@ class Catalogue:
             "fields": len(by_field),
             "top_fields": [(name or "(none)", int(n)) for name, n in by_field[:10]],
         }
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Use WAL and a busy timeout so the importer and the action server can share the file."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from knowledge.schema import Procedure
-from knowledge.storage import Catalogue
+from knowledge.store import Catalogue
 
 
 def proc(code: str, title: str = "Đăng ký khai sinh", **kw: object) -> Procedure:
