@@ -10,6 +10,7 @@ in separate turns, and the digits are used in the turn they arrive: nothing a la
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -105,8 +106,41 @@ def redact_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return result
 
 
+# Rasa's structlog records are JSON; the REST channel logs the user's whole message on a timeout or failure.
+_LOGGED_TEXT = re.compile(r'("(?:text|user_text|user_message|message|parse_data_text)":\s*)"((?:[^"\\]|\\.)*)"')
+
+
+class RedactingLogFilter(logging.Filter):
+    """Replace user texts in Rasa's JSON log records by their length, and mask phone/CCCD in every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message; never drops a record."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: let logging report it as usual
+            return True
+        message = _LOGGED_TEXT.sub(lambda m: f'{m.group(1)}"[{len(m.group(2))} chars]"', message)
+        record.msg, record.args = mask_pii(message), None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Put the redacting filter on every handler of the root logger (where Rasa's logging ends up)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingLogFilter) for f in handler.filters):
+            handler.addFilter(RedactingLogFilter())
+
+
 class RedactingSQLTrackerStore(SQLTrackerStore):
-    """``SQLTrackerStore`` that writes every new event with phone, CCCD and the 4 verification digits masked."""
+    """``SQLTrackerStore`` that writes every new event with phone, CCCD and the 4 verification digits masked.
+
+    Rasa creates it once at start-up, after configuring its logging: that is when the log filter goes in.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Open the SQL store and redact Rasa's log output from now on."""
+        super().__init__(*args, **kwargs)
+        install_log_redaction()
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """The events not yet stored, redacted (the whole tracker is read to know what was asked)."""

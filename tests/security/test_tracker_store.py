@@ -108,3 +108,26 @@ def test_digits_answer_in_a_later_turn_is_masked_even_without_an_entity(tmp_path
     tracker.update(ActionExecuted("dossier_form"))
     asyncio.run(store.save(tracker))
     assert "6 7 8 9" not in _stored_text(tmp_path)
+
+
+def test_rasa_log_has_no_user_text_on_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import logging
+
+    import structlog
+    from rasa.utils.log_utils import configure_structlog
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    logging.getLogger().addHandler(handler)
+    try:
+        configure_structlog(logging.INFO)
+        _store(tmp_path, monkeypatch)  # Rasa creates the store after configuring its logging
+        text = "hồ sơ 000.00.20.H57-240101-0001 số cuối 6789, sđt 0912 346 789"
+        structlog.get_logger().error("rest.message.received.timeout", text=text)
+        logging.getLogger("rasa.core.processor").warning("cccd 001 085 012 345 of %s", "web:1")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    logged = out.getvalue()
+    assert "rest.message.received.timeout" in logged and "chars]" in logged, logged
+    assert "6789" not in logged and "346 789" not in logged and "085 012" not in logged, logged
