@@ -11,6 +11,7 @@ in separate turns, and the digits are used in the turn they arrive: nothing a la
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -138,8 +139,13 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Open the SQL store and redact Rasa's log output from now on."""
+        """Open the SQL store (a SQLite file made private) and redact Rasa's log output from now on."""
         super().__init__(*args, **kwargs)
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if database and database != ":memory:":
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                if os.path.exists(database + suffix):
+                    os.chmod(database + suffix, 0o600)
         install_log_redaction()
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:

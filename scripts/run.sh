@@ -3,7 +3,11 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
+# Personal data lives under the data dir: everything the stack creates is for this user only (0600/0700),
+# and files left world-readable by older versions are closed too.
+umask 077
 mkdir -p "$TTHC_DATA_DIR" var/log
+chmod -R go-rwx "$TTHC_DATA_DIR" var/log
 [ -f models/tthc.tar.gz ] || { echo "[run] no trained model: run 'make train' first" >&2; exit 1; }
 
 pids=()
