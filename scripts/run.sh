@@ -62,6 +62,7 @@ start rasa .venv-rasa/bin/rasa "${rasa_args[@]}"
 start gateway .venv/bin/python -m connectors
 start voice .venv/bin/python -m connectors.voice
 start notifier .venv/bin/python -m dossier.notifier
+start retention .venv/bin/python -m admin.retention
 
 wait_http actions http://127.0.0.1:5055/health 180
 wait_http gateway "$GATEWAY_URL/health" 60
