@@ -155,7 +155,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             return iter(())
         everything = [event.as_dict() for event in tracker.events]
         redacted = redact_events(everything)[len(everything) - len(new):]
-        return iter(_as_event(original, data) for original, data in zip(new, redacted))
+        return iter(_as_event(original, data) for original, data in zip(new, redacted, strict=True))
 
 
 def _as_event(original: Event, data: dict[str, Any]) -> Event:

@@ -75,7 +75,8 @@ def test_one_pass_deletes_what_is_older_than_the_retention_age(tmp_path: Path) -
 
 @pytest.mark.parametrize("variable", ["RETENTION_DAYS", "RETENTION_INTERVAL_S"])
 def test_retention_daemon_refuses_a_malformed_setting(variable: str, tmp_path: Path) -> None:
-    env = {**os.environ, "TTHC_TEST": "1", "TTHC_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO_ROOT), variable: "abc"}
+    env = {**os.environ, "TTHC_TEST": "1", "TTHC_DATA_DIR": str(tmp_path), "PYTHONPATH": str(REPO_ROOT),
+           variable: "abc"}
     done = subprocess.run([sys.executable, "-m", "admin.retention", "--once"], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2, done.stderr

@@ -10,19 +10,19 @@ import pytest
 
 pytest.importorskip("rasa")
 
-from rasa.core.tracker_store import create_tracker_store  # noqa: E402
-from rasa.shared.core.domain import Domain  # noqa: E402
-from rasa.shared.core.events import (  # noqa: E402
+from rasa.core.tracker_store import create_tracker_store
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
     BotUttered,
     SlotSet,
     UserUttered,
 )
-from rasa.shared.core.trackers import DialogueStateTracker  # noqa: E402
-from rasa.utils.endpoints import read_endpoint_config  # noqa: E402
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import read_endpoint_config
 
-from bot.tracker_store import RedactingSQLTrackerStore  # noqa: E402
+from bot.tracker_store import RedactingSQLTrackerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = "000.00.20.H57-240101-0001"
@@ -96,7 +96,9 @@ def test_user_text_parse_data_and_slots_are_masked_on_disk(tmp_path: Path, monke
     assert "0912346789" not in "".join(texts).replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
 
 
-def test_digits_answer_in_a_later_turn_is_masked_even_without_an_entity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_digits_answer_in_a_later_turn_is_masked_even_without_an_entity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = _store(tmp_path, monkeypatch)
     tracker = DialogueStateTracker("web:2", [])
     for event in [ActionExecuted("action_listen"), _user(CODE), ActionExecuted("dossier_form"),

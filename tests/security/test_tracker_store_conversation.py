@@ -1,5 +1,7 @@
-"""A real conversation through Rasa and the action server over the redacting store: the lookup still works
-across turns, and the stored conversation holds no phone number or second factor (runs in .venv-rasa)."""
+"""A real conversation through Rasa and the action server over the redacting store (runs in .venv-rasa).
+
+The dossier lookup still works across turns, and the stored conversation holds no phone number or second factor.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ import pytest
 
 pytest.importorskip("rasa")
 
-from rasa.core.agent import Agent  # noqa: E402
-from rasa.utils.endpoints import EndpointConfig  # noqa: E402
+from rasa.core.agent import Agent
+from rasa.utils.endpoints import EndpointConfig
 
-from bot.tracker_store import RedactingSQLTrackerStore  # noqa: E402
+from bot.tracker_store import RedactingSQLTrackerStore
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "tthc.tar.gz"
