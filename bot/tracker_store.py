@@ -22,6 +22,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from common.text import find_dossier_codes, mask_pii
 
+logger = logging.getLogger(__name__)
+
 SECOND_FACTOR = "verification_digits"
 REQUESTED_SLOT = "requested_slot"
 _DIGIT = re.compile(r"\d")
@@ -162,4 +164,8 @@ def _as_event(original: Event, data: dict[str, Any]) -> Event:
     """The redacted event, or the original when redaction changed nothing."""
     if data == original.as_dict():
         return original
-    return Event.from_parameters(data) or original
+    redacted = Event.from_parameters(data)
+    if redacted is None:  # not seen with Rasa 3.6's events; keep the conversation rather than lose it
+        logger.warning("could not redact a %s event before storing it", original.type_name)
+        return original
+    return redacted
