@@ -2,7 +2,8 @@
 
 Defaults come from the real portal data (../shared/data/dichvucong, measured 2026-12): the whole
 national crawl is 41.6 MB of JSONL once decompressed, 2,642 records, the longest record 185 KB;
-the largest xlsx list export has 708 rows, 5 columns and no cell over 1,094 characters.
+the largest xlsx list export has 708 rows, 5 columns and no cell over 1,094 characters, and takes
+~450 bytes a row unpacked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from knowledge.config import KnowledgeSettings
 
 MB = 1024 * 1024
+XLSX_BYTES_PER_ROW = 1024  # unpacked (sheet XML + shared strings); the real exports need ~450
 
 
 class ImportRefused(ValueError):
@@ -47,8 +49,17 @@ class ImportLimits:
             max_cell_chars=settings.import_max_cell_chars,
         )
 
-    def too_large(self, name: str) -> ImportRefused:
-        """The refusal for a file over ``max_bytes`` once decompressed."""
+    def too_large(self, name: str, limit: int | None = None) -> ImportRefused:
+        """The refusal for a file over ``limit`` (default ``max_bytes``) once decompressed."""
+        if limit is not None and limit < self.max_bytes:  # the xlsx bound derived from the row limit
+            mb = max(1, limit // MB)
+            return ImportRefused(
+                f"{name}: more than {mb} MB unpacked, more than {self.max_records} rows need "
+                "(IMPORT_MAX_RECORDS)",
+                f"Tệp {name} quá lớn: khi giải nén vượt quá {mb} MB, nhiều hơn mức cần cho "
+                f"{self.max_records} dòng (giới hạn IMPORT_MAX_RECORDS). "
+                "Anh/chị chia tệp thành nhiều phần nhỏ hơn rồi nhập lần lượt.",
+            )
         mb = self.max_bytes // MB
         return ImportRefused(
             f"{name}: more than {mb} MB once decompressed (IMPORT_MAX_MB)",
@@ -79,12 +90,17 @@ class ImportLimits:
             raise self.too_large(path.name)
 
     def check_zip(self, path: Path) -> None:
-        """Refuse an xlsx (a zip) whose members add up to more than ``max_bytes`` unpacked."""
+        """Refuse an xlsx (a zip) larger unpacked than ``max_bytes`` or than its row limit can need.
+
+        openpyxl scans a whole sheet for its size before the first row is read, so the row limit
+        alone does not bound the time: at most XLSX_BYTES_PER_ROW per allowed row is accepted.
+        """
         try:
             with zipfile.ZipFile(path) as archive:
                 unpacked = sum(info.file_size for info in archive.infolist())
         except (zipfile.BadZipFile, OSError, EOFError):
             return  # not a zip: the xlsx loader reports it as unreadable
         # zipfile never returns more than a member's declared size, so the declared sizes bound the work.
-        if unpacked > self.max_bytes:
-            raise self.too_large(path.name)
+        limit = min(self.max_bytes, self.max_records * XLSX_BYTES_PER_ROW)
+        if unpacked > limit:
+            raise self.too_large(path.name, limit)
