@@ -190,3 +190,13 @@ def test_real_exports_fit_the_default_limits():
         lines = handle.read().splitlines()
     assert sum(len(line) + 1 for line in lines) * 2 < limits.max_bytes
     assert len(lines) * 5 < limits.max_records and max(map(len, lines)) * 4 < limits.max_record_bytes
+
+
+def test_xlsx_larger_unpacked_than_its_rows_need_refused_before_parsing(tmp_path: Path):
+    sheet = _xlsx(tmp_path / "to.xlsx", 200)
+    catalogue = Catalogue(f"sqlite:///{tmp_path / 'catalogue.db'}")
+    try:
+        report = import_file(catalogue, sheet, dry_run=True, limits=ImportLimits(max_records=10))
+    finally:
+        catalogue.close()
+    assert not report.ok and "unpacked" in report.errors[0] and report.refused
