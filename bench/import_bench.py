@@ -1,7 +1,7 @@
 """Catalogue import under hostile files: peak memory and time, against the real national crawl.
 
 Each case runs ``python -m knowledge import --dry-run FILE`` (the CLI, with its default limits) in
-a fresh process whose peak RSS is read back; the admin path (``admin.import_runner.run_import``,
+a fresh process whose peak RSS is read back; the admin path (``knowledge.importers.bounded.run_import``,
 the child process the gateway uses) is run on the gzip bomb while this process's peak RSS is
 watched, as the gateway's would be. The baseline is the real crawl (../shared/data/dichvucong),
 imported in the same run. Cases: a .jsonl.gz of ~200 KB that is 200 MB once decompressed, and a
@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from admin.import_runner import run_import  # noqa: E402
 from knowledge.importers import ImportLimits  # noqa: E402
+from knowledge.importers.bounded import run_import  # noqa: E402
 from knowledge.store import Catalogue  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "import.json"

@@ -26,8 +26,8 @@ from admin.context import (
     session_of,
     username,
 )
-from admin.import_runner import run_import
 from knowledge.importers import ImportLimits, ImportReport
+from knowledge.importers.bounded import run_import
 from knowledge.index import IndexStore, catalogue_revision
 
 SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -83,33 +83,24 @@ async def _receive_and_preview(request: web.Request, console: Console, token: st
             elif part.name:
                 fields_seen[part.name] = (await part.text())[:200]
     except (ValueError, aiohttp.ClientError, OSError):
-        shutil.rmtree(folder, ignore_errors=True)
         return await error_page(request, 400, "Không đọc được tệp tải lên.")
     if not auth.same(fields_seen.get(auth.CSRF_FIELD), session.csrf):
-        shutil.rmtree(folder, ignore_errors=True)
         return await error_page(request, 403, "Yêu cầu không hợp lệ (thiếu hoặc sai mã CSRF).")
     if too_big or saved is None:
-        shutil.rmtree(folder, ignore_errors=True)
         error = (f"Tệp lớn quá {settings.max_upload_bytes // (1024 * 1024)} MB." if too_big
                  else "Anh/chị chưa chọn tệp.")
         return await render(request, "import.html", http_status=400, report=None, token="", titles={}, error=error)
     fmt = fields_seen.get("format") or None
     fmt = fmt if fmt in ("project", "portal", "xlsx") else None
-    kept = False
-    try:
-        report = await _run(console, saved, True, fmt)
-        report.path = saved.name
-        if report.ok and (report.added or report.updated):
-            console.pending[token] = PendingImport(token, saved, fmt, session.user.username, time.time(), report)
-            kept = True
-        else:
-            token = ""
-    finally:
-        if not kept:
-            shutil.rmtree(folder, ignore_errors=True)
+    report = await _run(console, saved, True, fmt)
+    report.path = saved.name
     if report.refused:
         return await render(request, "import.html", http_status=413, report=None, token="", titles={},
                             error=report.refused)
+    if report.ok and (report.added or report.updated):
+        console.pending[token] = PendingImport(token, saved, fmt, session.user.username, time.time(), report)
+    else:
+        token = ""
     known = await asyncio.to_thread(console.catalogue.get_many, report.updated[:200])
     titles = {c: p.title for c, p in known.items()}
     return await render(request, "import.html", http_status=200 if report.ok else 400, report=report,

@@ -1,8 +1,9 @@
 """Runs a catalogue import in a child process with a memory bound and a deadline.
 
-The gateway serves every citizen from one process: a file that blows up while it is parsed must
-cost a child process, never the gateway's memory or event loop. The child is
-``python -m admin.import_runner``: it reads its job as JSON on stdin and prints the report as JSON.
+The gateway (which hosts the admin console) serves every citizen from one process: a file that
+blows up while it is parsed must cost a child process, never the gateway's memory or event loop.
+The child is ``python -m knowledge.importers.bounded``: its job comes as JSON on stdin, its report
+goes out as JSON on stdout.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from knowledge.importers import ImportLimits, ImportReport, import_file
 from knowledge.store import Catalogue
 
 log = logging.getLogger(__name__)
-MEMORY_VI = ("Tệp {name} cần quá nhiều bộ nhớ để đọc (giới hạn ADMIN_IMPORT_MEMORY_MB); tệp có thể bị hỏng. "
-             "Anh/chị chia tệp thành nhiều phần nhỏ hơn rồi nhập lần lượt.")
-TIMEOUT_VI = ("Đọc tệp {name} mất quá {seconds} giây (giới hạn ADMIN_IMPORT_TIMEOUT_S). "
+MEMORY_VI = ("Tệp {name} cần quá nhiều bộ nhớ để đọc (vượt giới hạn bộ nhớ dành cho việc nhập); tệp có thể "
+             "bị hỏng. Anh/chị chia tệp thành nhiều phần nhỏ hơn rồi nhập lần lượt.")
+TIMEOUT_VI = ("Đọc tệp {name} mất quá {seconds} giây (giới hạn thời gian dành cho việc nhập). "
               "Anh/chị chia tệp thành nhiều phần nhỏ hơn rồi nhập lần lượt.")
 FAILED_VI = "Không đọc được tệp {name}. Anh/chị kiểm tra lại tệp hoặc báo cho quản trị hệ thống."
 
@@ -46,8 +47,8 @@ def run_import(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)}
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "admin.import_runner"], input=json.dumps(job), capture_output=True, text=True,
-            timeout=timeout_s, env=env, cwd=REPO_ROOT, check=False,
+            [sys.executable, "-m", "knowledge.importers.bounded"], input=json.dumps(job), capture_output=True,
+            text=True, timeout=timeout_s, env=env, cwd=REPO_ROOT, check=False,
         )
     except subprocess.TimeoutExpired:  # run() has killed the child
         log.warning("import of %s stopped after %.0f s", path.name, timeout_s)
