@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 
 from connectors_fakes import wait_until, zalo_text_event
 
@@ -32,19 +34,22 @@ async def test_new_message_releases_held_reply_at_once_then_new_answer(stack):
     assert not (await stack.app[GATEWAY_KEY].store.pending_counts()).get("zalo")
 
 
-async def test_stale_held_answer_dropped_stale_push_sent_marked(make_stack):
-    stack = await make_stack(outbox_held_reply_max_age_s=0.0)
+async def test_stale_held_answer_dropped_stale_push_sent_marked(stack):
     await _hold_first_reply(stack, "u2002", "w3")
     gateway = stack.app[GATEWAY_KEY]
     await gateway.push_messages("zalo:u2002", [BotMessage("Hồ sơ của anh/chị đã có kết quả.")])
     await asyncio.sleep(0.2)
     assert stack.zalo.sent == []  # the push waits behind the held reply
+    with contextlib.closing(sqlite3.connect(stack.settings.gateway_db)) as db:  # both were queued an hour ago
+        db.execute("UPDATE outbox SET created = created - 3600")
+        db.commit()
     await stack.zalo_event(zalo_text_event("u2002", "hai", "w4"))
     await wait_until(lambda: len(_texts_to(stack, "u2002")) == 2, timeout=8.0)
     late, fresh = _texts_to(stack, "u2002")
     assert late.startswith("(Tin nhắn lúc ") and late.endswith("gửi chậm) Hồ sơ của anh/chị đã có kết quả.")
     assert fresh == "Bạn nói: hai"
-    dead = gateway.store.conn.execute("SELECT payload, last_error FROM outbox WHERE status = 'dead'").fetchall()
+    with contextlib.closing(sqlite3.connect(stack.settings.gateway_db)) as db:
+        dead = db.execute("SELECT payload, last_error FROM outbox WHERE status = 'dead'").fetchall()
     assert len(dead) == 1 and "Bạn nói: một" in dead[0][0] and dead[0][1].startswith("superseded")
     await asyncio.sleep(0.2)
     assert "Bạn nói: một" not in _texts_to(stack, "u2002")

@@ -142,9 +142,9 @@ async def test_xlsx_with_too_many_rows_refused(editor, data_dir: Path, tmp_path:
 
 async def test_upload_that_breaks_the_parser_leaves_no_file(editor, data_dir: Path):
     response = await _upload(editor, "sau.yml", b"a: " + b"[" * 20000)
+    assert _uploads_left(data_dir) == []
     assert response.status == 400
     assert "Tệp bị từ chối" in await response.text()
-    assert _uploads_left(data_dir) == []
 
 
 async def test_uploads_left_by_an_earlier_run_are_removed_at_start(data_dir: Path, aiohttp_client: Any):
