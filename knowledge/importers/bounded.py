@@ -44,7 +44,8 @@ def run_import(
     """Import ``path`` in a fresh child process (blocking: call it from a worker thread)."""
     job = {"catalogue_url": catalogue_url, "path": str(path), "dry_run": dry_run, "fmt": fmt,
            "limits": dataclasses.asdict(limits), "memory_bytes": memory_mb * 1024 * 1024}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p),
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}  # thread pools reserve address space per core
     try:
         done = subprocess.run(
             [sys.executable, "-m", "knowledge.importers.bounded"], input=json.dumps(job), capture_output=True,
@@ -66,6 +67,8 @@ def run_import(
 
 def _child(job: dict[str, Any]) -> ImportReport:
     """The child's work: bound its address space, then import."""
+    import openpyxl  # noqa: F401  # loaded before the bound: what it maps at import is not the file's doing
+
     memory = int(job["memory_bytes"])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     path, fmt, dry_run = Path(job["path"]), job["fmt"], bool(job["dry_run"])
