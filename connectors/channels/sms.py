@@ -75,6 +75,7 @@ class SmsChannel(WebhookChannel[Mo]):
         self.state = SmsState(settings.data_dir / "sms.sqlite3")
         self.hasher = Hasher.from_settings(settings.hash_key, settings.data_dir)
         self.allowed = {ip.strip() for ip in settings.sms_allowed_ips.split(",") if ip.strip()}
+        self._continuing: set[str] = set()
 
     def add_routes(self, app: web.Application) -> None:
         """MO (GET from get-url, POST accepted too) and delivery reports."""
@@ -141,7 +142,11 @@ class SmsChannel(WebhookChannel[Mo]):
         inbound = parse_inbound(mo.text)
         if inbound.kind == "more":
             rest = await self.state.pop_more(recipient)
-            await self.gateway.reply(self, recipient, [BotMessage(rest or NOTHING_MORE)])
+            self._continuing.add(recipient)  # the held-back text keeps the options it was sent with
+            try:
+                await self.gateway.reply(self, recipient, [BotMessage(rest or NOTHING_MORE)])
+            finally:
+                self._continuing.discard(recipient)
             return
         message = inbound.value
         if inbound.kind == "option":
@@ -158,7 +163,8 @@ class SmsChannel(WebhookChannel[Mo]):
     async def render(self, recipient: str, message: BotMessage) -> list[dict[str, Any]]:
         """Numbered options, the channel's alphabet, at most N parts (the rest waits for 'XEM THEM')."""
         text = self.encoding.convert(numbered(message))
-        await self.state.set_options(recipient, [b.payload for b in message.buttons])
+        if recipient not in self._continuing:
+            await self.state.set_options(recipient, [b.payload for b in message.buttons])
         parts, rest = split_parts(text, self.encoding, self.settings.sms_max_parts)
         await self.state.set_more(recipient, rest)
         granted = await self.state.take(recipient, "out", len(parts), self.settings.sms_daily_max_parts)

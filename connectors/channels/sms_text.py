@@ -98,10 +98,18 @@ def split_parts(text: str, encoding: Encoding, max_parts: int) -> tuple[list[str
         return chunks, ""
     hint = encoding.more_hint
     head = chunks[: max_parts - 1]
-    room = encoding.limit - encoding.measure(hint)
-    tail = split_text(" ".join(chunks[max_parts - 1:]), room, encoding.measure)
-    rest = " ".join(tail[1:]).strip()
-    return [*head, tail[0] + hint], rest
+    remaining = _after(text.strip(), head)
+    last = split_text(remaining, encoding.limit - encoding.measure(hint), encoding.measure)[0]
+    return [*head, last + hint], _after(remaining, [last])
+
+
+def _after(text: str, chunks: list[str]) -> str:
+    """What follows ``chunks`` (consecutive pieces of ``text``, as split_text cut them) in ``text``."""
+    pos = 0
+    for chunk in chunks:
+        found = text.find(chunk, pos)
+        pos = (found if found >= 0 else pos) + len(chunk)
+    return text[pos:].strip()
 
 
 @dataclass(frozen=True)
