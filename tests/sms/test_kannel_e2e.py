@@ -178,3 +178,17 @@ def _statuses(path: Path) -> list[int]:
 
     with sqlite3.connect(path) as conn:
         return [int(r[0]) for r in conn.execute("SELECT status FROM dlr")]
+
+
+async def test_status_notification_reaches_a_subscribed_number_by_sms(sms: SmsStack) -> None:
+    await sms.smsc.send_mo(OTHER_PHONE, "TT giay khai sinh")
+    await until(lambda: len(sms.smsc.to(OTHER_PHONE)) >= 1)
+    await asyncio.sleep(0.3)
+    before = len(sms.smsc.to(OTHER_PHONE))
+    sender = sms.rasa.calls[0]["sender"]
+    push = {"sender": sender, "messages": [{"text": f"Hồ sơ {DEMO_CODE} vừa được cập nhật: Đã có kết quả.",
+                                            "buttons": [{"title": "Xem chi tiết", "payload": "/check_status"}]}]}
+    async with aiohttp.ClientSession() as http, http.post(f"{sms.url}/internal/push", json=push) as resp:
+        assert resp.status == 202, await resp.text()
+    await until(lambda: len(sms.smsc.to(OTHER_PHONE)) > before)
+    assert sms.smsc.to(OTHER_PHONE)[before].startswith(f"Ho so {DEMO_CODE} vua duoc cap nhat: Da co ket qua.")
