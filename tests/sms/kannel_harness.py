@@ -164,13 +164,15 @@ class FakeSmsc:
             if not line:
                 return
             fields = line.decode("latin-1").rstrip("\n").split(" ", 3)
-            if len(fields) != 4 or fields[2] not in ("text", "data", "udh") and self.mt:
+            if self.mt and (len(fields) != 4 or fields[2] not in ("text", "data", "ucs-2", "ucs2")):
                 # Kannel 1.4.5 writes a "text" message holding a newline as is: the next line continues it.
                 sender, receiver, raw = self.mt.pop()
                 self.mt.append((sender, receiver, raw + b"\n" + line.rstrip(b"\n")))
                 continue
             sender, receiver, kind, data = fields
-            raw = urllib.parse.unquote_to_bytes(data) if kind == "data" else data.encode("latin-1")
+            # Kannel URL-encodes data and UCS-2 lines with '+' for a space byte.
+            encoded = kind in ("data", "ucs-2", "ucs2")
+            raw = urllib.parse.unquote_to_bytes(data.replace("+", "%20")) if encoded else data.encode("latin-1")
             self.mt.append((sender, receiver, raw))
 
     async def send_mo(self, number: str, text: str) -> None:

@@ -54,14 +54,15 @@ async def until(cond: Callable[[], bool], timeout: float = 20.0, show: Any = Non
 
 
 @pytest.fixture
-async def sms(tmp_path: Path, aiohttp_server: Any, domain: dict[str, Any],
+async def sms(request: Any, tmp_path: Path, aiohttp_server: Any, domain: dict[str, Any],
               dossier_services_installed: Any) -> AsyncIterator[SmsStack]:
     rasa = SmsRasa(domain)
     rasa_server = await aiohttp_server(rasa.app())
     gateway_port = free_port()
     kannel = Kannel(tmp_path, gateway_port)
     settings = sms_settings(tmp_path / "gw", str(rasa_server.make_url("")).rstrip("/"),
-                            sms_sendsms_url=kannel.sendsms_url, sms_dlr_base_url=f"http://127.0.0.1:{gateway_port}")
+                            sms_sendsms_url=kannel.sendsms_url, sms_dlr_base_url=f"http://127.0.0.1:{gateway_port}",
+                            sms_ucs2=getattr(request, "param", False))
     app = create_app(settings)
     await aiohttp_server(app, port=gateway_port)
     await asyncio.to_thread(kannel.start_bearerbox)
@@ -192,3 +193,14 @@ async def test_status_notification_reaches_a_subscribed_number_by_sms(sms: SmsSt
         assert resp.status == 202, await resp.text()
     await until(lambda: len(sms.smsc.to(OTHER_PHONE)) > before)
     assert sms.smsc.to(OTHER_PHONE)[before].startswith(f"Ho so {DEMO_CODE} vua duoc cap nhat: Da co ket qua.")
+
+
+@pytest.mark.parametrize("sms", [True], indirect=True)
+async def test_ucs2_setting_sends_vietnamese_with_diacritics(sms: SmsStack) -> None:
+    await sms.smsc.send_mo(OTHER_PHONE, "Làm giấy khai sinh cần gì?")
+    await until(lambda: len(sms.smsc.to(OTHER_PHONE)) >= 1)
+    await asyncio.sleep(0.3)
+    replies = sms.smsc.to(OTHER_PHONE, "utf-16-be")
+    assert sms.rasa.texts() == ["Làm giấy khai sinh cần gì?"]
+    assert replies[0].startswith("Dạ, để làm giấy khai sinh") and len(replies) == 2
+    assert all(len(r) <= 70 for r in replies) and replies[1].endswith("(Nhắn XEM THEM để đọc tiếp)")
