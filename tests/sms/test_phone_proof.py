@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -15,7 +16,7 @@ from dossier.seed import DEMO_CODE, DEMO_PHONE
 
 KEY = HASH_KEY.encode()
 SENDER = "sms:0123456789abcdef01234567"
-PAYLOAD = '/check_status{"dossier_code": "%s"}' % DEMO_CODE
+PAYLOAD = "/check_status" + json.dumps({"dossier_code": DEMO_CODE})
 
 
 def test_phone_normalisation() -> None:
@@ -57,7 +58,9 @@ async def test_form_accepts_the_gateway_proof_for_the_dossier_phone(
     assert slots.get("verification_digits") == DEMO_PHONE[-4:]
 
 
-async def test_form_ignores_forged_or_mismatching_proofs(domain: dict[str, Any], dossier_services_installed: Any) -> None:
+async def test_form_ignores_forged_or_mismatching_proofs(
+    domain: dict[str, Any], dossier_services_installed: Any
+) -> None:
     forged = make_proof(b"guessed-key", SENDER, DEMO_CODE, DEMO_PHONE)
     other_phone = make_proof(KEY, SENDER, DEMO_CODE, "0987000111")
     for metadata in ({"channel": "sms", PROOF_KEY: forged}, {"channel": "sms", PROOF_KEY: other_phone},

@@ -60,7 +60,8 @@ def test_one_part_limit_still_marks_held_back_text() -> None:
 
 
 def test_buttons_become_numbered_options() -> None:
-    msg = BotMessage("Anh/chị muốn làm gì?", (Button("Tra cứu lại", "/check_status"), Button("Gặp tổng đài viên", "/h")))
+    buttons = (Button("Tra cứu lại", "/check_status"), Button("Gặp tổng đài viên", "/h"))
+    msg = BotMessage("Anh/chị muốn làm gì?", buttons)
     assert numbered(msg) == "Anh/chị muốn làm gì?\n1. Tra cứu lại\n2. Gặp tổng đài viên\nTra loi 1 hoac 2"
     three = BotMessage("", (Button("a", "1"), Button("b", "2"), Button("c", "3")))
     assert numbered(three).endswith("Tra loi 1, 2 hoac 3")
