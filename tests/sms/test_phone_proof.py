@@ -63,7 +63,9 @@ async def test_form_ignores_forged_or_mismatching_proofs(
 ) -> None:
     forged = make_proof(b"guessed-key", SENDER, DEMO_CODE, DEMO_PHONE)
     other_phone = make_proof(KEY, SENDER, DEMO_CODE, "0987000111")
+    replayed = make_proof(KEY, "sms:ffffffffffffffffffffffff", DEMO_CODE, DEMO_PHONE)  # seen in another tracker
     for metadata in ({"channel": "sms", PROOF_KEY: forged}, {"channel": "sms", PROOF_KEY: other_phone},
+                     {"channel": "sms", PROOF_KEY: replayed},
                      {"channel": "sms", PROOF_KEY: {"verified": True}}, {"channel": "sms", "sms_verified": True}):
         slots, _ = await run_form(metadata, domain)
         assert not slots.get("verification_digits"), metadata
