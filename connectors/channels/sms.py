@@ -18,7 +18,7 @@ from aiohttp import web
 from yarl import URL
 
 from common.messages import BotMessage, Button
-from common.text import nfc
+from common.text import mask_pii, nfc
 from connectors.channels.base import Delivery, WebhookChannel
 from connectors.channels.sms_state import SmsState
 from connectors.channels.sms_text import NOTHING_MORE, Encoding, merge, numbered, parse_inbound, split_parts
@@ -195,6 +195,7 @@ class SmsChannel(WebhookChannel[Mo]):
         if session is None:
             raise RetryLater("gateway not started", count=False)
         ref = str(payload.get("ref") or uuid.uuid4().hex)
+        await self.state.dlr_sent(ref, recipient)  # before the call: the report can beat sendsms's answer
         try:
             async with session.get(self.sendsms_url(number, str(payload.get("text", "")), ref),
                                    timeout=SENDSMS_TIMEOUT) as resp:
@@ -204,12 +205,11 @@ class SmsChannel(WebhookChannel[Mo]):
             raise RetryLater(f"kannel unreachable: {type(exc).__name__}", pause_channel=True, count=False,
                              delay=2.0) from exc
         if status in (200, 202):
-            await self.state.dlr_sent(ref, recipient)
             return
         if status in (401, 403):
             raise RetryLater(f"kannel refused the sendsms account (HTTP {status})", delay=60, pause_channel=True)
-        if 400 <= status < 500:
-            raise GiveUp(f"kannel rejected the message (HTTP {status}): {body.strip()}")
+        if 400 <= status < 500:  # e.g. no sender configured: fixable, so retried until OUTBOX_MAX_ATTEMPTS
+            raise RetryLater(f"kannel rejected the message (HTTP {status}): {mask_pii(body.strip())}", delay=60)
         raise RetryLater(f"kannel HTTP {status}", pause_channel=True, count=False, delay=2.0)
 
     def sendsms_url(self, number: str, text: str, ref: str) -> URL:

@@ -109,9 +109,13 @@ get-url = "{get_url}"
                                                 stderr=subprocess.DEVNULL)
         wait_port(self.sendsms_port)
 
-    def stop(self, name: str) -> None:
+    def stop(self, name: str, graceful: bool = True) -> None:
         proc = self.procs.pop(name, None)
         if proc is None:
+            return
+        if not graceful:
+            proc.kill()
+            proc.wait(timeout=5)
             return
         proc.terminate()
         try:
@@ -121,8 +125,9 @@ get-url = "{get_url}"
             proc.wait(timeout=5)
 
     def stop_all(self) -> None:
+        """End the test's Kannel at once (nothing in it needs to survive the test)."""
         for name in ("smsbox", "bearerbox"):
-            self.stop(name)
+            self.stop(name, graceful=False)
 
 
 def wait_port(port: int, timeout: float = 20.0) -> None:
