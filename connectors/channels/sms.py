@@ -119,6 +119,7 @@ class SmsChannel(WebhookChannel[Mo]):
         digest = hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:32]
         if not await self.state.first_within(number_hash, digest, self.settings.sms_duplicate_window_s):
             self.log.info("sms webhook: duplicate %s ignored", what)
+            self.gateway.metrics.messages.inc(channel="sms", direction="duplicate")
             return web.json_response({"ok": True, "duplicate": True})
         if not await self.state.take(number_hash, "in", 1, self.settings.sms_daily_max_in):
             self.gateway.metrics.errors.inc(kind="sms_daily_limit_in")

@@ -53,6 +53,17 @@ async def until(cond: Callable[[], bool], timeout: float = 20.0, show: Any = Non
         await asyncio.sleep(0.02)
 
 
+async def settle(smsc: FakeSmsc, quiet: float = 0.6, timeout: float = 20.0) -> None:
+    """Wait until no MT has arrived for ``quiet`` seconds (every part of the last reply is in)."""
+    deadline = time.monotonic() + timeout
+    count, since = len(smsc.mt), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+        if len(smsc.mt) != count:
+            count, since = len(smsc.mt), time.monotonic()
+
+
 @pytest.fixture
 async def sms(request: Any, tmp_path: Path, aiohttp_server: Any, domain: dict[str, Any],
               dossier_services_installed: Any) -> AsyncIterator[SmsStack]:
@@ -79,7 +90,7 @@ async def sms(request: Any, tmp_path: Path, aiohttp_server: Any, domain: dict[st
 async def test_hs_code_from_the_dossier_phone_gets_the_status(sms: SmsStack) -> None:
     await sms.smsc.send_mo(DEMO_PHONE, "hs " + DEMO_CODE.lower())
     await until(lambda: len(sms.smsc.to(DEMO_PHONE)) >= 1)
-    await asyncio.sleep(0.3)
+    await settle(sms.smsc)
     replies = sms.smsc.to(DEMO_PHONE)
     assert 1 <= len(replies) <= 2
     assert f"Ho so {DEMO_CODE}" in replies[0]
@@ -104,7 +115,7 @@ async def test_hs_code_from_another_phone_asks_for_the_digits(sms: SmsStack) -> 
 async def test_unaccented_question_short_answer_and_numbered_options(sms: SmsStack) -> None:
     await sms.smsc.send_mo(OTHER_PHONE, "lam giay khai sinh can gi")
     await until(lambda: len(sms.smsc.to(OTHER_PHONE)) >= 1)
-    await asyncio.sleep(0.5)
+    await settle(sms.smsc)
     replies = sms.smsc.to(OTHER_PHONE)
     assert 1 <= len(replies) <= 2
     assert sms.rasa.texts() == ["lam giay khai sinh can gi"]
@@ -123,7 +134,9 @@ async def test_duplicate_mo_gets_one_reply(sms: SmsStack) -> None:
     await sms.smsc.send_mo(OTHER_PHONE, "TT le phi cap doi CCCD")
     await sms.smsc.send_mo(OTHER_PHONE, "TT le phi cap doi CCCD")
     await until(lambda: len(sms.smsc.to(OTHER_PHONE)) >= 1)
-    await asyncio.sleep(1.0)
+    await until(lambda: 'tthc_gateway_messages_total{channel="sms",direction="duplicate"} 1'
+                in sms.gateway.metrics.render())
+    await settle(sms.smsc)
     assert sms.rasa.texts() == ["le phi cap doi CCCD"]
     first_reply = sms.smsc.to(OTHER_PHONE)
     assert len(first_reply) <= 2
@@ -184,7 +197,7 @@ def _statuses(path: Path) -> list[int]:
 async def test_status_notification_reaches_a_subscribed_number_by_sms(sms: SmsStack) -> None:
     await sms.smsc.send_mo(OTHER_PHONE, "TT giay khai sinh")
     await until(lambda: len(sms.smsc.to(OTHER_PHONE)) >= 1)
-    await asyncio.sleep(0.3)
+    await settle(sms.smsc)
     before = len(sms.smsc.to(OTHER_PHONE))
     sender = sms.rasa.calls[0]["sender"]
     push = {"sender": sender, "messages": [{"text": f"Hồ sơ {DEMO_CODE} vừa được cập nhật: Đã có kết quả.",
@@ -199,7 +212,7 @@ async def test_status_notification_reaches_a_subscribed_number_by_sms(sms: SmsSt
 async def test_ucs2_setting_sends_vietnamese_with_diacritics(sms: SmsStack) -> None:
     await sms.smsc.send_mo(OTHER_PHONE, "Làm giấy khai sinh cần gì?")
     await until(lambda: len(sms.smsc.to(OTHER_PHONE)) >= 1)
-    await asyncio.sleep(0.3)
+    await settle(sms.smsc)
     replies = sms.smsc.to(OTHER_PHONE, "utf-16-be")
     assert sms.rasa.texts() == ["Làm giấy khai sinh cần gì?"]
     assert replies[0].startswith("Dạ, để làm giấy khai sinh") and len(replies) == 2
