@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from common.messages import BotMessage, split_text
@@ -29,13 +30,22 @@ _SHORT_RE = re.compile(r"^\s*(HS|TT)\b[\s:.,-]*(.*)$", re.IGNORECASE | re.DOTALL
 _STOP_WORDS = {"HUY", "HUY BAO", "HUY THONG BAO", "STOP"}
 _MORE_WORDS = {"XEM THEM", "XEMTHEM", "XEM TIEP", "THEM"}
 CHECK_STATUS_PAYLOAD = "/check_status"
+MAX_OPTIONS = 9
+_SPACE_RUNS = re.compile(r"[ \t]{2,}")
 UNSUBSCRIBE_PAYLOAD = "/unsubscribe_status"
 
 
+def _gsm7_char(char: str) -> str:
+    """One character in GSM-7: itself, nothing for a symbol (emoji, bullets), '?' for other scripts."""
+    if char in GSM7_BASIC or char in GSM7_EXT:
+        return char
+    return "" if unicodedata.category(char)[0] in "SCZ" else "?"
+
+
 def to_gsm7(text: str) -> str:
-    """Vietnamese without diacritics in the GSM 7-bit alphabet; anything else becomes '?'."""
+    """Vietnamese without diacritics in the GSM 7-bit alphabet; symbols dropped, other letters '?'."""
     folded = fold_diacritics(nfc(text)).translate(_ASCII_LOOKALIKES)
-    return "".join(c if c in GSM7_BASIC or c in GSM7_EXT else "?" for c in folded)
+    return _SPACE_RUNS.sub(" ", "".join(_gsm7_char(c) for c in folded)).strip()
 
 
 def gsm7_len(text: str) -> int:
@@ -85,9 +95,9 @@ def numbered(message: BotMessage) -> str:
 
 
 def merge(messages: list[BotMessage]) -> BotMessage:
-    """One turn's messages as one SMS message: texts joined, buttons of the last message with buttons."""
+    """One turn's messages as one SMS message: texts joined, every button numbered in turn (at most 9)."""
     texts = [m.text.strip() for m in messages if m.text.strip()]
-    buttons = next((m.buttons for m in reversed(messages) if m.buttons), ())
+    buttons = tuple(b for m in messages for b in m.buttons)[:MAX_OPTIONS]
     return BotMessage("\n".join(texts), buttons)
 
 

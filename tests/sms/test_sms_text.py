@@ -25,7 +25,8 @@ CODE = "000.00.20.H57-240101-0001"
 
 def test_gsm7_folds_vietnamese_and_replaces_the_rest() -> None:
     assert to_gsm7("Hồ sơ đã có kết quả – “xem” ngay…") == 'Ho so da co ket qua - "xem" ngay...'
-    assert to_gsm7("ĐẶNG Thị Ưng 😀") == "DANG Thi Ung ?"
+    assert to_gsm7("ĐẶNG Thị Ưng 😀 chữ 漢") == "DANG Thi Ung chu ?"
+    assert to_gsm7("👍 Có") == "Co"
     assert all(c in GSM7_BASIC or c in GSM7_EXT for c in to_gsm7("Ôi! Giấy tờ {bản sao} ~ €5 ✓"))
 
 
@@ -67,9 +68,10 @@ def test_buttons_become_numbered_options() -> None:
     assert numbered(three).endswith("Tra loi 1, 2 hoac 3")
 
 
-def test_merge_keeps_the_last_buttons() -> None:
-    merged = merge([BotMessage("Một."), BotMessage("Hai.", (Button("x", "/x"),))])
-    assert merged.text == "Một.\nHai." and merged.buttons == (Button("x", "/x"),)
+def test_merge_numbers_every_button_of_the_turn() -> None:
+    merged = merge([BotMessage("Một.", (Button("a", "/a"),)), BotMessage("Hai.", (Button("x", "/x"),))])
+    assert merged.text == "Một.\nHai." and merged.buttons == (Button("a", "/a"), Button("x", "/x"))
+    assert len(merge([BotMessage("t", tuple(Button(str(i), str(i)) for i in range(12)))]).buttons) == 9
 
 
 @pytest.mark.parametrize("text", [f"HS {CODE}", f"hs {CODE.lower()}", "Hs: 000 00 20 h57 240101 0001", f"hS  {CODE}"])
