@@ -140,6 +140,9 @@ class SmsChannel(WebhookChannel[Mo]):
             await self.gateway.reply(self, recipient, [BotMessage(TOO_LONG_TEXT.format(
                 limit=self.settings.sms_max_in_chars))])
             return
+        if not mo.text.strip():
+            self.log.info("sms: empty MO from sms:%s not answered", recipient[:8])
+            return
         inbound = parse_inbound(mo.text)
         if inbound.kind == "more":
             rest = await self.state.pop_more(recipient)

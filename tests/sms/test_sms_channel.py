@@ -80,3 +80,12 @@ async def test_daily_limit_stops_answering(tmp_path: Path, aiohttp_server: Any, 
         assert resp.status == 200
     await client.server.app[GATEWAY_KEY].queues.drain()
     assert len(rasa.calls) == 2
+
+
+async def test_empty_mo_is_not_sent_to_rasa(tmp_path: Path, aiohttp_server: Any, aiohttp_client: Any,
+                                            domain: dict[str, Any]) -> None:
+    rasa, client = await gateway(tmp_path, aiohttp_server, aiohttp_client, domain)
+    assert (await client.get("/sms/kannel/mo", params=mo("   "))).status == 200
+    assert (await client.get("/sms/kannel/mo", params=mo("\x00"))).status == 200
+    await client.server.app[GATEWAY_KEY].queues.drain()
+    assert rasa.calls == []
