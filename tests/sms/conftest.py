@@ -16,15 +16,12 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from kannel_harness import PASSWORD, SECRET, SHORT_CODE, USER  # noqa: E402
+from sms_fakes import HASH_KEY  # noqa: E402
 
-from connectors.config import GatewaySettings  # noqa: E402
 from dossier import services as dossier_services  # noqa: E402
 from dossier.adapters.sqlite import SqliteOnestop  # noqa: E402
 from dossier.seed import generate  # noqa: E402
 from dossier.settings import REPO_ROOT, DossierSettings  # noqa: E402
-
-HASH_KEY = "sms-test-key"
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +42,3 @@ def dossier_services_installed(tmp_path: Path) -> Iterator[dossier_services.Doss
     dossier_services.set_services(svc)
     yield svc
     dossier_services.set_services(None)
-
-
-def sms_settings(tmp: Path, rasa_url: str, **over: Any) -> GatewaySettings:
-    """Gateway settings with only the SMS channel enabled."""
-    values: dict[str, Any] = dict(
-        rasa_url=rasa_url, rasa_timeout=5.0, data_dir=tmp, hash_key=HASH_KEY, sms_secret=SECRET,
-        sms_sendsms_user=USER, sms_sendsms_password=PASSWORD, sms_from=SHORT_CODE,
-        outbox_retry_base_s=0.05,
-    )
-    values.update(over)
-    return GatewaySettings(**values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -12,12 +13,16 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.dossier import ActionCheckDossier, ValidateDossierForm
+from connectors.config import GatewaySettings
+
+from kannel_harness import PASSWORD, SECRET, SHORT_CODE, USER  # isort: skip
 
 ANSWER = (
     "Dạ, để làm giấy khai sinh (thủ tục 1.001193), anh/chị cần tờ khai đăng ký khai sinh theo mẫu và giấy "
     "chứng sinh do bệnh viện cấp. Anh/chị nộp tại UBND cấp xã nơi cư trú của cha hoặc mẹ. Lệ phí: miễn phí "
     "nếu đăng ký đúng hạn. Thời hạn giải quyết: ngay trong ngày làm việc."
 )
+HASH_KEY = "sms-test-key"
 ASK_DIGITS = "Anh/chị cho em xin 4 số cuối số điện thoại hoặc CCCD của người nộp hồ sơ ạ."
 
 
@@ -82,3 +87,14 @@ class SmsRasa:
 
     def texts(self) -> list[str]:
         return [c["message"] for c in self.calls]
+
+
+def sms_settings(tmp: Path, rasa_url: str, **over: Any) -> GatewaySettings:
+    """Gateway settings with only the SMS channel enabled."""
+    values: dict[str, Any] = dict(
+        rasa_url=rasa_url, rasa_timeout=5.0, data_dir=tmp, hash_key=HASH_KEY, sms_secret=SECRET,
+        sms_sendsms_user=USER, sms_sendsms_password=PASSWORD, sms_from=SHORT_CODE,
+        outbox_retry_base_s=0.05,
+    )
+    values.update(over)
+    return GatewaySettings(**values)

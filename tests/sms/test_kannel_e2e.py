@@ -16,9 +16,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import sms_settings
 from kannel_harness import SECRET, FakeSmsc, Kannel, free_port, kannel_available
-from sms_fakes import SmsRasa
+from sms_fakes import SmsRasa, sms_settings
 
 from connectors.app import create_app
 from connectors.channels.sms import SmsChannel
@@ -217,3 +216,10 @@ async def test_ucs2_setting_sends_vietnamese_with_diacritics(sms: SmsStack) -> N
     assert sms.rasa.texts() == ["Làm giấy khai sinh cần gì?"]
     assert replies[0].startswith("Dạ, để làm giấy khai sinh") and len(replies) == 2
     assert all(len(r) <= 70 for r in replies) and replies[1].endswith("(Nhắn XEM THEM để đọc tiếp)")
+
+
+async def test_huy_stops_notifications(sms: SmsStack) -> None:
+    await sms.smsc.send_mo(OTHER_PHONE, "Hủy")
+    await until(lambda: len(sms.smsc.to(OTHER_PHONE)) >= 1)
+    assert sms.rasa.texts() == ["/unsubscribe_status"]
+    assert sms.smsc.to(OTHER_PHONE) == ["Da, em da dung gui thong bao ho so cho anh/chi."]

@@ -6,9 +6,8 @@ import json
 import time
 from typing import Any
 
-from conftest import HASH_KEY
 from rasa_sdk.executor import CollectingDispatcher
-from sms_fakes import tracker_for
+from sms_fakes import HASH_KEY, tracker_for
 
 from bot.actions.dossier import ValidateDossierForm
 from dossier.phone_proof import PROOF_KEY, make_proof, normalize_phone, phone_matches, verified_phone_hash

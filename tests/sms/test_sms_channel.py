@@ -7,9 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from conftest import sms_settings
 from kannel_harness import SECRET
-from sms_fakes import SmsRasa
+from sms_fakes import SmsRasa, sms_settings
 
 from common.messages import PUSH_SENDER_RE
 from connectors.app import create_app
