@@ -17,6 +17,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from common.hashing import Hasher
 from common.messages import BotMessage, Button
 from common.text import mask_pii, nfc
 from connectors.channels.base import Delivery, WebhookChannel
@@ -25,7 +26,6 @@ from connectors.channels.sms_text import NOTHING_MORE, Encoding, merge, numbered
 from connectors.config import GatewaySettings
 from connectors.outbox import GiveUp, RetryLater
 from dossier.phone_proof import PROOF_KEY, make_proof, normalize_phone
-from common.hashing import Hasher
 
 MO_PATH = "/sms/kannel/mo"
 DLR_PATH = "/sms/kannel/dlr"

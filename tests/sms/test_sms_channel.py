@@ -69,6 +69,7 @@ async def test_sender_is_a_keyed_hash_and_the_number_stays_out_of_logs(
     logged = " ".join(r.getMessage() for r in caplog.records if r.name != "aiohttp.access")
     assert PHONE[1:] not in logged and SECRET not in logged and PHONE[1:] not in str(rasa.calls)
     assert PHONE[1:] not in (tmp_path / "gateway.sqlite3").read_bytes().decode("latin-1")
+    assert (tmp_path / "sms.sqlite3").stat().st_mode & 0o077 == 0  # the one file holding numbers is private
 
 
 async def test_daily_limit_stops_answering(tmp_path: Path, aiohttp_server: Any, aiohttp_client: Any,
