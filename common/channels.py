@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# Sender ids are namespaced by the gateway: tg:<chat_id>, zalo:<user_id>, web:<id>, call:<call-id>.
-CHANNEL_BY_PREFIX = {"tg": "telegram", "zalo": "zalo", "web": "web", "call": "voice"}
+# Sender ids are namespaced by the gateway: tg:<chat_id>, zalo:<user_id>, web:<id>, call:<call-id>,
+# sms:<keyed hash of the phone number>.
+CHANNEL_BY_PREFIX = {"tg": "telegram", "zalo": "zalo", "web": "web", "call": "voice", "sms": "sms"}
 
 
 def channel_from(sender_id: str, metadata: Mapping[str, Any] | None) -> str:

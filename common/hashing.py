@@ -33,6 +33,11 @@ class Hasher:
                     fh.write(secrets.token_hex(32))
         return cls(path.read_text().strip().encode())
 
+    @property
+    def key(self) -> bytes:
+        """The HMAC secret (shared by the gateway and the action server through settings or the data dir)."""
+        return self._key
+
     def __call__(self, value: str) -> str:
         """Return a short hex digest of ``value``."""
         return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:24]

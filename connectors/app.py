@@ -8,6 +8,7 @@ from aiohttp import web
 
 from admin import mount_admin
 from connectors.channels.base import ChatChannel
+from connectors.channels.sms import SmsChannel
 from connectors.channels.telegram import TelegramChannel
 from connectors.channels.web import WebChat
 from connectors.channels.zalo import ZaloChannel
@@ -55,4 +56,8 @@ def default_channels(settings: GatewaySettings) -> list[ChatChannel]:
         channels.append(ZaloChannel(settings))
     else:
         log.info("zalo disabled: set ZALO_APP_ID, ZALO_APP_SECRET and ZALO_OA_SECRET_KEY to enable it")
+    if settings.sms_enabled:
+        channels.append(SmsChannel(settings))
+    else:
+        log.info("sms disabled: set SMS_SECRET, SMS_SENDSMS_USER and SMS_SENDSMS_PASSWORD to enable it")
     return channels

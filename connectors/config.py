@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from admin.config import AdminSettings
-from common.settings import REPO_ROOT, PushTokenSettings, RasaSettings, Url
+from common.settings import REPO_ROOT, Flag, PushTokenSettings, RasaSettings, Url
 from knowledge.config import KnowledgeSettings
 
 __all__ = ["REPO_ROOT", "GatewayProcessSettings", "GatewaySettings"]
@@ -31,6 +31,20 @@ class GatewaySettings(PushTokenSettings, RasaSettings):
     zalo_access_token: str = Field("", alias="ZALO_ACCESS_TOKEN")
     zalo_refresh_token: str = Field("", alias="ZALO_REFRESH_TOKEN")
     zalo_max_skew_s: float = Field(300.0, alias="ZALO_MAX_SKEW_S")
+    hash_key: str = Field("", alias="TTHC_HASH_KEY")
+    sms_secret: str = Field("", alias="SMS_SECRET")
+    sms_allowed_ips: str = Field("127.0.0.1,::1", alias="SMS_ALLOWED_IPS")
+    sms_sendsms_url: Url = Field("http://127.0.0.1:13013/cgi-bin/sendsms", alias="SMS_SENDSMS_URL")
+    sms_sendsms_user: str = Field("", alias="SMS_SENDSMS_USER")
+    sms_sendsms_password: str = Field("", alias="SMS_SENDSMS_PASSWORD")
+    sms_from: str = Field("", alias="SMS_FROM")
+    sms_dlr_base_url: Url = Field("http://127.0.0.1:8080", alias="SMS_DLR_BASE_URL")
+    sms_ucs2: Flag = Field(False, alias="SMS_UCS2")
+    sms_max_parts: int = Field(2, ge=1, le=10, alias="SMS_MAX_PARTS")
+    sms_max_in_chars: int = Field(480, ge=10, alias="SMS_MAX_IN_CHARS")
+    sms_daily_max_in: int = Field(50, ge=1, alias="SMS_DAILY_MAX_IN")
+    sms_daily_max_parts: int = Field(40, ge=1, alias="SMS_DAILY_MAX_PARTS")
+    sms_duplicate_window_s: float = Field(120.0, ge=0, alias="SMS_DUPLICATE_WINDOW_S")
     outbox_max_attempts: int = Field(30, alias="OUTBOX_MAX_ATTEMPTS")
     outbox_retry_base_s: float = Field(1.0, alias="OUTBOX_RETRY_BASE_S")
     outbox_max_age_s: float = Field(7 * 24 * 3600.0, alias="OUTBOX_MAX_AGE_S")
@@ -47,6 +61,11 @@ class GatewaySettings(PushTokenSettings, RasaSettings):
     def telegram_enabled(self) -> bool:
         """Telegram needs a bot token and a webhook secret."""
         return bool(self.telegram_token and self.telegram_secret)
+
+    @property
+    def sms_enabled(self) -> bool:
+        """SMS needs the shared secret of Kannel's MO/DLR URLs and a sendsms account."""
+        return bool(self.sms_secret and self.sms_sendsms_user and self.sms_sendsms_password)
 
     @property
     def zalo_enabled(self) -> bool:

@@ -110,12 +110,14 @@ class Gateway:
         """Run ``job`` behind the sender's earlier jobs; the future holds its result."""
         return self.queues.submit(sender, job)
 
-    async def ask_rasa(self, sender: str, text: str, channel: str) -> list[BotMessage]:
-        """Forward a user message; on failure return the polite busy message."""
+    async def ask_rasa(
+        self, sender: str, text: str, channel: str, metadata: dict[str, Any] | None = None
+    ) -> list[BotMessage]:
+        """Forward a user message (with extra metadata); on failure return the polite busy message."""
         assert self.rasa is not None
         self.metrics.messages.inc(channel=channel, direction="in")
         try:
-            return await self.rasa.send(sender, nfc(text), channel)
+            return await self.rasa.send(sender, nfc(text), channel, **(metadata or {}))
         except RasaUnavailable as exc:
             self.metrics.errors.inc(kind="rasa_unavailable")
             log_rasa_failure(channel, sender, exc)
@@ -188,6 +190,7 @@ class Gateway:
                     "web": True,
                     "telegram": "tg" in self.channels,
                     "zalo": "zalo" in self.channels,
+                    "sms": "sms" in self.channels,
                 },
                 "outbox_pending": int(sum(self._pending_counts.values())),
             }

@@ -18,7 +18,8 @@ from dossier import texts
 from dossier.adapters import OnestopUnavailable
 from dossier.codes import extract_verification_digits, invalid_code_message
 from dossier.limits import LimitState
-from dossier.models import FINAL_STATUSES, Status
+from dossier.models import FINAL_STATUSES, Status, last_digits
+from dossier.phone_proof import PROOF_KEY, phone_matches, verified_phone_hash
 from dossier.services import DossierServices, get_services
 from dossier.settings import DossierSettings
 
@@ -85,6 +86,30 @@ class ValidateDossierForm(FormValidationAction):
                 return {"dossier_code": code}
         dispatcher.utter_message(text=invalid_code_message(" ".join(candidates)))
         return {"dossier_code": None}
+
+    async def extract_verification_digits(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """An SMS ``HS <code>`` from the dossier's own phone, vouched for by the gateway, stands for the digits."""
+        metadata = tracker.latest_message.get("metadata")
+        proof = metadata.get(PROOF_KEY) if isinstance(metadata, dict) else None
+        if proof is None or tracker.get_slot("verification_digits"):
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        code = normalize_dossier_code(entity_of(tracker, "dossier_code") or "") or normalize_dossier_code(text)
+        try:
+            svc = get_services()
+            phone = verified_phone_hash(svc.hash.key, proof, tracker.sender_id, code or "")
+            if code is None or phone is None:
+                log.warning("sms phone proof rejected for sender %s", svc.hash(tracker.sender_id))
+                return {}
+            dossier = await svc.adapter.get_dossier(code)
+        except Exception as exc:  # unavailable one-stop or services: fall back to asking for the digits
+            log.warning("sms phone proof not checked: %s", type(exc).__name__)
+            return {}
+        if dossier is None or not phone_matches(svc.hash.key, phone, dossier.applicant_phone):
+            return {}
+        return {"verification_digits": last_digits(dossier.applicant_phone)}
 
     async def validate_verification_digits(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -71,8 +71,10 @@ class GatewayPort(Protocol):
     def in_order(self, sender: str, job: Job) -> asyncio.Future[Any]:
         """Run ``job`` behind the sender's earlier jobs; the future holds its result."""
 
-    async def ask_rasa(self, sender: str, text: str, channel: str) -> list[BotMessage]:
-        """Forward a user message to Rasa (the busy message when Rasa fails)."""
+    async def ask_rasa(
+        self, sender: str, text: str, channel: str, metadata: dict[str, Any] | None = None
+    ) -> list[BotMessage]:
+        """Forward a user message (and extra Rasa metadata) to Rasa (the busy message when Rasa fails)."""
 
     async def respond(self, channel: ChatChannel, recipient: str, text: str) -> None:
         """Ask Rasa and queue its answer in the outbox, now (call it from an ordered job)."""

@@ -49,7 +49,7 @@ async def test_health_reports_rasa_and_channels(stack):
     body = await (await stack.client.get("/health")).json()
     assert body["status"] == "ok"
     assert body["rasa"]["reachable"] is True
-    assert body["channels"] == {"web": True, "telegram": True, "zalo": True}
+    assert body["channels"] == {"web": True, "telegram": True, "zalo": True, "sms": False}
     stack.rasa.down = True
     body = await (await stack.client.get("/health")).json()
     assert body["status"] == "degraded" and body["rasa"]["reachable"] is False
@@ -59,7 +59,9 @@ async def test_channels_without_credentials_are_disabled(make_stack, caplog):
     caplog.set_level(logging.INFO)
     s = await make_stack(telegram_token="", zalo_app_secret="")
     body = await (await s.client.get("/health")).json()
-    assert body["channels"] == {"web": True, "telegram": False, "zalo": False}
+    assert body["channels"] == {"web": True, "telegram": False, "zalo": False, "sms": False}
+    assert any("sms disabled" in r.getMessage() for r in caplog.records)
+    assert (await s.client.get("/sms/kannel/mo")).status == 404
     assert any("telegram disabled" in r.getMessage() for r in caplog.records)
     assert (await s.tg_update({"update_id": 1})).status == 404
 
