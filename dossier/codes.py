@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 from common.text import CCCD_RE, PHONE_RE, normalize_query
+from dossier.models import full_number
 from dossier.texts import CODE_EXAMPLE
 
 # Receipt codes of other systems that citizens sometimes paste instead of a one-stop code.
@@ -39,6 +40,16 @@ def extract_verification_digits(text: str) -> str | None:
         return None
     spelled = [_DIGIT_WORDS[w] for w in re.findall(r"\w+", folded) if w in _DIGIT_WORDS]
     return "".join(spelled) if len(spelled) == 4 else None
+
+
+def extract_second_factor(text: str) -> str | None:
+    """A whole phone (0xxxxxxxxx) or 12-digit CCCD number when one is written, else the 4 verification digits."""
+    if not text:
+        return None
+    normal = unicodedata.normalize("NFKC", text)
+    full = PHONE_RE.search(normal) or CCCD_RE.search(normal)
+    number = full_number(full.group(0)) if full else ""
+    return number or extract_verification_digits(text)
 
 
 def invalid_code_message(raw: str) -> str:
