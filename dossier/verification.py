@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from dossier.store import Hasher, StateDB
 
@@ -75,3 +76,10 @@ class CodeAlerts:
                 "SELECT code, first_ts, last_ts, until_ts FROM code_alerts WHERE until_ts > ? "
                 "ORDER BY last_ts DESC LIMIT ?", (ts, limit)).fetchall()
         return [CodeAlert(str(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows]
+
+
+def active_alerts(state_db: Path, now: float | None = None) -> list[CodeAlert]:
+    """Codes under attack recorded in the dossier state database at ``state_db`` (none when it does not exist)."""
+    if not state_db.exists():
+        return []
+    return CodeAlerts(StateDB(state_db)).active(now)

@@ -142,7 +142,7 @@ class ActionCheckDossier(Action):
             if dossier is None or not matched:
                 outcome = "not_found" if dossier is None else "wrong_digits"
                 after = await asyncio.to_thread(svc.limiter.record_failure, sender, code)
-                if after.code_locked and not state.code_locked:
+                if after.code_locked:
                     await self._alert(svc, channel, sender, code)
                 if after.locked:
                     self._refuse(dispatcher, after, svc.settings)
@@ -182,10 +182,10 @@ class ActionCheckDossier(Action):
 
     @staticmethod
     async def _alert(svc: DossierServices, channel: str, sender: str, code: str) -> None:
-        """Tell staff that failed tries just locked ``code`` (audit entry + admin dashboard notice)."""
-        log.warning("dossier code %s locked after repeated failed lookups", svc.hash(code))
-        await asyncio.to_thread(svc.alerts.raise_alert, code, time.time() + svc.settings.code_window_s)
-        await asyncio.to_thread(svc.audit.record, channel, sender, code, "code_locked")
+        """Tell staff that failed tries locked ``code`` (admin dashboard notice; audited when the lock starts)."""
+        if await asyncio.to_thread(svc.alerts.raise_alert, code, time.time() + svc.settings.code_window_s):
+            log.warning("dossier code %s locked after repeated failed lookups", svc.hash(code))
+            await asyncio.to_thread(svc.audit.record, channel, sender, code, "code_locked")
 
 
 class ActionSubscribeStatus(Action):
