@@ -32,9 +32,11 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _networks(value: Any) -> Any:
-    """Parse ADMIN_TRUSTED_PROXIES: comma-separated addresses or networks ('' trusts no proxy)."""
+    """Parse ADMIN_TRUSTED_PROXIES: comma-separated addresses or networks; 'none' trusts no proxy."""
     if not isinstance(value, str):
         return value
+    if value.strip().lower() == "none":
+        return ()
     try:
         return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
     except ValueError:
