@@ -22,6 +22,12 @@ ensure_rasa_token() {  # create $TTHC_DATA_DIR/.rasa_token (mode 0600) once, unl
   RASA_TOKEN=$(cat "$RASA_TOKEN_FILE")
   export RASA_TOKEN
 }
+
+rasa_server_args() {  # the `rasa run` arguments, one a line, for port $1: the HTTP API only behind $RASA_TOKEN
+  [ -n "$RASA_TOKEN" ] || { echo "RASA_TOKEN is empty: call ensure_rasa_token first" >&2; return 1; }
+  printf '%s\n' run --enable-api --auth-token "$RASA_TOKEN" -i 127.0.0.1 -p "${1:-5005}" \
+    --model models/tthc.tar.gz --endpoints endpoints.yml --credentials credentials.yml
+}
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # Known harmless warnings: SQLAlchemy 2.0 deprecations inside Rasa 3.6, and rasa-sdk 3.21 vs rasa 3.6.
 export SQLALCHEMY_SILENCE_UBER_WARNING=1

@@ -54,8 +54,8 @@ wait_http() {  # name, url, seconds
 t_start=$(date +%s)
 OMP_NUM_THREADS=1 start actions .venv/bin/python -m bot.action_server --host 127.0.0.1 --port 5055
 # The HTTP API (/model/parse, /conversations/...) answers only with ?token=$RASA_TOKEN; the REST channel needs none.
-rasa_args=(run --enable-api --auth-token "$RASA_TOKEN" -i 127.0.0.1 -p 5005 --model models/tthc.tar.gz
-           --endpoints endpoints.yml --credentials credentials.yml)
+mapfile -t rasa_args < <(rasa_server_args 5005)
+[ "${#rasa_args[@]}" -gt 0 ] || exit 1
 start rasa .venv-rasa/bin/rasa "${rasa_args[@]}"
 start gateway .venv/bin/python -m connectors
 start voice .venv/bin/python -m connectors.voice
