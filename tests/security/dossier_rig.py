@@ -10,13 +10,13 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.dossier import ActionCheckDossier, ActionSubscribeStatus
+from bot.actions.dossier import ActionCheckDossier, ActionSubscribeStatus, ValidateDossierForm
 from dossier import services as dossier_services
 from dossier.adapters.sqlite import SqliteOnestop
 from dossier.seed import DEMO_CODE, generate
 from dossier.settings import DossierSettings
 
-__all__ = ["DEMO_CODE", "install_services", "lookup", "subscribe", "tracker"]
+__all__ = ["DEMO_CODE", "form_value", "install_services", "lookup", "subscribe", "tracker"]
 
 
 def install_services(data_dir: Path) -> Iterator[dossier_services.DossierServices]:
@@ -44,6 +44,13 @@ def tracker(text: str, sender: str, slots: dict[str, Any], intent: str = "inform
                                                                    "parse_data": latest}],
         "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen",
     })
+
+
+async def form_value(text: str, sender: str) -> str:
+    """What the dossier form keeps in ``verification_digits`` when the citizen answers ``text``."""
+    t = tracker(text, sender, {"dossier_code": DEMO_CODE, "requested_slot": "verification_digits"})
+    result = await ValidateDossierForm().validate_verification_digits(text, CollectingDispatcher(), t, {})
+    return str(result.get("verification_digits") or "")
 
 
 async def lookup(code: str, factor: str, sender: str) -> tuple[dict[str, Any], str]:

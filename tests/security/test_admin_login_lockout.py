@@ -10,14 +10,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from admin.auth import client_address
 from admin.config import AdminSettings
 from admin.store import AdminStore
 from common.settings import SettingsError
 from connectors.app import create_app
 from connectors.config import GatewaySettings
 from dossier.store import StateDB
-from dossier.verification import CodeAlerts
 
 PASSWORDS = {"editor": "editor-pass-123456", "viewer": "viewer-pass-123456"}
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -114,6 +112,8 @@ async def test_a_hammered_account_only_slows_down(client: Any, monkeypatch: pyte
     ("::1", "2001:db8::7", "", "2001:db8::7"),  # empty: the default, the loopback addresses
 ])
 def test_client_address(peer: str, header: str, trusted: str, expected: str) -> None:
+    from admin.auth import client_address
+
     settings = AdminSettings.from_env({"ADMIN_TRUSTED_PROXIES": trusted})
     request = make_mocked_request("POST", "/admin/login", headers={"X-Forwarded-For": header} if header else {})
     request = request.clone(remote=peer)
@@ -121,6 +121,8 @@ def test_client_address(peer: str, header: str, trusted: str, expected: str) -> 
 
 
 async def test_dashboard_shows_codes_under_attack(client: Any, data_dir: Path) -> None:
+    from dossier.verification import CodeAlerts
+
     code = "000.00.20.H57-240101-0001"
     CodeAlerts(StateDB(data_dir / "dossier_state.db")).raise_alert(code, time.time() + 3600)
     c = await client()

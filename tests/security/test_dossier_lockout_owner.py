@@ -6,14 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.dossier import ValidateDossierForm
-from dossier.codes import extract_second_factor
 from dossier.seed import DEMO_CCCD, DEMO_PHONE
 from dossier.services import DossierServices
 
-from .dossier_rig import DEMO_CODE, install_services, lookup, tracker
+from .dossier_rig import DEMO_CODE, form_value, install_services, lookup
 
 
 @pytest.fixture
@@ -34,7 +31,7 @@ async def test_owner_gets_through_with_whole_phone_or_cccd_while_the_code_is_loc
     assert "last_dossier_code" not in slots and "CCCD (12 số)" in text
     for sender, factor in (("zalo:owner", "0912 346 789"), ("tg:owner", "+84 912.346.789"),
                            ("web:owner", DEMO_CCCD)):
-        slots, text = await lookup(DEMO_CODE, extract_second_factor(factor) or "", sender)
+        slots, text = await lookup(DEMO_CODE, await form_value(factor, sender), sender)
         assert slots.get("last_dossier_code") == DEMO_CODE, (factor, text)
         assert "Đang được giải quyết" in text
     outcomes = [e.outcome for e in services.audit.entries()]
@@ -61,12 +58,9 @@ async def test_staff_see_the_attack_once_in_the_audit_and_on_the_dashboard_list(
 
 
 async def test_the_form_keeps_a_whole_number_for_the_action(services: DossierServices) -> None:
-    form = ValidateDossierForm()
     for text, kept in (("cccd của tôi 001 085 012 345", DEMO_CCCD), ("sdt +84912346789", DEMO_PHONE),
                        ("6789", "6789"), ("so cuoi 6 7 8 9", "6789")):
-        t = tracker(text, "web:owner", {"dossier_code": DEMO_CODE, "requested_slot": "verification_digits"})
-        result = await form.validate_verification_digits(text, CollectingDispatcher(), t, {})
-        assert result == {"verification_digits": kept}, text
+        assert await form_value(text, "web:owner") == kept, text
 
 
 @pytest.mark.parametrize(("text", "factor"), [
@@ -75,4 +69,6 @@ async def test_the_form_keeps_a_whole_number_for_the_action(services: DossierSer
     ("mã 000.00.20.H57-240101-0001", None), ("12345678901234", None),
 ])
 def test_second_factor_table(text: str, factor: str | None) -> None:
+    from dossier.codes import extract_second_factor
+
     assert extract_second_factor(text) == factor

@@ -9,7 +9,6 @@ import pytest
 
 from dossier.services import DossierServices
 from dossier.store import Hasher, StateDB
-from dossier.verification import VerifiedPairs
 
 from .dossier_rig import DEMO_CODE, install_services, lookup, subscribe
 
@@ -50,6 +49,8 @@ async def test_failed_second_factor_verifies_nothing(services: DossierServices) 
 
 
 def test_verified_pairs_expire_and_are_stored_hashed_only(tmp_path: Path) -> None:
+    from dossier.verification import VerifiedPairs
+
     pairs = VerifiedPairs(StateDB(tmp_path / "state.db"), Hasher(b"k"), ttl_s=600)
     pairs.record("tg:42", DEMO_CODE, now=1000.0)
     assert pairs.is_verified("tg:42", DEMO_CODE, now=1599.0)
