@@ -92,10 +92,10 @@ class ValidateDossierForm(FormValidationAction):
     ) -> dict[str, Any]:
         """Keep exactly 4 digits, or a whole phone/CCCD number; otherwise explain and ask again."""
         values = slot_value if isinstance(slot_value, list) else [slot_value]
-        for candidate in [*(str(v) for v in values if v), tracker.latest_message.get("text") or ""]:
-            digits = extract_second_factor(candidate)
-            if digits:
-                return {"verification_digits": digits}
+        candidates = [*(str(v) for v in values if v), tracker.latest_message.get("text") or ""]
+        factors = [f for f in map(extract_second_factor, candidates) if f]
+        if factors:  # a whole number typed in the message wins over 4 digits the NLU may have cut out of it
+            return {"verification_digits": max(factors, key=len)}
         dispatcher.utter_message(text=texts.DIGITS_HELP)
         return {"verification_digits": None}
 

@@ -46,10 +46,10 @@ def tracker(text: str, sender: str, slots: dict[str, Any], intent: str = "inform
     })
 
 
-async def form_value(text: str, sender: str) -> str:
-    """What the dossier form keeps in ``verification_digits`` when the citizen answers ``text``."""
+async def form_value(text: str, sender: str, entity: str | None = None) -> str:
+    """What the dossier form keeps in ``verification_digits`` when the citizen answers ``text`` (NLU: ``entity``)."""
     t = tracker(text, sender, {"dossier_code": DEMO_CODE, "requested_slot": "verification_digits"})
-    result = await ValidateDossierForm().validate_verification_digits(text, CollectingDispatcher(), t, {})
+    result = await ValidateDossierForm().validate_verification_digits(entity or text, CollectingDispatcher(), t, {})
     return str(result.get("verification_digits") or "")
 
 
