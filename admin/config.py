@@ -64,7 +64,10 @@ class AdminSettings(GatewayClientSettings):
     login_delay_s: float = Field(2.0, alias="ADMIN_LOGIN_DELAY_S")
     # Peers whose X-Forwarded-For names the real client (the reverse proxy in front of the gateway).
     trusted_proxies: Networks = Field(_networks("127.0.0.1,::1"), alias="ADMIN_TRUSTED_PROXIES")
-    max_upload_mb: int = Field(200, alias="ADMIN_MAX_UPLOAD_MB")
+    max_upload_mb: int = Field(128, alias="ADMIN_MAX_UPLOAD_MB")
+    # An import runs in a child process bounded to this address space and time (IMPORT_MAX_* bound the file).
+    import_memory_mb: int = Field(1024, alias="ADMIN_IMPORT_MEMORY_MB", ge=256)
+    import_timeout_s: float = Field(300.0, alias="ADMIN_IMPORT_TIMEOUT_S", gt=0)
     index_build_cmd: Command = Field((sys.executable, "-m", "knowledge", "build"), alias="ADMIN_INDEX_BUILD_CMD")
     auto_rebuild: Flag = Field(False, alias="ADMIN_AUTO_REBUILD")
     semantic_search: Flag = Field(True, alias="ADMIN_SEMANTIC_SEARCH")

@@ -150,14 +150,24 @@ class Console:
             self.catalogue.close()
 
     def _clean_uploads(self) -> None:
-        """Delete uploads older than a day."""
+        """Delete every upload left by an earlier run: previews live in memory, so none can be applied."""
         root = self.settings.upload_dir
         if not root.is_dir():
             return
         for child in root.iterdir():
-            with contextlib.suppress(OSError):
-                if time.time() - child.stat().st_mtime > UPLOAD_TTL_S:
-                    shutil.rmtree(child, ignore_errors=True)
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    child.unlink()
+
+    def drop_expired_uploads(self) -> None:
+        """Forget previews older than a day and delete their files."""
+        now = time.time()
+        for token, pending in list(self.pending.items()):
+            if now - pending.created > UPLOAD_TTL_S:
+                self.pending.pop(token, None)
+                shutil.rmtree(pending.path.parent, ignore_errors=True)
 
     def code_alerts(self) -> list[CodeAlert]:
         """Dossier codes whose 4-digit check is locked by failed tries from the chat (worker thread)."""

@@ -34,6 +34,9 @@ class GatewaySettings(PushTokenSettings, RasaSettings):
     outbox_max_attempts: int = Field(30, alias="OUTBOX_MAX_ATTEMPTS")
     outbox_retry_base_s: float = Field(1.0, alias="OUTBOX_RETRY_BASE_S")
     outbox_max_age_s: float = Field(7 * 24 * 3600.0, alias="OUTBOX_MAX_AGE_S")
+    # When a user writes again, their held replies younger than this are sent first; older answers
+    # to earlier messages are dropped (proactive pushes are kept, marked with their time).
+    outbox_held_reply_max_age_s: float = Field(600.0, alias="OUTBOX_HELD_REPLY_MAX_AGE_S")
 
     @property
     def gateway_db(self) -> Path:

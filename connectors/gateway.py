@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -21,7 +22,7 @@ from connectors.dispatch import Job, SenderQueues
 from connectors.http import error_json, read_json_object
 from connectors.metrics import Metrics
 from connectors.outbox import Outbox
-from connectors.store import Store
+from connectors.store import PUSH_KEY, Store
 
 log = logging.getLogger("connectors")
 MAX_PUSH_MESSAGES = 20
@@ -120,12 +121,23 @@ class Gateway:
             log_rasa_failure(channel, sender, exc)
             return [BotMessage(BUSY_TEXT)]
 
-    async def reply(self, channel: ChatChannel, recipient: str, messages: list[BotMessage]) -> None:
-        """Render messages for a channel and queue them in the outbox."""
+    async def reply(
+        self, channel: ChatChannel, recipient: str, messages: list[BotMessage], push: bool = False
+    ) -> None:
+        """Render messages for a channel and queue them in the outbox (``push``: proactive, kept when late)."""
         payloads: list[dict[str, Any]] = []
         for message in messages:
             payloads += await channel.render(recipient, message)
+        if push:
+            payloads = [{**p, PUSH_KEY: True} for p in payloads]
         await self.outbox.enqueue(channel.name, recipient, payloads)
+
+    async def release_held(
+        self, channel: ChatChannel, recipient: str, mark: Callable[[dict[str, Any], float], dict[str, Any]]
+    ) -> None:
+        """The user wrote again: their held replies go out now, stale answers are dropped."""
+        stale_before = time.time() - self.settings.outbox_held_reply_max_age_s
+        await self.outbox.release(channel.name, recipient, stale_before, mark)
 
     async def respond(self, channel: ChatChannel, recipient: str, text: str) -> None:
         """Ask Rasa and queue its answer in the outbox."""
@@ -151,7 +163,7 @@ class Gateway:
             channel = self.channels.get(prefix)
             if channel is None:
                 raise PushRejected("channel_disabled")
-            self.notify(channel, recipient, messages)
+            self.in_order(sender, lambda: self.reply(channel, recipient, messages, push=True))
         self.metrics.messages.inc(amount=len(messages), channel=prefix, direction="push")
         log.info("push of %d message(s) to %s", len(messages), mask_pii(sender))
 

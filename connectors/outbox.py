@@ -1,7 +1,8 @@
 """Persisted outbox: every reply to Telegram/Zalo is queued in SQLite and retried with backoff.
 
 Items of one recipient go out strictly in order (only the oldest pending item of each recipient
-is attempted); different recipients are sent concurrently.
+is attempted); different recipients are sent concurrently. An item held because the user is out of
+reach (Zalo's interaction window) is released as soon as that user writes again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from connectors.metrics import Metrics
@@ -76,6 +78,16 @@ class Outbox:
         """Persist calls for one recipient and wake the worker."""
         if payloads:
             await self.store.enqueue(channel, recipient, payloads)
+            self._wake.set()
+
+    async def release(
+        self, channel: str, recipient: str, stale_before: float, mark: Callable[[dict[str, Any], float], dict[str, Any]]
+    ) -> None:
+        """The recipient wrote again: send their held items now (see ``Store.release_held``)."""
+        released, dropped = await self.store.release_held(channel, recipient, stale_before, mark)
+        if released or dropped:
+            log.info("outbox: %s user wrote again: %d held item(s) released, %d stale reply(ies) dropped",
+                     channel, released, dropped)
             self._wake.set()
 
     def start(self) -> None:

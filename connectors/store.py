@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+PUSH_KEY = "push"  # set on outbox payloads of proactive messages (status pushes, staff replies)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -200,6 +201,43 @@ class Store:
                 elif at > now:
                     next_at = at if next_at is None else min(next_at, at)
             return items, next_at
+
+        return await self._run(op)
+
+    async def release_held(
+        self, channel: str, recipient: str, stale_before: float, mark: Callable[[dict[str, Any], float], dict[str, Any]]
+    ) -> tuple[int, int]:
+        """Make a recipient's pending items due now; drop stale replies, ``mark`` stale pushes.
+
+        Returns (released, dropped).
+        """
+        now = time.time()
+
+        def op() -> tuple[int, int]:
+            released = dropped = 0
+            with self.conn:
+                self.conn.execute("BEGIN")
+                rows = self.conn.execute(
+                    "SELECT id, payload, created FROM outbox WHERE status = 'pending' AND channel = ? "
+                    "AND recipient = ? ORDER BY id",
+                    (channel, recipient),
+                ).fetchall()
+                for rid, raw, created in rows:
+                    payload = json.loads(raw)
+                    if created >= stale_before:
+                        self.conn.execute("UPDATE outbox SET next_at = MIN(next_at, ?) WHERE id = ?", (now, rid))
+                    elif payload.get(PUSH_KEY):
+                        marked = json.dumps(mark(payload, created), ensure_ascii=False)
+                        self.conn.execute("UPDATE outbox SET next_at = ?, payload = ? WHERE id = ?", (now, marked, rid))
+                    else:
+                        self.conn.execute(
+                            "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?",
+                            ("superseded: the user wrote again", rid),
+                        )
+                        dropped += 1
+                        continue
+                    released += 1
+            return released, dropped
 
         return await self._run(op)
 

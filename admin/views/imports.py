@@ -26,7 +26,8 @@ from admin.context import (
     session_of,
     username,
 )
-from knowledge.importers import import_file
+from knowledge.importers import ImportLimits, ImportReport
+from knowledge.importers.bounded import run_import
 from knowledge.index import IndexStore, catalogue_revision
 
 SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -40,12 +41,22 @@ async def import_page(request: web.Request) -> web.StreamResponse:
 async def import_upload(request: web.Request) -> web.StreamResponse:
     """Save the upload, check its CSRF token, and show a dry run of what would change."""
     console = request.app[CONSOLE_KEY]
-    settings = console.settings
-    session = session_of(request)
     if request.content_type != "multipart/form-data":
         return await error_page(request, 403, "Yêu cầu không hợp lệ (thiếu mã CSRF).")
+    console.drop_expired_uploads()
     token = auth.new_token()[:24]
-    folder = settings.upload_dir / token
+    folder = console.settings.upload_dir / token
+    try:
+        return await _receive_and_preview(request, console, token, folder)
+    finally:  # whatever happened (errors, a client gone mid-upload), only a previewed import keeps its file
+        if token not in console.pending:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _receive_and_preview(request: web.Request, console: Console, token: str, folder: Path) -> web.StreamResponse:
+    """Receive the multipart upload into ``folder`` and render the dry run."""
+    settings = console.settings
+    session = session_of(request)
     fields_seen: dict[str, str] = {}
     saved: Path | None = None
     too_big = False
@@ -72,44 +83,58 @@ async def import_upload(request: web.Request) -> web.StreamResponse:
             elif part.name:
                 fields_seen[part.name] = (await part.text())[:200]
     except (ValueError, aiohttp.ClientError, OSError):
-        shutil.rmtree(folder, ignore_errors=True)
         return await error_page(request, 400, "Không đọc được tệp tải lên.")
     if not auth.same(fields_seen.get(auth.CSRF_FIELD), session.csrf):
-        shutil.rmtree(folder, ignore_errors=True)
         return await error_page(request, 403, "Yêu cầu không hợp lệ (thiếu hoặc sai mã CSRF).")
     if too_big or saved is None:
-        shutil.rmtree(folder, ignore_errors=True)
         error = (f"Tệp lớn quá {settings.max_upload_bytes // (1024 * 1024)} MB." if too_big
                  else "Anh/chị chưa chọn tệp.")
         return await render(request, "import.html", http_status=400, report=None, token="", titles={}, error=error)
     fmt = fields_seen.get("format") or None
     fmt = fmt if fmt in ("project", "portal", "xlsx") else None
-    report = await asyncio.to_thread(import_file, console.catalogue, saved, True, fmt)
+    report = await _run(console, saved, True, fmt)
     report.path = saved.name
-    if not report.ok or not (report.added or report.updated):
-        shutil.rmtree(folder, ignore_errors=True)
-        token = ""
-    else:
+    if report.refused:
+        return await render(request, "import.html", http_status=413, report=None, token="", titles={},
+                            error=report.refused)
+    if report.ok and (report.added or report.updated):
         console.pending[token] = PendingImport(token, saved, fmt, session.user.username, time.time(), report)
+    else:
+        token = ""
     known = await asyncio.to_thread(console.catalogue.get_many, report.updated[:200])
     titles = {c: p.title for c, p in known.items()}
     return await render(request, "import.html", http_status=200 if report.ok else 400, report=report,
                         token=token, titles=titles, error="")
 
 
+async def _run(console: Console, path: Path, dry_run: bool, fmt: str | None) -> ImportReport:
+    """Import (or dry-run) ``path`` in a bounded child process, off the event loop."""
+    settings = console.settings
+    return await asyncio.to_thread(
+        run_import, console.knowledge.catalogue_db_url, path, dry_run, fmt,
+        ImportLimits.from_settings(console.knowledge), settings.import_memory_mb, settings.import_timeout_s,
+    )
+
+
 async def import_apply(request: web.Request) -> web.StreamResponse:
     """Apply a previewed import in one transaction."""
     console = request.app[CONSOLE_KEY]
+    console.drop_expired_uploads()
     token = (await read_form(request)).get("token", "")
     pending = console.pending.pop(token, None)
     if pending is None or time.time() - pending.created > UPLOAD_TTL_S or not pending.path.is_file():
+        if pending is not None:
+            shutil.rmtree(pending.path.parent, ignore_errors=True)
         return await error_page(request, 400, "Bản xem trước đã hết hạn. Anh/chị tải tệp lên lại.")
     before = await asyncio.to_thread(console.catalogue.revision)
     try:
-        report = await asyncio.to_thread(import_file, console.catalogue, pending.path, False, pending.fmt)
+        report = await _run(console, pending.path, False, pending.fmt)
     finally:
         shutil.rmtree(pending.path.parent, ignore_errors=True)
     report.path = pending.path.name
+    if report.refused:
+        return await render(request, "import.html", http_status=413, report=None, token="", titles={},
+                            error=report.refused)
     if not report.ok:
         return await render(request, "import.html", http_status=400, report=report, token="", titles={}, error="")
     await audit(request, "import.apply", pending.path.name, {"revision": before},

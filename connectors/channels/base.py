@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -79,6 +79,11 @@ class GatewayPort(Protocol):
 
     async def reply(self, channel: ChatChannel, recipient: str, messages: list[BotMessage]) -> None:
         """Render messages for a channel and queue them in the outbox, now."""
+
+    async def release_held(
+        self, channel: ChatChannel, recipient: str, mark: Callable[[dict[str, Any], float], dict[str, Any]]
+    ) -> None:
+        """The user wrote again: send their held outbox items now, dropping stale answers."""
 
     def converse(self, channel: ChatChannel, recipient: str, text: str) -> None:
         """Queue a user message behind the sender's earlier ones; the answer goes to the outbox."""

@@ -110,6 +110,16 @@ def seconds_until_morning(now: dt.datetime | None = None) -> float:
     return (morning - now).total_seconds()
 
 
+def mark_late(payload: dict[str, Any], created: float) -> dict[str, Any]:
+    """Prefix a late proactive text with the time it was written (Vietnam time)."""
+    message = payload.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("text"), str):
+        return payload
+    when = dt.datetime.fromtimestamp(created, VN_TZ).strftime("%H:%M %d/%m/%Y")
+    text = truncate(f"(Tin nhắn lúc {when}, gửi chậm) {message['text']}", TEXT_LIMIT)
+    return {**payload, "message": {**message, "text": text}}
+
+
 class ZaloTokens:
     """OA access/refresh tokens persisted in SQLite; one refresh at a time."""
 
@@ -245,6 +255,9 @@ class ZaloChannel(WebhookChannel[ZaloEvent]):
     def handle(self, event: ZaloEvent) -> None:
         """Queue the work an event asks for behind the user's earlier events."""
         uid = event.user_id
+        if event.kind != "unfollow":
+            # The user's message re-opens the interaction window: held replies go before the new answer.
+            self.in_order(uid, lambda: self.gateway.release_held(self, uid, mark_late))
         if event.kind == "text":
             text = event.text
 

@@ -6,23 +6,26 @@ broken; otherwise it writes all records in one transaction. A dry run reports wh
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 import sys
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from knowledge.importers.limits import ImportLimits, ImportRefused
 from knowledge.importers.merge import merge_procedure
 from knowledge.importers.portal import FACETS_MEASURED, parse_record, parse_record_report
+from knowledge.importers.portal_file import iter_raw_records, open_binary
 from knowledge.importers.project import load_project_file
 from knowledge.importers.xlsx import XlsxRow, load_xlsx_rows
 from knowledge.schema import Procedure
 from knowledge.store import Catalogue
 
 __all__ = [
+    "ImportLimits",
+    "ImportRefused",
     "ImportReport",
     "detect_format",
     "import_file",
@@ -50,6 +53,7 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     parse_rates: dict[str, tuple[int, int]] = field(default_factory=dict)
     revision: int = 0
+    refused: str = ""  # set when a limit refused the file: the reason in Vietnamese, for the admin
 
     @property
     def ok(self) -> bool:
@@ -105,41 +109,18 @@ def detect_format(path: Path) -> str:
     if name.endswith((".yml", ".yaml")):
         return "project"
     if name.endswith((".json", ".json.gz")):
-        head = _open_text(path).read(4096).lstrip()
-        return "portal" if '"ma_thu_tuc"' in head else "project"
+        with open_binary(path) as handle:
+            head = handle.read(4096)
+        return "portal" if b'"ma_thu_tuc"' in head else "project"
     raise ValueError(f"unknown file type: {path.name} (expected .yml/.yaml/.json, .jsonl[.gz] or .xlsx)")
 
 
-def _open_text(path: Path) -> Any:
-    """Open a text file, transparently gunzipping ``*.gz``."""
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open("r", encoding="utf-8-sig")
-
-
-def _read_portal(path: Path, report: ImportReport) -> list[Procedure]:
-    """Parse a portal crawl file (JSONL, or a JSON list of records)."""
-    with _open_text(path) as handle:
-        text = handle.read()
-    raws: list[tuple[int, Any]] = []
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            raws = list(enumerate(json.loads(stripped), start=1))
-        except json.JSONDecodeError as exc:
-            report.errors.append(f"invalid JSON: {exc}")
-            return []
-    else:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                raws.append((number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                report.errors.append(f"record {number}: invalid JSON ({exc.msg})")
+def _read_portal(path: Path, report: ImportReport, limits: ImportLimits) -> list[Procedure]:
+    """Parse a portal crawl file (JSONL, or a JSON list of records), one record at a time."""
     counts = {facet: [0, 0] for facet in FACETS_MEASURED}
     parsed: list[Procedure] = []
-    for number, raw in progress(raws, len(raws), "parse"):
+    for number, raw in progress(iter_raw_records(path, limits, report.errors), None, "parse"):
+        report.records += 1
         if not isinstance(raw, dict):
             report.errors.append(f"record {number}: not a JSON object")
             continue
@@ -153,7 +134,6 @@ def _read_portal(path: Path, report: ImportReport) -> list[Procedure]:
         for facet in parse.parsed:
             counts[facet][0] += 1
         parsed.append(procedure)
-    report.records = len(raws)
     report.parse_rates = {facet: (ok, present) for facet, (ok, present) in counts.items()}
     return parsed
 
@@ -186,10 +166,15 @@ def _xlsx_procedures(rows: list[XlsxRow], existing: Callable[[str], Procedure | 
 
 
 def import_file(
-    catalogue: Catalogue, path: str | Path, dry_run: bool = False, fmt: str | None = None
+    catalogue: Catalogue,
+    path: str | Path,
+    dry_run: bool = False,
+    fmt: str | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
-    """Validate and import one file; nothing is written on error or in a dry run."""
+    """Validate and import one file within ``limits``; nothing is written on error or in a dry run."""
     path = Path(path)
+    limits = limits or ImportLimits()
     report = ImportReport(path=str(path), format=fmt or "?", dry_run=dry_run)
     if not path.is_file():
         report.errors.append(f"no such file: {path}")
@@ -203,13 +188,13 @@ def import_file(
     incoming: list[Procedure]
     try:
         if report.format == "portal":
-            incoming = _read_portal(path, report)
+            incoming = _read_portal(path, report, limits)
         elif report.format == "project":
-            incoming, errors, total = load_project_file(path)
+            incoming, errors, total = load_project_file(path, limits)
             report.errors += errors
             report.records = total
         elif report.format == "xlsx":
-            rows, errors, warnings = load_xlsx_rows(path)
+            rows, errors, warnings = load_xlsx_rows(path, limits)
             report.errors += errors
             report.warnings += warnings
             report.records = len(rows)
@@ -217,7 +202,11 @@ def import_file(
         else:
             report.errors.append(f"unknown format {report.format!r}")
             return report
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+    except ImportRefused as exc:
+        report.errors.append(str(exc))
+        report.refused = exc.vi
+        return report
+    except (OSError, UnicodeDecodeError, EOFError, zlib.error) as exc:
         report.errors.append(f"cannot read {path.name}: {exc}")
         return report
     if report.errors:

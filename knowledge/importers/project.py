@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from knowledge.importers.limits import ImportLimits
 from knowledge.schema import Channel, Document, LegalBasis, Procedure
 
 _LIST_OF_STR = ("levels", "agencies", "steps", "aliases", "questions")
@@ -69,19 +70,25 @@ def validate_procedure_dict(data: Any) -> tuple[Procedure | None, list[str]]:
         return None, [str(exc)]
 
 
-def load_project_file(path: Path) -> tuple[list[Procedure], list[str], int]:
+def load_project_file(path: Path, limits: ImportLimits | None = None) -> tuple[list[Procedure], list[str], int]:
     """Load a YAML/JSON procedure list; return (procedures, errors with record numbers, record count)."""
+    limits = limits or ImportLimits()
+    limits.check_file(path)
     text = path.read_text(encoding="utf-8-sig")
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         return [], [f"cannot parse {path.name}: {exc}"], 0
+    except RecursionError:
+        return [], [f"cannot parse {path.name}: nested too deeply"], 0
     if isinstance(data, dict) and "procedures" in data:
         data = data["procedures"]
     if data is None:
         data = []
     if not isinstance(data, list):
         return [], ["expected a list of procedures (or a mapping with a 'procedures' list)"], 0
+    if len(data) > limits.max_records:
+        raise limits.too_many(path.name, "records")
     procedures: list[Procedure] = []
     errors: list[str] = []
     for number, item in enumerate(data, start=1):

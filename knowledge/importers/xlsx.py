@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from common.text import nfc, normalize_query
+from knowledge.importers.limits import ImportLimits
 
 _COLUMNS = {
     "ma so": "code",
@@ -49,10 +50,18 @@ def _header_map(values: tuple[Any, ...]) -> dict[str, int]:
     return found if {"code", "title"} <= set(found) else {}
 
 
-def load_xlsx_rows(path: Path) -> tuple[list[XlsxRow], list[str], list[str]]:
-    """Read every sheet's rows; return (rows, errors with row numbers, warnings)."""
+def _too_long(values: tuple[Any, ...], limit: int) -> bool:
+    """True when a text cell of the row is longer than ``limit`` characters."""
+    return any(isinstance(v, str) and len(v) > limit for v in values)
+
+
+def load_xlsx_rows(path: Path, limits: ImportLimits | None = None) -> tuple[list[XlsxRow], list[str], list[str]]:
+    """Read every sheet's rows within ``limits``; return (rows, errors with row numbers, warnings)."""
     from openpyxl import load_workbook
 
+    limits = limits or ImportLimits()
+    limits.check_zip(path)
+    seen = 0
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a corrupt file
@@ -63,7 +72,14 @@ def load_xlsx_rows(path: Path) -> tuple[list[XlsxRow], list[str], list[str]]:
     try:
         for sheet in workbook.worksheets:
             columns: dict[str, int] = {}
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            for number, values in enumerate(sheet.iter_rows(values_only=True, max_col=limits.max_columns), start=1):
+                seen += 1
+                if seen > limits.max_records + HEADER_SEARCH_ROWS:  # blank rows count: they cost time too
+                    raise limits.too_many(path.name, "rows")
+                if _too_long(values, limits.max_cell_chars):
+                    errors.append(f"sheet {sheet.title!r} row {number}: a cell is longer than "
+                                  f"{limits.max_cell_chars} characters (IMPORT_MAX_CELL_CHARS)")
+                    continue
                 if not columns:
                     if number > HEADER_SEARCH_ROWS:
                         break
