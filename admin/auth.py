@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import secrets
 
 from aiohttp import web
@@ -34,6 +35,30 @@ def set_cookie(settings: AdminSettings, request: web.Request, response: web.Stre
     """Set an HttpOnly, SameSite=Strict cookie (Secure when behind https)."""
     response.set_cookie(name, value, path=path, httponly=True, samesite="Strict", max_age=max_age,
                         secure=secure_cookie(settings, request))
+
+
+def client_address(request: web.Request, settings: AdminSettings) -> str:
+    """The client's address: the peer, or the last untrusted hop of X-Forwarded-For when the peer is a trusted proxy."""
+    remote = request.remote or ""
+    if not _trusted(remote, settings):
+        return remote
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "")[-2000:].split(",") if hop.strip()]
+    for hop in reversed(hops[-32:]):
+        if not _trusted(hop, settings):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return remote  # a malformed hop: count the request against the proxy itself
+    return hops[0] if hops else remote
+
+
+def _trusted(address: str, settings: AdminSettings) -> bool:
+    """True when ``address`` is one of the trusted proxies."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in settings.trusted_proxies)
 
 
 def new_token() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 import sys
 from pathlib import Path
@@ -27,6 +28,22 @@ def _command(value: Any) -> Any:
 
 
 Command = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_command)]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(value: Any) -> Any:
+    """Parse ADMIN_TRUSTED_PROXIES: comma-separated addresses or networks; 'none' trusts no proxy."""
+    if not isinstance(value, str):
+        return value
+    if value.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise invalid("comma-separated IP addresses or networks, e.g. 127.0.0.1,::1,10.0.0.0/8") from None
+
+
+Networks = Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)]
 
 
 class AdminSettings(GatewayClientSettings):
@@ -40,8 +57,13 @@ class AdminSettings(GatewayClientSettings):
     )
     session_idle_minutes: int = Field(120, alias="ADMIN_SESSION_IDLE_MINUTES")
     session_max_hours: int = Field(12, alias="ADMIN_SESSION_MAX_HOURS")
-    max_failures: int = Field(5, alias="ADMIN_MAX_LOGIN_FAILURES")
+    max_failures: int = Field(5, alias="ADMIN_MAX_LOGIN_FAILURES")  # per (account, client)
     lockout_minutes: int = Field(15, alias="ADMIN_LOCKOUT_MINUTES")
+    # Above this many failures on one account from all clients, every try on it waits ADMIN_LOGIN_DELAY_S.
+    account_slowdown_failures: int = Field(50, alias="ADMIN_ACCOUNT_SLOWDOWN_FAILURES")
+    login_delay_s: float = Field(2.0, alias="ADMIN_LOGIN_DELAY_S")
+    # Peers whose X-Forwarded-For names the real client (the reverse proxy in front of the gateway).
+    trusted_proxies: Networks = Field(_networks("127.0.0.1,::1"), alias="ADMIN_TRUSTED_PROXIES")
     max_upload_mb: int = Field(128, alias="ADMIN_MAX_UPLOAD_MB")
     # An import runs in a child process bounded to this address space and time (IMPORT_MAX_* bound the file).
     import_memory_mb: int = Field(1024, alias="ADMIN_IMPORT_MEMORY_MB", ge=256)
@@ -69,6 +91,11 @@ class AdminSettings(GatewayClientSettings):
     def lockout_s(self) -> int:
         """How long too many failed logins lock an account out, in seconds."""
         return self.lockout_minutes * 60
+
+    @property
+    def max_client_failures(self) -> int:
+        """Failed logins one client may make on all accounts together within the window."""
+        return self.max_failures * 4
 
     @property
     def max_upload_bytes(self) -> int:

@@ -29,6 +29,8 @@ from common.text import mask_pii
 from desk.feedback import FeedbackStore
 from desk.handoffs import HandoffQueue
 from desk.unanswered import UnansweredInbox
+from dossier.settings import DossierSettings
+from dossier.verification import CodeAlert, active_alerts
 from knowledge.config import KnowledgeSettings
 from knowledge.importers import ImportReport
 from knowledge.schema import Procedure
@@ -93,6 +95,9 @@ class Console:
         self.knowledge = get_settings(KnowledgeSettings)
         if self.knowledge.data_dir != settings.data_dir:  # a console given its own data dir (tests, a second site)
             self.knowledge = KnowledgeSettings.from_env({**os.environ, "TTHC_DATA_DIR": str(settings.data_dir)})
+        self.dossier = get_settings(DossierSettings)
+        if self.dossier.data_dir != settings.data_dir:
+            self.dossier = DossierSettings.from_env({**os.environ, "TTHC_DATA_DIR": str(settings.data_dir)})
         self.store: AdminStore
         self.catalogue: Catalogue
         self.service: KnowledgeService
@@ -163,6 +168,14 @@ class Console:
             if now - pending.created > UPLOAD_TTL_S:
                 self.pending.pop(token, None)
                 shutil.rmtree(pending.path.parent, ignore_errors=True)
+
+    def code_alerts(self) -> list[CodeAlert]:
+        """Dossier codes whose 4-digit check is locked by failed tries from the chat (worker thread)."""
+        try:
+            return active_alerts(self.dossier.state_db)
+        except Exception:
+            log.warning("admin: dossier state unreadable", exc_info=True)
+            return []
 
     def all_procedures(self) -> list[Procedure]:
         """Every procedure including retired ones, cached per catalogue revision."""
@@ -263,8 +276,9 @@ async def audit(request: web.Request, action: str, target: str = "", before: Any
                 who: str | None = None) -> None:
     """Append an audit entry for this request (by the logged-in user unless ``who`` is given)."""
     name = who if who is not None else username(request)
-    await asyncio.to_thread(request.app[CONSOLE_KEY].store.audit, name, action, target, before, after,
-                            request.remote or "")
+    console = request.app[CONSOLE_KEY]
+    await asyncio.to_thread(console.store.audit, name, action, target, before, after,
+                            auth.client_address(request, console.settings))
 
 
 async def read_form(request: web.Request) -> dict[str, str]:

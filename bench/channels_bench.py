@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -438,9 +439,10 @@ def start_direct(data_dir: Path, env: dict[str, str], log_dir: Path, rasa_url: s
             rasa_url = f"http://127.0.0.1:{rasa_port}"
             actions = launch("actions", [str(ROOT / ".venv/bin/python"), "-m", "bot.action_server", "--host",
                                          "127.0.0.1", "--port", str(act_port)], {"OMP_NUM_THREADS": "1"})
-            rasa = launch("rasa", [str(ROOT / ".venv-rasa/bin/rasa"), "run", "--enable-api", "-i", "127.0.0.1",
-                                   "-p", str(rasa_port), "--model", "models/tthc.tar.gz", "--endpoints",
-                                   "endpoints.yml", "--credentials", "credentials.yml"],
+            token = os.environ.setdefault("RASA_TOKEN", env.get("RASA_TOKEN") or secrets.token_hex(16))
+            rasa = launch("rasa", [str(ROOT / ".venv-rasa/bin/rasa"), "run", "--enable-api", "--auth-token", token,
+                                   "-i", "127.0.0.1", "-p", str(rasa_port), "--model", "models/tthc.tar.gz",
+                                   "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"],
                           {"ACTION_SERVER_URL": f"http://127.0.0.1:{act_port}/webhook"})
         gateway = launch("gateway", [sys.executable, "-m", "connectors"], {"RASA_URL": rasa_url})
         gw_url = f"http://127.0.0.1:{gw_port}"
@@ -457,6 +459,7 @@ def start_direct(data_dir: Path, env: dict[str, str], log_dir: Path, rasa_url: s
 def start_run_sh(data_dir: Path, env: dict[str, str], log: Path) -> Stack:
     """``bash scripts/run.sh`` with the bench environment; pids parsed from its output."""
     out = log.open("ab")
+    env = dict(env, RASA_TOKEN=os.environ.setdefault("RASA_TOKEN", env.get("RASA_TOKEN") or secrets.token_hex(16)))
     proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
     started: dict[str, int] = {}

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 
 from dossier.store import Hasher, StateDB
 
-OUTCOMES = frozenset({"ok", "not_found", "wrong_digits", "locked", "unavailable", "invalid"})
+# ok_full: verified with the whole phone/CCCD number while the 4-digit factor was locked for the code;
+# code_locked: the code just got locked by failed tries (staff see it on the admin dashboard);
+# subscribe_refused: a subscription for a code this sender had not verified.
+OUTCOMES = frozenset({"ok", "ok_full", "not_found", "wrong_digits", "locked", "code_locked", "unavailable",
+                      "invalid", "subscribe_refused"})
 
 
 @dataclass(frozen=True)

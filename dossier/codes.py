@@ -6,11 +6,14 @@ import re
 import unicodedata
 
 from common.text import CCCD_RE, PHONE_RE, normalize_query
+from dossier.models import full_number
 from dossier.texts import CODE_EXAMPLE
 
 # Receipt codes of other systems that citizens sometimes paste instead of a one-stop code.
 LAND_CODE_RE = re.compile(r"(?<![\w.])H\d{2}\.\d{2}-\d{6}-\d{4}(?!\w)", re.IGNORECASE)
 SOCIAL_INSURANCE_CODE_RE = re.compile(r"(?<!\d)\d{5}/\d{4}/\d{5}(?!\d)")
+# A 12-digit CCCD number as people write it: 001085012345, 001 085 012 345, 001.085.012.345.
+_SPACED_CCCD_RE = re.compile(r"(?<![\w.-])\d(?:[ .-]?\d){11}(?![ .-]?\d)(?!\w)")
 
 _DIGIT_WORDS = {
     "khong": "0", "linh": "0", "mot": "1", "hai": "2", "ba": "3", "bon": "4", "nam": "5", "lam": "5",
@@ -39,6 +42,16 @@ def extract_verification_digits(text: str) -> str | None:
         return None
     spelled = [_DIGIT_WORDS[w] for w in re.findall(r"\w+", folded) if w in _DIGIT_WORDS]
     return "".join(spelled) if len(spelled) == 4 else None
+
+
+def extract_second_factor(text: str) -> str | None:
+    """A whole phone (0xxxxxxxxx) or 12-digit CCCD number when one is written, else the 4 verification digits."""
+    if not text:
+        return None
+    normal = unicodedata.normalize("NFKC", text).replace("(", "").replace(")", "")
+    full = _SPACED_CCCD_RE.search(normal) or PHONE_RE.search(normal)
+    number = full_number(full.group(0)) if full else ""
+    return number or extract_verification_digits(text)
 
 
 def invalid_code_message(raw: str) -> str:

@@ -54,6 +54,16 @@ def last_digits(value: str | None, count: int = 4) -> str:
     return digits[-count:] if len(digits) >= count else ""
 
 
+def full_number(value: str | None) -> str:
+    """The digits of a phone (national form, 0xxxxxxxxx) or CCCD number; '' when it is neither."""
+    digits = "".join(ch for ch in value or "" if ch.isdigit())
+    if digits.startswith("0084") and len(digits) == 13:
+        digits = "0" + digits[4:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    return digits if (len(digits) == 10 and digits.startswith("0")) or len(digits) == 12 else ""
+
+
 @dataclass(frozen=True)
 class Dossier:
     """One dossier as the assistant sees it; personal fields never appear in repr()."""
@@ -86,6 +96,15 @@ class Dossier:
             return False
         phone_ok = hmac.compare_digest(last_digits(self.applicant_phone) or "\0\0\0\0", digits)
         id_ok = hmac.compare_digest(last_digits(self.applicant_id_number) or "\0\0\0\0", digits)
+        return phone_ok or id_ok
+
+    def matches_full_factor(self, number: str) -> bool:
+        """True when ``number`` is the applicant's whole phone or 12-digit CCCD number (not guessable)."""
+        given = full_number(number)
+        if not given:
+            return False
+        phone_ok = hmac.compare_digest(full_number(self.applicant_phone) or "\0", given)
+        id_ok = hmac.compare_digest(full_number(self.applicant_id_number) or "\0", given)
         return phone_ok or id_ok
 
     def is_overdue(self, today: date | None = None) -> bool:

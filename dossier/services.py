@@ -1,4 +1,4 @@
-"""Everything the dossier conversation needs (adapter, limiter, audit, subscriptions), wired once per process."""
+"""Everything the dossier conversation needs (adapter, limiter, audit, subscriptions, verified pairs), wired once."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dossier.limits import FailureLimiter
 from dossier.settings import DossierSettings
 from dossier.store import Hasher, StateDB
 from dossier.subscriptions import SubscriptionStore
+from dossier.verification import CodeAlerts, VerifiedPairs
 
 
 @dataclass
@@ -23,6 +24,8 @@ class DossierServices:
     audit: AuditLog
     subscriptions: SubscriptionStore
     hash: Hasher
+    verified: VerifiedPairs
+    alerts: CodeAlerts
 
     @classmethod
     def from_settings(cls, settings: DossierSettings, adapter: OnestopAdapter | None = None) -> DossierServices:
@@ -37,6 +40,8 @@ class DossierServices:
             audit=AuditLog(db, hasher),
             subscriptions=SubscriptionStore(db),
             hash=hasher,
+            verified=VerifiedPairs(db, hasher, settings.verified_ttl_s),
+            alerts=CodeAlerts(db),
         )
 
 

@@ -30,6 +30,7 @@ class DossierSettings(GatewayClientSettings, HotlineSettings):
     sender_window_s: float = Field(3600.0, alias="DOSSIER_SENDER_WINDOW_S")
     max_failures_per_code: int = Field(10, alias="DOSSIER_MAX_FAILURES_PER_CODE")
     code_window_s: float = Field(86400.0, alias="DOSSIER_CODE_WINDOW_S")
+    verified_ttl_s: float = Field(3600.0, alias="DOSSIER_VERIFIED_TTL_S")
     notifier_interval_s: float = Field(60.0, alias="NOTIFIER_INTERVAL_S")
     hash_key: str = Field("", alias="TTHC_HASH_KEY")
 

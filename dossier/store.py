@@ -1,4 +1,4 @@
-"""Our own SQLite state (audit, rate limits, subscriptions, push outbox) and keyed hashing of identifiers."""
+"""Our own SQLite state (audit, limits, subscriptions, outbox, verified pairs, alerts) and keyed hashing."""
 
 from __future__ import annotations
 
@@ -46,6 +46,16 @@ CREATE TABLE IF NOT EXISTS push_outbox (
     failed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS push_outbox_pending ON push_outbox(delivered_at, failed);
+CREATE TABLE IF NOT EXISTS verified_pairs (
+    pair_hash TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS code_alerts (
+    code TEXT PRIMARY KEY,
+    first_ts REAL NOT NULL,
+    last_ts REAL NOT NULL,
+    until_ts REAL NOT NULL
+);
 """
 
 

@@ -216,3 +216,12 @@ def unsubscribed_text(code: str | None, removed: int) -> str:
         target = f"hồ sơ {code}" if code else ("hồ sơ của anh/chị" if removed > 1 else "hồ sơ")
         return f"Dạ, em đã dừng gửi thông báo về {target}."
     return "Anh/chị hiện không theo dõi hồ sơ nào" + (f" có mã {code}" if code else "") + ", nên không cần hủy ạ."
+
+
+def code_locked_text(hours_s: float, hotline: str) -> str:
+    """The 4-digit factor is locked for this code: the owner can still prove ownership with the whole number."""
+    hours = max(1, round(hours_s / 3600))
+    return (f"Mã hồ sơ này đã bị tra cứu sai nhiều lần, nên em tạm ngừng nhận 4 số xác minh trong {hours} giờ "
+            "để bảo vệ thông tin của người dân. Nếu anh/chị là người nộp hồ sơ, anh/chị bấm “Tra cứu lại” và "
+            "khi em hỏi 4 số, gửi đầy đủ số CCCD (12 số) hoặc số điện thoại đã khai trong hồ sơ; "
+            f"hoặc gọi tổng đài {hotline} để được hỗ trợ.")

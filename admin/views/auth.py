@@ -34,9 +34,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     target = form.get("next", "/admin/")
     if not target.startswith("/admin/") or "//" in target or "\\" in target:
         target = "/admin/"
-    user_key, ip_key = f"u:{username}", f"ip:{request.remote or ''}"
-    locked = (await asyncio.to_thread(store.failures, user_key, s.lockout_s) >= s.max_failures
-              or await asyncio.to_thread(store.failures, ip_key, s.lockout_s) >= s.max_failures * 4)
+    # Per (account, client) lock-out, per client cap, and only a delay on the account as a whole: an attacker
+    # elsewhere can neither lock the owner out nor lock every account from a shared (proxy) address.
+    client = auth.client_address(request, s)
+    pair_key, client_key, user_key = f"uc:{username}|{client}", f"ip:{client}", f"u:{username}"
+    locked = (await asyncio.to_thread(store.failures, pair_key, s.lockout_s) >= s.max_failures
+              or await asyncio.to_thread(store.failures, client_key, s.lockout_s) >= s.max_client_failures)
 
     async def again(status: int, error: str) -> web.Response:
         """The login form again, with an error and a fresh CSRF cookie."""
@@ -49,14 +52,16 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if locked:
         await audit(request, "login.locked", username, who="")
         minutes = max(1, s.lockout_s // 60)
-        return await again(429, f"Đăng nhập sai quá nhiều lần. Tài khoản tạm khóa, anh/chị thử lại sau {minutes} "
-                                "phút hoặc liên hệ quản trị viên.")
+        return await again(429, f"Đăng nhập sai quá nhiều lần từ máy này. Đăng nhập tạm khóa, anh/chị thử lại sau "
+                                f"{minutes} phút hoặc liên hệ quản trị viên.")
+    if await asyncio.to_thread(store.failures, user_key, s.lockout_s) >= s.account_slowdown_failures:
+        await asyncio.sleep(s.login_delay_s)
     user = await asyncio.to_thread(store.check_password, username, password)
     if user is None:
-        await asyncio.to_thread(store.add_failure, user_key, ip_key)
+        await asyncio.to_thread(store.add_failure, pair_key, client_key, user_key)
         await audit(request, "login.failed", username, who="")
         return await again(401, "Sai tên đăng nhập hoặc mật khẩu.")
-    await asyncio.to_thread(store.clear_failures, user_key)
+    await asyncio.to_thread(store.clear_failures, pair_key)
     token = await asyncio.to_thread(store.create_session, user.username)
     await audit(request, "login", user.username, who=user.username)
     response = web.HTTPSeeOther(target)

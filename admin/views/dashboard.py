@@ -65,4 +65,5 @@ async def home(request: web.Request) -> web.StreamResponse:
         disliked=[(code, titles.get(code, ""), up, down) for code, (up, down) in disliked],
         open_handoffs=(await asyncio.to_thread(console.handoff_queue.counts)).get("open", 0),
         unanswered_new=await asyncio.to_thread(console.inbox.count, "new"),
+        code_alerts=await asyncio.to_thread(console.code_alerts),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -16,7 +17,7 @@ from common.settings import get_settings
 from common.text import normalize_dossier_code
 from dossier import texts
 from dossier.adapters import OnestopUnavailable
-from dossier.codes import extract_verification_digits, invalid_code_message
+from dossier.codes import extract_second_factor, invalid_code_message
 from dossier.limits import LimitState
 from dossier.models import FINAL_STATUSES, Status, last_digits
 from dossier.phone_proof import PROOF_KEY, phone_matches, verified_phone_hash
@@ -114,12 +115,12 @@ class ValidateDossierForm(FormValidationAction):
     async def validate_verification_digits(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Keep exactly 4 digits; otherwise explain and ask again."""
+        """Keep exactly 4 digits, or a whole phone/CCCD number; otherwise explain and ask again."""
         values = slot_value if isinstance(slot_value, list) else [slot_value]
-        for candidate in [*(str(v) for v in values if v), tracker.latest_message.get("text") or ""]:
-            digits = extract_verification_digits(candidate)
-            if digits:
-                return {"verification_digits": digits}
+        candidates = [*(str(v) for v in values if v), tracker.latest_message.get("text") or ""]
+        factors = [f for f in map(extract_second_factor, candidates) if f]
+        if factors:  # a whole number typed in the message wins over 4 digits the NLU may have cut out of it
+            return {"verification_digits": max(factors, key=len)}
         dispatcher.utter_message(text=texts.DIGITS_HELP)
         return {"verification_digits": None}
 
@@ -137,8 +138,8 @@ class ActionCheckDossier(Action):
         """Look the dossier up and reply; always clears the form slots."""
         events: list[EventType] = [SlotSet("dossier_code", None), SlotSet("verification_digits", None)]
         code = normalize_dossier_code(str(tracker.get_slot("dossier_code") or ""))
-        digits = extract_verification_digits(str(tracker.get_slot("verification_digits") or ""))
-        if not code or not digits:
+        factor = extract_second_factor(str(tracker.get_slot("verification_digits") or ""))
+        if not code or not factor:
             dispatcher.utter_message(text=texts.MISSING_SLOTS, buttons=[BTN_RETRY])
             return events
         svc = _services_or_apologise(dispatcher)
@@ -148,9 +149,10 @@ class ActionCheckDossier(Action):
         outcome = "unavailable"
         try:
             state = await asyncio.to_thread(svc.limiter.check, sender, code)
-            if state.locked:
+            full = len(factor) > 4
+            if state.sender_locked or (state.code_locked and not full):
                 outcome = "locked"
-                dispatcher.utter_message(text=_locked(state, svc.settings), buttons=[BTN_HUMAN])
+                self._refuse(dispatcher, state, svc.settings)
                 return events
             try:
                 dossier = await svc.adapter.get_dossier(code)
@@ -158,16 +160,23 @@ class ActionCheckDossier(Action):
                 dispatcher.utter_message(text=texts.onestop_down_text(svc.settings.hotline),
                                          buttons=[BTN_RETRY, BTN_HUMAN])
                 return events
-            if dossier is None or not dossier.matches_second_factor(digits):
+            # While the 4 digits are locked for this code, only the whole number (not guessable) gets through.
+            matched = dossier is not None and (
+                dossier.matches_full_factor(factor) if state.code_locked else dossier.matches_second_factor(factor[-4:])
+            )
+            if dossier is None or not matched:
                 outcome = "not_found" if dossier is None else "wrong_digits"
-                state = await asyncio.to_thread(svc.limiter.record_failure, sender, code)
-                if state.locked:
-                    dispatcher.utter_message(text=_locked(state, svc.settings), buttons=[BTN_HUMAN])
+                after = await asyncio.to_thread(svc.limiter.record_failure, sender, code)
+                if after.code_locked:
+                    await self._alert(svc, channel, sender, code)
+                if after.locked:
+                    self._refuse(dispatcher, after, svc.settings)
                 else:
-                    dispatcher.utter_message(text=texts.no_match_text(code, state.sender_remaining),
+                    dispatcher.utter_message(text=texts.no_match_text(code, after.sender_remaining),
                                              buttons=[BTN_RETRY, BTN_HUMAN])
                 return events
-            outcome = "ok"
+            outcome = "ok_full" if state.code_locked else "ok"
+            await asyncio.to_thread(svc.verified.record, sender, code)
             buttons = [BTN_OTHER]
             if dossier.status not in FINAL_STATUSES and channel != "voice":
                 buttons.insert(0, BTN_SUBSCRIBE)
@@ -187,6 +196,22 @@ class ActionCheckDossier(Action):
             except Exception:
                 log.exception("audit write failed")
 
+    @staticmethod
+    def _refuse(dispatcher: CollectingDispatcher, state: LimitState, settings: DossierSettings) -> None:
+        """Explain a lock: the sender's, else the code's (with the whole-number way through for the owner)."""
+        if state.sender_locked:
+            dispatcher.utter_message(text=_locked(state, settings), buttons=[BTN_HUMAN])
+        else:
+            dispatcher.utter_message(text=texts.code_locked_text(settings.code_window_s, settings.hotline),
+                                     buttons=[BTN_RETRY, BTN_HUMAN])
+
+    @staticmethod
+    async def _alert(svc: DossierServices, channel: str, sender: str, code: str) -> None:
+        """Tell staff that failed tries locked ``code`` (admin dashboard notice; audited when the lock starts)."""
+        if await asyncio.to_thread(svc.alerts.raise_alert, code, time.time() + svc.settings.code_window_s):
+            log.warning("dossier code %s locked after repeated failed lookups", svc.hash(code))
+            await asyncio.to_thread(svc.audit.record, channel, sender, code, "code_locked")
+
 
 class ActionSubscribeStatus(Action):
     """Follow the last successfully verified dossier and get one push per status change."""
@@ -199,7 +224,7 @@ class ActionSubscribeStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Subscribe sender+channel to ``last_dossier_code``."""
-        code = tracker.get_slot(LAST_CODE_SLOT)
+        code = normalize_dossier_code(str(tracker.get_slot(LAST_CODE_SLOT) or ""))
         if not code:
             dispatcher.utter_message(text=texts.SUBSCRIBE_NEEDS_LOOKUP,
                                      buttons=[{"title": "Tra cứu hồ sơ", "payload": "/check_status"}])
@@ -211,6 +236,14 @@ class ActionSubscribeStatus(Action):
         svc = _services_or_apologise(dispatcher)
         if svc is None:
             return []
+        # The slot alone proves nothing (it can be set by injected events): this sender must have verified this code.
+        if not await asyncio.to_thread(svc.verified.is_verified, tracker.sender_id, code):
+            log.warning("subscription refused: sender %s did not verify dossier %s",
+                        svc.hash(tracker.sender_id), svc.hash(code))
+            await asyncio.to_thread(svc.audit.record, channel, tracker.sender_id, code, "subscribe_refused")
+            dispatcher.utter_message(text=texts.SUBSCRIBE_NEEDS_LOOKUP,
+                                     buttons=[{"title": "Tra cứu hồ sơ", "payload": "/check_status"}])
+            return [SlotSet(LAST_CODE_SLOT, None)]
         try:
             dossier = await svc.adapter.get_dossier(code)
         except Exception as exc:  # OnestopUnavailable or anything unexpected: never crash the turn

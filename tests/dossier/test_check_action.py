@@ -135,6 +135,7 @@ def subscribe_tracker(sender: str = "web:abc", last: str | None = DEMO_CODE, cha
 
 
 async def test_subscribe_and_unsubscribe(services: DossierServices) -> None:
+    await check(DEMO_CODE, "6789")  # the verified lookup the subscription builds on
     dispatcher = CollectingDispatcher()
     await ActionSubscribeStatus().run(dispatcher, subscribe_tracker(), {})
     subs = services.subscriptions.all()
@@ -176,6 +177,7 @@ async def test_subscribe_refused_on_voice(services: DossierServices) -> None:
 
 
 async def test_subscribe_final_status_refused(services: DossierServices, onestop: SqliteOnestop) -> None:
+    await check(DEMO_CODE, "6789")
     onestop.update(DEMO_CODE, status="RESULT_RETURNED")
     dispatcher = CollectingDispatcher()
     await ActionSubscribeStatus().run(dispatcher, subscribe_tracker(), {})
@@ -204,6 +206,7 @@ async def test_subscription_cap(services: DossierServices) -> None:
 
     for i in range(MAX_SUBSCRIPTIONS_PER_SENDER):
         services.subscriptions.subscribe("web:abc", "web", f"000.00.20.H57-240101-{i + 100:04d}", "PROCESSING")
+    await check(DEMO_CODE, "6789")
     dispatcher = CollectingDispatcher()
     await ActionSubscribeStatus().run(dispatcher, subscribe_tracker(), {})
     assert len(services.subscriptions.for_sender("web:abc")) == MAX_SUBSCRIPTIONS_PER_SENDER

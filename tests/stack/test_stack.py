@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ pytestmark = pytest.mark.stack
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA = "http://127.0.0.1:5005"
+TOKEN = secrets.token_hex(16)
 GATEWAY = "http://127.0.0.1:8080"
 
 
@@ -71,7 +74,7 @@ class Stack:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Environment with a private tracker store, so the test does not touch var/tracker.db."""
     tracker = tmp_path_factory.mktemp("tracker") / "tracker.db"
-    yield {**os.environ, "TRACKER_STORE_URL": f"sqlite:///{tracker}"}
+    yield {**os.environ, "TRACKER_STORE_URL": f"sqlite:///{tracker}", "RASA_TOKEN": TOKEN}
 
 
 def start(env: dict[str, str]) -> Stack:
@@ -102,9 +105,14 @@ def test_stack_end_to_end(env: dict[str, str]) -> None:
         assert replies and "Xin chào" in replies[0]["text"]
         assert [b["title"] for b in replies[0]["buttons"]] == ["Hỏi thủ tục", "Tra cứu hồ sơ", "Gặp tổng đài viên"]
 
-        assert http(f"{RASA}/model/parse", {"text": "kiem tra ho so giup toi"})["intent"]["name"] == "check_status"
-        assert http(f"{RASA}/model/parse", {"text": "lam giay khai sinh can gi"})["intent"]["name"] == "ask_procedure"
-        assert http(f"{RASA}/model/parse", {"text": "asdkjh qwe"})["intent"]["name"] == "nlu_fallback"
+        parse = f"{RASA}/model/parse?token={TOKEN}"
+        assert http(parse, {"text": "kiem tra ho so giup toi"})["intent"]["name"] == "check_status"
+        assert http(parse, {"text": "lam giay khai sinh can gi"})["intent"]["name"] == "ask_procedure"
+        assert http(parse, {"text": "asdkjh qwe"})["intent"]["name"] == "nlu_fallback"
+        for url in (f"{RASA}/model/parse", f"{RASA}/model/parse?token=wrong", f"{RASA}/conversations/{sender}/tracker"):
+            with pytest.raises(urllib.error.HTTPError) as denied:
+                http(url, {"text": "xin chao"} if "parse" in url else None)
+            assert denied.value.code == 401, url
 
         # The whole path: NLU -> action server -> catalogue search -> answer citing the code.
         answer = http(f"{RASA}/webhooks/rest/webhook", {"sender": sender, "message": "lam giay khai sinh can gi"})
@@ -123,7 +131,7 @@ def test_stack_end_to_end(env: dict[str, str]) -> None:
 
     stack = start(env)
     try:
-        tracker = http(f"{RASA}/conversations/{sender}/tracker")
+        tracker = http(f"{RASA}/conversations/{sender}/tracker?token={TOKEN}")
         texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
         assert "xin chao" in texts, "the conversation did not survive a restart"
     finally:
