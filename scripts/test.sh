@@ -22,7 +22,7 @@ rasa_cmd() { .venv-rasa/bin/rasa "$@"; }
 step "ruff" .venv/bin/ruff check .
 step "mypy" .venv/bin/mypy
 step "import contracts (.importlinter)" .venv/bin/lint-imports --no-cache
-step "pytest (.venv-rasa: tokenizer, NLU components)" .venv-rasa/bin/python -m pytest -q -p no:cacheprovider tests/nlu
+step "pytest (.venv-rasa: tokenizer, NLU components, REST channel)" .venv-rasa/bin/python -m pytest -q -p no:cacheprovider tests/nlu tests/security/test_rasa_rest_channel.py
 step "pytest (.venv: actions, knowledge, dossier, connectors, ...)" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/nlu
 step "rasa data validate" rasa_cmd data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
