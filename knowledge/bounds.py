@@ -1,9 +1,10 @@
 """Bounds on the work one question may cost: cut the query, refuse noise, run searches in their own pool.
 
 Real citizen questions are short: the 413 questions of ``bench/devset`` are at most 153 characters
-and 23 syllables (99th percentile 109 characters, 17 syllables). The defaults leave room for twice
-that and cut the rest before encoding and lexical scoring, so one search costs the same whether the
-message was 200 characters or 10 MB.
+and 23 words (99th percentile 109 characters, 17 words). The defaults keep every one of them whole
+and cut the rest before encoding and lexical scoring, so one search costs the same whether the
+message was 200 characters or 10 MB. Questions longer than any real one (``LONG_QUERY_CHARS``)
+search in a lane of their own, so a crowd of them cannot hold up the short ones.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-QUERY_MAX_CHARS = 300
-QUERY_MAX_TOKENS = 48
+QUERY_MAX_CHARS = 200
+QUERY_MAX_TOKENS = 40
 QUESTION_MAX_CHARS = 1000
+LONG_QUERY_CHARS = 160
 _TOKEN = re.compile(r"\w+")
 # A Vietnamese syllable is at most 7 letters ("nghiêng"); teencode and numbers are shorter still.
 _SYLLABLE = re.compile(r"[^\W\d_]{1,7}|\d{1,12}")

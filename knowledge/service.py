@@ -7,7 +7,7 @@ import threading
 from typing import Protocol
 
 from common.settings import get_settings
-from knowledge.bounds import SearchPool, bound_query, is_noise
+from knowledge.bounds import LONG_QUERY_CHARS, SearchPool, bound_query, is_noise
 from knowledge.config import KnowledgeSettings
 from knowledge.index import IndexStore
 from knowledge.keyword_search import KeywordSearcher
@@ -48,7 +48,7 @@ class KnowledgeService:
         self._fallback: KeywordSearcher | None = None
         self._fallback_revision = -1
         self._lock = threading.Lock()
-        self._pool: SearchPool | None = None
+        self._pools: dict[bool, SearchPool] = {}
 
     @classmethod
     def from_settings(cls, settings: KnowledgeSettings | None = None) -> KnowledgeService:
@@ -94,14 +94,16 @@ class KnowledgeService:
             searcher.max_query_chars = self.settings.query_max_chars
             searcher.max_query_tokens = self.settings.query_max_tokens
 
-    @property
-    def pool(self) -> SearchPool:
-        """The searches' own bounded thread pool (created on first use)."""
+    def pool(self, question: str = "") -> SearchPool:
+        """The bounded thread pool searches for ``question`` run in: one for short, one for long questions."""
+        s = self.settings
+        long = len(question.strip()) > LONG_QUERY_CHARS
         with self._lock:
-            if self._pool is None:
-                s = self.settings
-                self._pool = SearchPool(s.search_workers, s.search_queue, s.search_deadline)
-            return self._pool
+            if long not in self._pools:
+                workers, queue = (s.long_search_workers, s.long_search_queue) if long else (
+                    s.search_workers, s.search_queue)
+                self._pools[long] = SearchPool(workers, queue, s.search_deadline)
+            return self._pools[long]
 
     def is_noise(self, question: str) -> bool:
         """True when ``question`` is too long or too little made of words to be searched."""

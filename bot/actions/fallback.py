@@ -86,7 +86,7 @@ class ActionFallback(Action):
                 return [UserUtteranceReverted()]
             loop = asyncio.get_running_loop()
             try:
-                if await self.service.pool.run(lambda: self._confident_procedure(text)):
+                if await self.service.pool(text).run(lambda: self._confident_procedure(text)):
                     return await self.procedures.run(dispatcher, tracker, domain)
                 await loop.run_in_executor(
                     None, lambda: self.inbox.log(text, channel_of(tracker), tracker.sender_id)

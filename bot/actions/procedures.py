@@ -67,7 +67,7 @@ class ActionAnswerProcedure(Action):
             if text and self.service.is_noise(text):
                 reply, code, facet = answers.ask_shorter(), tracker.get_slot("procedure_code"), None
             else:
-                reply, code, facet = await self.service.pool.run(lambda: self._decide(tracker))
+                reply, code, facet = await self.service.pool(text).run(lambda: self._decide(tracker))
         except Busy as exc:
             logger.warning("action_answer_procedure answered busy: %s", exc)
             reply, code, facet = answers.busy(), tracker.get_slot("procedure_code"), None

@@ -103,7 +103,7 @@ def test_the_searcher_sees_a_bounded_query(catalogue: Catalogue) -> None:
     service = KnowledgeService(catalogue, searcher)
     service.search(long_question(900))
     service.search("tôi muốn hỏi " + "thủ tục đăng ký khai sinh cho con " * 30)
-    assert searcher.queries and all(len(q) <= 300 and len(q.split()) <= 48 for q in searcher.queries)
+    assert searcher.queries and all(len(q) <= 200 and len(q.split()) <= 40 for q in searcher.queries)
 
 
 def test_real_questions_are_searched_whole(catalogue: Catalogue) -> None:
