@@ -21,7 +21,7 @@ from sanic.response import HTTPResponse
 MAX_CHARS = 2000  # the gateway's web chat cap; Telegram and Zalo messages are shorter
 MAX_BODY_BYTES = 64 * 1024
 # Sender ids (``tg:…``, ``zalo:…``, ``web:…``, ``call:<SIP Call-ID>``): short, no control characters.
-SENDER_RE = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+SENDER_RE = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 
 
 def _error(status: int, code: str, message: str) -> HTTPResponse:

@@ -63,16 +63,29 @@ class SearchPool:
     request still waiting when its deadline passes is dropped before it runs and answered "busy".
     """
 
-    def __init__(self, workers: int = 2, queue: int = 8, deadline: float = 8.0) -> None:
-        """``workers`` threads, at most ``queue`` requests waiting, each given ``deadline`` seconds."""
+    def __init__(self, workers: int = 2, queue: int = 8, deadline: float = 8.0, min_interval: float = 0.0) -> None:
+        """``workers`` threads, at most ``queue`` waiting, ``deadline`` seconds each, one start per ``min_interval``."""
         self.deadline = deadline
+        self.min_interval = min_interval
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="search")
         self._slots = threading.BoundedSemaphore(workers + queue)
+        self._rate_lock = threading.Lock()
+        self._next_start = 0.0
+
+    def _admit(self) -> None:
+        """Take a place in the pool, or raise :class:`Busy` (queue full, or faster than ``min_interval``)."""
+        if self.min_interval > 0:
+            with self._rate_lock:
+                now = time.monotonic()
+                if now < self._next_start:
+                    raise Busy("search rate exceeded")
+                self._next_start = now + self.min_interval
+        if not self._slots.acquire(blocking=False):
+            raise Busy("search queue full")
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` in the pool; raise :class:`Busy` when it is full or the deadline passes first."""
-        if not self._slots.acquire(blocking=False):
-            raise Busy("search queue full")
+        self._admit()
         start_by = time.monotonic() + self.deadline
 
         def job() -> T:

@@ -100,9 +100,12 @@ class KnowledgeService:
         long = len(question.strip()) > LONG_QUERY_CHARS
         with self._lock:
             if long not in self._pools:
-                workers, queue = (s.long_search_workers, s.long_search_queue) if long else (
-                    s.search_workers, s.search_queue)
-                self._pools[long] = SearchPool(workers, queue, s.search_deadline)
+                if long:
+                    pool = SearchPool(s.long_search_workers, s.long_search_queue, s.search_deadline,
+                                      s.long_search_interval)
+                else:
+                    pool = SearchPool(s.search_workers, s.search_queue, s.search_deadline)
+                self._pools[long] = pool
             return self._pools[long]
 
     def is_noise(self, question: str) -> bool:
