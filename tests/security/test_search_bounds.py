@@ -169,6 +169,17 @@ def test_searches_cannot_starve_other_work_and_late_ones_are_answered_busy(
     assert answers.count(BUSY_TEXT) == 12  # every one held past its deadline is answered "busy"
 
 
+def test_long_questions_cannot_crowd_out_short_ones(catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KNOWLEDGE_LONG_SEARCH_INTERVAL", "60")
+    searcher = RecordingSearcher(catalogue)
+    action = ActionAnswerProcedure(KnowledgeService(catalogue, searcher))
+    long_q = long_question(500)
+    assert BUSY_TEXT not in replies(action, tracker(long_q))
+    assert BUSY_TEXT in replies(action, tracker(long_q))  # the long lane's next start is a minute away
+    assert BUSY_TEXT not in replies(action, tracker("làm giấy khai sinh cần gì"))  # short ones are not held up
+    assert len(searcher.queries) == 2
+
+
 async def test_every_message_to_rasa_is_cut(aiohttp_server: Any) -> None:
     got: list[str] = []
 
