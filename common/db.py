@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -13,6 +14,23 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
 Migration = Callable[[sqlite3.Connection], None]
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def private_dir(path: Path) -> None:
+    """Create the folder (and missing parents) readable by the service's user only."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+
+
+def make_private(path: Path) -> None:
+    """Make a SQLite file and its journal/WAL side files readable and writable by the owner only."""
+    for candidate in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        try:
+            os.chmod(candidate, PRIVATE_FILE)
+        except FileNotFoundError:
+            continue
 
 
 class SqliteDB:
@@ -31,6 +49,7 @@ class SqliteDB:
         with self._lock:
             if self._ready:
                 return
+            make_private(self.path)  # before WAL: SQLite gives the -wal/-shm files the database's mode
             conn.execute("PRAGMA journal_mode=WAL")
             if self.schema:
                 conn.executescript(self.schema)
@@ -41,7 +60,7 @@ class SqliteDB:
     @contextmanager
     def transaction(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
         """One transaction on a fresh connection: commit on success, roll back on error, always close."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
@@ -61,15 +80,24 @@ class SqliteDB:
 
 def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine for ``url``; a SQLite file gets its folder, WAL and a busy timeout, so writers share it."""
+    path: Path | None = None
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.removeprefix("sqlite:///"))
+        private_dir(path.parent)
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            """Private file mode, then WAL and the busy timeout."""
+            if path is not None:
+                make_private(path)
+            _sqlite_pragmas(dbapi_connection)
+
+        event.listen(engine, "connect", on_connect)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any) -> None:
     """Use WAL and a 5-second busy timeout on every new SQLite connection."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -133,10 +133,33 @@ def _mask_digits(number: str, keep: int) -> str:
     return "".join(out)
 
 
+# Masking is broader than the tokenizer's spans: citizens group numbers with spaces, dots, dashes and
+# brackets, and write +84/0084 for the leading 0. One separator (optionally with a bracket) between digits.
+_GAP = r"(?:[ .\-]|\)[ .\-]?|[ .\-]?\()?"
+_NOT_AFTER_NUMBER = r"(?<![\d+])(?<!\d[.\-/,])"
+_NOT_BEFORE_NUMBER = r"(?!\d|[.\-/,]\d)"
+# 0 (or +84/0084) then 9 digits (mobile) or 10 digits (landline with its 02x area code).
+PHONE_MASK_RE = re.compile(
+    rf"{_NOT_AFTER_NUMBER}\(?(?:\+84|0084|0)\)?(?:{_GAP}\d){{9,10}}{_NOT_BEFORE_NUMBER}"
+)
+# 12-digit CCCD however grouped; a 9-digit CMND only when written in one piece (grouped, it reads as an amount).
+ID_MASK_RE = re.compile(rf"{_NOT_AFTER_NUMBER}(?:\d(?:[ .\-]?\d){{11}}|\d{{9}}){_NOT_BEFORE_NUMBER}")
+_CURRENCY_AFTER = re.compile(r"\s*(?:đồng|đ\b|₫|vnđ|vnd|dong\b|nghìn|ngàn|triệu|tỷ)", re.IGNORECASE)
+
+
 def mask_pii(text: str) -> str:
-    """Mask phone and CCCD numbers in free text (keeps the last 2 digits) for logs and replies."""
-    text = PHONE_RE.sub(lambda m: _mask_digits(m.group(0), 2), text)
-    return CCCD_RE.sub(lambda m: _mask_digits(m.group(0), 2), text)
+    """Mask phone and CCCD/CMND numbers in free text (keeps the last 2 digits): the one masking function."""
+    text = nfc(text)
+    codes = [(start, end) for start, end, _ in find_dossier_codes(text)]
+
+    def masked(match: re.Match[str]) -> str:
+        start, end = match.span()
+        if any(start < e and end > s for s, e in codes) or _CURRENCY_AFTER.match(text, end):
+            return match.group(0)
+        return _mask_digits(match.group(0), 2)
+
+    text = PHONE_MASK_RE.sub(masked, text)
+    return ID_MASK_RE.sub(masked, text)
 
 
 def mask_name(name: str) -> str:

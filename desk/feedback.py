@@ -33,6 +33,11 @@ class FeedbackStore:
             )
         return int(cur.lastrowid or 0)
 
+    def purge_before(self, cutoff: float) -> int:
+        """Delete ratings given before ``cutoff`` (epoch seconds; retention); returns how many."""
+        with self.db.transaction() as db:
+            return int(db.execute("DELETE FROM feedback WHERE created_at < ?", (cutoff,)).rowcount)
+
     def rows(self, since: float = 0.0) -> list[dict[str, Any]]:
         """Ratings at or after ``since`` (epoch seconds), oldest first."""
         with self.db.transaction() as db:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from common.db import SqliteDB
+from common.text import mask_pii
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY, sender_id TEXT NOT NULL, channel TEXT NOT NULL,
@@ -16,6 +17,16 @@ CREATE TABLE IF NOT EXISTS handoffs (id INTEGER PRIMARY KEY, sender_id TEXT NOT 
 CREATE TABLE IF NOT EXISTS handoff_replies (id INTEGER PRIMARY KEY, handoff_id INTEGER NOT NULL, at REAL NOT NULL,
     author TEXT NOT NULL, text TEXT NOT NULL);
 """
+
+
+def masked_transcript(transcript: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The transcript with phone and CCCD numbers masked in every line."""
+    return [line | {"text": mask_pii(str(line.get("text") or ""))} for line in transcript]
+
+
+def _loaded(row: sqlite3.Row) -> dict[str, Any]:
+    """A stored request as a dict; its transcript masked again (rows written before masking was complete)."""
+    return dict(row) | {"transcript": masked_transcript(json.loads(row["transcript"]))}
 
 
 def _add_handled_columns(conn: sqlite3.Connection) -> None:
@@ -35,7 +46,8 @@ class HandoffQueue:
         self.db = SqliteDB(path, SCHEMA, _add_handled_columns)
 
     def add(self, sender_id: str, channel: str, transcript: list[dict[str, str]]) -> int:
-        """Queue a request unless this sender already has an open one; return its id."""
+        """Queue a request unless this sender already has an open one; return its id (transcript masked)."""
+        transcript = masked_transcript(transcript)
         with self.db.transaction(immediate=True) as db:
             row = db.execute(
                 "SELECT id FROM handoffs WHERE sender_id = ? AND status = 'open'", (sender_id,)
@@ -56,7 +68,7 @@ class HandoffQueue:
         """Return open requests, oldest first."""
         with self.db.transaction() as db:
             rows = db.execute("SELECT * FROM handoffs WHERE status = 'open' ORDER BY created_at").fetchall()
-        return [dict(r) | {"transcript": json.loads(r["transcript"])} for r in rows]
+        return [_loaded(r) for r in rows]
 
     def requests(self, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """Return requests (all, ``open`` or ``handled``), open ones first, then newest first."""
@@ -68,7 +80,7 @@ class HandoffQueue:
         query += " ORDER BY status = 'open' DESC, created_at DESC LIMIT ?"
         with self.db.transaction() as db:
             rows = db.execute(query, (*params, limit)).fetchall()
-        return [dict(r) | {"transcript": json.loads(r["transcript"])} for r in rows]
+        return [_loaded(r) for r in rows]
 
     def get(self, request_id: int) -> dict[str, Any] | None:
         """Return one request with its staff replies, or None."""
@@ -79,7 +91,7 @@ class HandoffQueue:
             replies = db.execute(
                 "SELECT at, author, text FROM handoff_replies WHERE handoff_id = ? ORDER BY id", (request_id,)
             ).fetchall()
-        return dict(row) | {"transcript": json.loads(row["transcript"]), "replies": [dict(r) for r in replies]}
+        return _loaded(row) | {"replies": [dict(r) for r in replies]}
 
     def mark_handled(self, request_id: int, by: str) -> bool:
         """Close an open request; False when unknown or already handled."""
@@ -92,13 +104,22 @@ class HandoffQueue:
         return cur.rowcount == 1
 
     def add_reply(self, request_id: int, author: str, text: str) -> int:
-        """Record a staff reply sent to the citizen; return its id."""
+        """Record a staff reply sent to the citizen (phone/CCCD masked); return its id."""
         with self.db.transaction() as db:
             cur = db.execute(
                 "INSERT INTO handoff_replies (handoff_id, at, author, text) VALUES (?, ?, ?, ?)",
-                (request_id, time.time(), author, text),
+                (request_id, time.time(), author, mask_pii(text)),
             )
         return int(cur.lastrowid or 0)
+
+    def purge_before(self, cutoff: float) -> int:
+        """Delete requests (and their staff replies) created before ``cutoff`` (epoch seconds); returns how many."""
+        with self.db.transaction(immediate=True) as db:
+            db.execute(
+                "DELETE FROM handoff_replies WHERE handoff_id IN (SELECT id FROM handoffs WHERE created_at < ?)",
+                (cutoff,),
+            )
+            return int(db.execute("DELETE FROM handoffs WHERE created_at < ?", (cutoff,)).rowcount)
 
     def counts(self) -> dict[str, int]:
         """Number of requests per status."""

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     func,
     insert,
     select,
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from common.db import make_engine
-from common.text import normalize_query
+from common.text import mask_pii, normalize_query
 from desk.privacy import hash_sender
 
 metadata = MetaData()
@@ -80,11 +81,12 @@ class UnansweredInbox:
         best_code: str | None = None,
         best_score: float | None = None,
     ) -> int:
-        """Record a question the bot could not answer (sender id stored hashed); returns its id."""
+        """Record a question the bot could not answer (phone/CCCD masked, sender id keyed-hashed); returns its id."""
+        text = mask_pii(text[:2000])
         with self.engine.begin() as conn:
             result = conn.execute(
                 insert(unanswered_questions).values(
-                    text=text[:2000],
+                    text=text,
                     folded_text=normalize_query(text)[:2000],
                     channel=channel[:32],
                     sender_hash=hash_sender(sender_id) if sender_id else "",
@@ -114,6 +116,12 @@ class UnansweredInbox:
                 .values(status=status[:16])
             )
         return bool(result.rowcount)
+
+    def purge_before(self, cutoff: datetime) -> int:
+        """Delete questions logged before ``cutoff`` (retention); returns how many."""
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(unanswered_questions).where(unanswered_questions.c.created_at < cutoff))
+        return int(result.rowcount or 0)
 
     def count(self, status: str | None = None) -> int:
         """How many questions are logged (with ``status``, or all)."""

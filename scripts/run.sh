@@ -3,7 +3,11 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
+# Personal data lives under the data dir: everything the stack creates is for this user only (0600/0700),
+# and files left world-readable by older versions are closed too.
+umask 077
 mkdir -p "$TTHC_DATA_DIR" var/log
+chmod -R go-rwx "$TTHC_DATA_DIR" var/log
 [ -f models/tthc.tar.gz ] || { echo "[run] no trained model: run 'make train' first" >&2; exit 1; }
 
 pids=()
@@ -58,6 +62,7 @@ start rasa .venv-rasa/bin/rasa "${rasa_args[@]}"
 start gateway .venv/bin/python -m connectors
 start voice .venv/bin/python -m connectors.voice
 start notifier .venv/bin/python -m dossier.notifier
+start retention .venv/bin/python -m admin.retention
 
 wait_http actions http://127.0.0.1:5055/health 180
 wait_http gateway "$GATEWAY_URL/health" 60

@@ -28,6 +28,25 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+def _bindable(port: int, kind: int) -> bool:
+    """Whether 127.0.0.1:``port`` can be bound right now."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_sip_port() -> int:
+    """A port baresip can take for SIP: free for UDP and TCP, and the next one free for its TLS transport."""
+    for _ in range(200):
+        port = free_port(socket.SOCK_DGRAM)
+        if port < 65535 and _bindable(port, socket.SOCK_STREAM) and _bindable(port + 1, socket.SOCK_STREAM):
+            return port
+    raise RuntimeError("no free SIP port pair on 127.0.0.1")
+
+
 class Baresip:
     """One baresip process with its own config directory, ports and recordings."""
 
@@ -36,7 +55,7 @@ class Baresip:
         self.dir = workdir
         self.rec = workdir / "rec"
         self.rec.mkdir(parents=True, exist_ok=True)
-        self.sip_port, self.ctrl_port = free_port(socket.SOCK_DGRAM), free_port()
+        self.sip_port, self.ctrl_port = free_sip_port(), free_port()
         rtp = 20000 + (self.sip_port % 2000) * 10
         (workdir / "config").write_text(
             "\n".join([
