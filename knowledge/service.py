@@ -94,10 +94,15 @@ class KnowledgeService:
             searcher.max_query_chars = self.settings.query_max_chars
             searcher.max_query_tokens = self.settings.query_max_tokens
 
+    @staticmethod
+    def is_long(question: str) -> bool:
+        """True for a question longer than any real one: it searches in the long lane."""
+        return len(question.strip()) > LONG_QUERY_CHARS
+
     def pool(self, question: str = "") -> SearchPool:
         """The bounded thread pool searches for ``question`` run in: one for short, one for long questions."""
         s = self.settings
-        long = len(question.strip()) > LONG_QUERY_CHARS
+        long = self.is_long(question)
         with self._lock:
             if long not in self._pools:
                 if long:

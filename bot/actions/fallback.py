@@ -92,8 +92,8 @@ class ActionFallback(Action):
                     None, lambda: self.inbox.log(text, channel_of(tracker), tracker.sender_id)
                 )
             except Busy as exc:
-                logger.warning("action_fallback answered busy: %s", exc)
-                send_reply(dispatcher, answers.busy())
+                logger.warning("action_fallback could not search now: %s", exc)
+                send_reply(dispatcher, answers.ask_shorter() if self.service.is_long(text) else answers.busy())
                 return [UserUtteranceReverted()]
             except Exception:
                 logger.exception("catalogue lookup in the fallback failed")

@@ -68,9 +68,10 @@ class ActionAnswerProcedure(Action):
                 reply, code, facet = answers.ask_shorter(), tracker.get_slot("procedure_code"), None
             else:
                 reply, code, facet = await self.service.pool(text).run(lambda: self._decide(tracker))
-        except Busy as exc:
-            logger.warning("action_answer_procedure answered busy: %s", exc)
-            reply, code, facet = answers.busy(), tracker.get_slot("procedure_code"), None
+        except Busy as exc:  # a long question is asked to be shorter rather than told to wait
+            logger.warning("action_answer_procedure could not search now: %s", exc)
+            reply = answers.ask_shorter() if self.service.is_long(text) else answers.busy()
+            code, facet = tracker.get_slot("procedure_code"), None
         except Exception:
             logger.exception("action_answer_procedure failed")
             reply = Reply(
