@@ -37,5 +37,5 @@ class KnowledgeSettings(EnvSettings):
     search_queue: int = Field(8, ge=0, le=1000, alias="KNOWLEDGE_SEARCH_QUEUE")
     long_search_workers: int = Field(1, ge=1, le=64, alias="KNOWLEDGE_LONG_SEARCH_WORKERS")
     long_search_queue: int = Field(2, ge=0, le=1000, alias="KNOWLEDGE_LONG_SEARCH_QUEUE")
-    long_search_interval: float = Field(2.0, ge=0, le=60, alias="KNOWLEDGE_LONG_SEARCH_INTERVAL")
+    long_search_interval: float = Field(10.0, ge=0, le=60, alias="KNOWLEDGE_LONG_SEARCH_INTERVAL")
     search_deadline: float = Field(8.0, gt=0, le=120, alias="KNOWLEDGE_SEARCH_DEADLINE")
