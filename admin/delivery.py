@@ -33,7 +33,7 @@ def http_push(settings: AdminSettings) -> Push:
         """POST the messages; raise PushRejected when the gateway cannot queue them."""
         if not PUSH_SENDER_RE.match(sender):
             raise PushRejected("invalid_sender")
-        headers = {"Authorization": f"Bearer {settings.push_token}"} if settings.push_token else {}
+        headers = {"Authorization": f"Bearer {settings.push_bearer()}"}
         try:
             async with aiohttp.ClientSession() as client, client.post(
                 f"{settings.gateway_url}/internal/push", headers=headers,

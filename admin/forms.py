@@ -12,7 +12,7 @@ from typing import Any
 from common.text import format_vnd, nfc
 from knowledge.schema import Channel, Document, LegalBasis, Procedure
 
-CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
+CODE_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}\Z")
 MAX_ROWS = 60
 EXTRA_ROWS = 2
 LIST_FIELDS = ("levels", "agencies", "steps", "aliases", "questions")
@@ -184,7 +184,7 @@ def form_to_procedure(
     elif len(data["title"]) > 500:
         errors["title"] = "Tên thủ tục quá dài (tối đa 500 ký tự)."
     for name in ("online_url", "source_url"):
-        if data[name] and not re.match(r"^https?://[^\s<>\"']+$", data[name]):
+        if data[name] and not re.match(r"^https?://[^\s<>\"']+\Z", data[name]):
             errors[name] = "Liên kết phải bắt đầu bằng http:// hoặc https://"
     for name, limit in (("summary", 3000), ("conditions", 8000), ("where_to_submit", 3000), ("result", 3000),
                         ("applicants", 3000)):

@@ -21,7 +21,7 @@ VOICE_TEXT = (
 EXPIRED_BUTTON_TEXT = "Dạ, nút này đã hết hạn. Anh/chị vui lòng nhắn lại câu hỏi giúp em nhé."
 GREET_PAYLOAD = "/greet"
 # Conversations a proactive message (status change, staff reply) can reach; calls cannot be pushed to.
-PUSH_SENDER_RE = re.compile(r"^(?:web:[A-Za-z0-9_-]{8,64}|tg:-?\d{1,20}|zalo:[A-Za-z0-9_-]{1,64}|sms:[0-9a-f]{24})$")
+PUSH_SENDER_RE = re.compile(r"^(?:web:[A-Za-z0-9_-]{8,64}|tg:-?\d{1,20}|zalo:[A-Za-z0-9_-]{1,64}|sms:[0-9a-f]{24})\Z")
 
 
 @dataclass(frozen=True)

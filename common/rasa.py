@@ -19,6 +19,8 @@ from common.messages import BotMessage, parse_messages
 from common.text import mask_pii
 
 log = logging.getLogger(__name__)
+# Every message to Rasa (chat channels, voice transcripts) is cut to this; Rasa's REST channel refuses longer.
+MAX_MESSAGE_CHARS = 2000
 
 
 class RasaUnavailable(Exception):
@@ -57,7 +59,7 @@ class RasaClient:
         """Send one user message and return Rasa's raw answer list; raise RasaUnavailable on any failure."""
         if self.session is None:
             raise RasaUnavailable("client not started")
-        body = {"sender": sender, "message": text, "metadata": {"channel": channel, **metadata}}
+        body = {"sender": sender, "message": text[:MAX_MESSAGE_CHARS], "metadata": {"channel": channel, **metadata}}
         start = time.perf_counter()
         try:
             async with self.session.post(

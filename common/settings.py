@@ -202,6 +202,12 @@ class PushTokenSettings(EnvSettings):
 
     push_token: str = Field("", alias="GATEWAY_PUSH_TOKEN")
 
+    def push_bearer(self) -> str:
+        """The push token: ``GATEWAY_PUSH_TOKEN``, else the one generated under the data dir (mode 0600)."""
+        from common.tokens import PUSH_TOKEN_FILE, load_or_create_token
+
+        return self.push_token or load_or_create_token(self.data_dir / PUSH_TOKEN_FILE)
+
 
 class GatewayClientSettings(PushTokenSettings):
     """How a process pushes messages through the gateway (the admin, the notifier)."""

@@ -60,7 +60,7 @@ DOSSIER_CODE_RE = re.compile(
     rf"(?<![\w.])(\d{{3}})(?:{_SEP})(\d{{2}})(?:{_SEP})(\d{{2}})(?:{_SEP})([GgHh])[ \t]?(\d{{2}})"
     rf"(?:{_DASH})(\d{{6}})(?:{_DASH})(\d{{4}})(?![\w])"
 )
-STRICT_DOSSIER_CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[GH]\d{2}-\d{6}-\d{4}$")
+STRICT_DOSSIER_CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[GH]\d{2}-\d{6}-\d{4}\Z")
 
 # Vietnamese mobile/landline numbers: 0 or +84 then 9 digits, optionally grouped by spaces/dots.
 PHONE_RE = re.compile(r"(?<![\w+])(?:\+84|0084|0)(?:[ .-]?\d){9}(?!\d)")

@@ -14,7 +14,7 @@ from connectors.channels.web import WebChat
 from connectors.channels.zalo import ZaloChannel
 from connectors.config import GatewaySettings
 from connectors.gateway import GATEWAY_KEY, Gateway
-from connectors.http import observe
+from connectors.http import Handler, error_json, observe
 
 log = logging.getLogger("connectors")
 
@@ -27,9 +27,13 @@ def create_app(settings: GatewaySettings, channels: list[ChatChannel] | None = N
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[observe(gateway.metrics)])
     app[GATEWAY_KEY] = gateway
     gateway.add_routes(app)
-    WebChat(gateway, settings.web_max_chars).add_routes(app)
+    WebChat(gateway, settings.web_max_chars, settings.web_frame_ancestors).add_routes(app)
     for channel in gateway.channels.values():
         channel.add_routes(app)
+    enabled = {c.name for c in gateway.channels.values()}
+    for kind in (TelegramChannel, ZaloChannel):
+        if kind.name not in enabled:
+            app.router.add_route("*", kind.path, not_enabled(kind.name))
     mount_admin(app, settings.data_dir, push=gateway.push_messages)
 
     async def on_startup(app: web.Application) -> None:
@@ -43,6 +47,16 @@ def create_app(settings: GatewaySettings, channels: list[ChatChannel] | None = N
     app.on_startup.append(on_startup)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+def not_enabled(name: str) -> Handler:
+    """A handler answering that the ``name`` channel is not enabled on this gateway (JSON 404)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        """Say clearly that the channel is off (its credentials are not set)."""
+        return error_json(404, "channel_not_enabled", f"the {name} channel is not enabled on this gateway")
+
+    return handler
 
 
 def default_channels(settings: GatewaySettings) -> list[ChatChannel]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from admin.config import AdminSettings
+from common.rasa import MAX_MESSAGE_CHARS
 from common.settings import REPO_ROOT, Flag, PushTokenSettings, RasaSettings, Url
 from knowledge.config import KnowledgeSettings
 
@@ -18,7 +19,9 @@ class GatewaySettings(PushTokenSettings, RasaSettings):
 
     host: str = Field("127.0.0.1", alias="GATEWAY_HOST")
     port: int = Field(8080, alias="GATEWAY_PORT")
-    web_max_chars: int = Field(2000, alias="WEBCHAT_MAX_CHARS")
+    web_max_chars: int = Field(2000, ge=1, le=MAX_MESSAGE_CHARS, alias="WEBCHAT_MAX_CHARS")
+    # Who may show the web chat page in a frame (CSP frame-ancestors): 'none', 'self' or origins.
+    web_frame_ancestors: str = Field("'self'", pattern=r"^[^;,\r\n]*$", alias="WEBCHAT_FRAME_ANCESTORS")
     max_body_bytes: int = Field(1024 * 1024, alias="GATEWAY_MAX_BODY_BYTES")
     telegram_token: str = Field("", alias="TELEGRAM_TOKEN")
     telegram_secret: str = Field("", alias="TELEGRAM_SECRET")

@@ -51,10 +51,12 @@ class Gateway:
         self.rasa: RasaClient | None = None
         self._pending_counts: dict[str, float] = {}
         self._bg: set[asyncio.Task[Any]] = set()
+        self.push_token = ""  # read (or generated) at start
 
     async def start(self) -> None:
         """Open the store and clients, start channels and the outbox worker."""
         await self.store.open()
+        self.push_token = await asyncio.to_thread(self.settings.push_bearer)
         self.session = aiohttp.ClientSession()
         self.rasa = RasaClient(
             self.settings.rasa_url, self.settings.rasa_timeout, self.session, self.metrics.rasa_latency.observe
@@ -209,18 +211,16 @@ class Gateway:
         )
 
     def _push_authorized(self, request: web.Request) -> bool:
-        """Bearer token when configured; otherwise loopback callers only."""
-        token = self.settings.push_token
-        if token:
-            given = request.headers.get("Authorization", "")
-            return hmac.compare_digest(given.encode("utf-8"), f"Bearer {token}".encode())
-        return request.remote in ("127.0.0.1", "::1")
+        """The bearer token (``GATEWAY_PUSH_TOKEN`` or the one generated under the data dir), always."""
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {self.push_token}".encode()
+        return bool(self.push_token) and hmac.compare_digest(given.encode("utf-8", "replace"), expected)
 
     async def push(self, request: web.Request) -> web.Response:
         """``POST /internal/push``: proactive messages (e.g. dossier status changes) for one conversation."""
         if not self._push_authorized(request):
             log.warning("push rejected from %s", request.remote)
-            return error_json(401 if self.settings.push_token else 403, "unauthorized")
+            return error_json(401, "unauthorized")
         data = await read_json_object(request)
         if isinstance(data, web.Response):
             return data

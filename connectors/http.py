@@ -15,6 +15,31 @@ from connectors.metrics import Metrics
 
 log = logging.getLogger("connectors")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_JSON_DEPTH = 32  # Telegram's and Zalo's updates nest 5 deep
+
+
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``value`` nests lists/objects more than ``limit`` deep (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a JSON body; raise ValueError for malformed or too deeply nested JSON."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if too_deep(data):
+        raise ValueError("JSON nested too deeply")
+    return data
 
 
 def error_json(status: int, code: str, message: str = "") -> web.Response:
@@ -33,8 +58,8 @@ async def read_json_object(request: web.Request) -> dict[str, Any] | web.Respons
     if not raw.strip():
         return error_json(400, "empty_body")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = parse_json(raw)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return error_json(400, "invalid_json")
     if not isinstance(data, dict):
         return error_json(400, "invalid_json", "expected a JSON object")

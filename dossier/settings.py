@@ -36,8 +36,8 @@ class DossierSettings(GatewayClientSettings, HotlineSettings):
 
     @property
     def gateway_token(self) -> str:
-        """The bearer token the notifier sends to the gateway's push endpoint."""
-        return self.push_token
+        """The bearer token the notifier sends to the gateway's push endpoint (generated when not set)."""
+        return self.push_bearer()
 
     @property
     def onestop_db(self) -> Path:

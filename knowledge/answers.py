@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from common.messages import Button
+from common.messages import BUSY_TEXT, Button
 from common.text import normalize_query
 from knowledge.schema import Channel, Procedure
 
@@ -366,3 +366,17 @@ def ask_which_procedure() -> Reply:
     examples = "\n".join(f"• {q}" for q in EXAMPLE_QUESTIONS)
     text = f"Dạ, anh/chị cần hỏi về thủ tục nào ạ? Anh/chị cứ nhắn tự nhiên, ví dụ:\n{examples}"
     return Reply([text], [])
+
+
+def ask_shorter() -> Reply:
+    """Polite reply to a question too long (or too garbled) to search: ask for a short one."""
+    text = (
+        "Dạ, câu hỏi của anh/chị quá dài nên em chưa tra cứu được. Anh/chị vui lòng hỏi ngắn gọn hơn, "
+        f"mỗi lần một việc, ví dụ: \u201c{EXAMPLE_QUESTIONS[0]}\u201d."
+    )
+    return Reply([text], [Button("Cách hỏi", "/help"), Button("Gặp tổng đài viên", "/request_human")])
+
+
+def busy() -> Reply:
+    """Polite reply when the search could not be done in time: try again shortly."""
+    return Reply([BUSY_TEXT], [Button("Gặp tổng đài viên", "/request_human")])

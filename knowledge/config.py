@@ -31,3 +31,16 @@ class KnowledgeSettings(EnvSettings):
     import_max_records: int = Field(20_000, alias="IMPORT_MAX_RECORDS", gt=0)  # records or xlsx rows
     import_max_record_kb: int = Field(1024, alias="IMPORT_MAX_RECORD_KB", gt=0)  # one JSONL/JSON record
     import_max_cell_chars: int = Field(32_767, alias="IMPORT_MAX_CELL_CHARS", gt=0)  # one xlsx cell
+    # Bounds on one question (see knowledge/bounds.py): the query the searcher sees is cut to these,
+    # and a longer or mostly-not-words question is answered "please ask it shorter" without a search.
+    query_max_chars: int = Field(200, ge=20, le=5000, alias="KNOWLEDGE_QUERY_MAX_CHARS")
+    query_max_tokens: int = Field(40, ge=4, le=500, alias="KNOWLEDGE_QUERY_MAX_TOKENS")
+    question_max_chars: int = Field(1000, ge=50, le=100_000, alias="KNOWLEDGE_QUESTION_MAX_CHARS")
+    # Searches run in their own pool so they cannot starve dossier lookups; past the deadline: "busy".
+    # Questions longer than any real one (160 characters) search in a smaller lane of their own.
+    search_workers: int = Field(2, ge=1, le=64, alias="KNOWLEDGE_SEARCH_WORKERS")
+    search_queue: int = Field(8, ge=0, le=1000, alias="KNOWLEDGE_SEARCH_QUEUE")
+    long_search_workers: int = Field(1, ge=1, le=64, alias="KNOWLEDGE_LONG_SEARCH_WORKERS")
+    long_search_queue: int = Field(2, ge=0, le=1000, alias="KNOWLEDGE_LONG_SEARCH_QUEUE")
+    long_search_interval: float = Field(10.0, ge=0, le=60, alias="KNOWLEDGE_LONG_SEARCH_INTERVAL")
+    search_deadline: float = Field(8.0, gt=0, le=120, alias="KNOWLEDGE_SEARCH_DEADLINE")

@@ -83,7 +83,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 # Folded, this cue collides with common words ("lại" vs "lái" in "bằng lái"): unaccented queries skip it.
 AMBIGUOUS_FOLDED_CUES = frozenset({"lai"})
-_VERSION_DIR = re.compile(r"^v(\d+)$")
+_VERSION_DIR = re.compile(r"^v(\d+)\Z")
 
 
 @dataclass

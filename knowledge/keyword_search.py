@@ -13,6 +13,7 @@ import re
 from collections import Counter
 
 from common.text import normalize_query
+from knowledge.bounds import QUERY_MAX_CHARS, QUERY_MAX_TOKENS, bound_query
 from knowledge.schema import Procedure
 from knowledge.search import Hit
 
@@ -37,6 +38,8 @@ class KeywordSearcher:
 
     min_score = 0.5
     clarify_margin = 0.04
+    max_query_chars = QUERY_MAX_CHARS
+    max_query_tokens = QUERY_MAX_TOKENS
 
     def __init__(self, procedures: list[Procedure]) -> None:
         """Index the titles, aliases and questions of ``procedures``."""
@@ -59,7 +62,8 @@ class KeywordSearcher:
         self._default_idf = math.log(1 + total)
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
-        """Return the best ``top_k`` procedures for ``query``."""
+        """Return the best ``top_k`` procedures for ``query`` (cut to its bounds first)."""
+        query = bound_query(query, self.max_query_chars, self.max_query_tokens)
         tokens = [t for t in _tokens(query) if t not in _STOPWORDS]
         if not tokens:
             return []

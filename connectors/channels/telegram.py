@@ -37,7 +37,7 @@ from connectors.outbox import GiveUp, RetryLater
 log = logging.getLogger(__name__)
 TEXT_LIMIT = 4096
 BUTTON_TEXT_LIMIT = 64
-SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}\Z")
 ALLOWED_UPDATES = ["message", "callback_query"]
 COMMANDS = {"/start": GREET_PAYLOAD, "/help": "/help", "/restart": "/restart"}
 

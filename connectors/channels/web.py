@@ -12,7 +12,9 @@ from connectors.channels.base import GatewayPort
 from connectors.http import error_json, read_json_object
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-WEB_SENDER_RE = re.compile(r"^web:[A-Za-z0-9_-]{8,64}$")
+WEB_SENDER_RE = re.compile(r"^web:[A-Za-z0-9_-]{8,64}\Z")
+PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+            "form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
 
 
 class WebChat:
@@ -20,10 +22,16 @@ class WebChat:
 
     name = "web"
 
-    def __init__(self, gateway: GatewayPort, max_chars: int) -> None:
-        """Answer through ``gateway``; refuse messages longer than ``max_chars``."""
+    def __init__(self, gateway: GatewayPort, max_chars: int, frame_ancestors: str = "'self'") -> None:
+        """Answer through ``gateway``; refuse messages longer than ``max_chars``; framable by ``frame_ancestors``."""
         self.gateway = gateway
         self.max_chars = max_chars
+        self.page_headers = {
+            "Cache-Control": "no-cache",
+            "Content-Security-Policy": PAGE_CSP.format(ancestors=frame_ancestors.strip() or "'none'"),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
 
     def add_routes(self, app: web.Application) -> None:
         """Register the page, its static files and the chat API."""
@@ -34,7 +42,7 @@ class WebChat:
 
     async def index(self, request: web.Request) -> web.FileResponse:
         """Serve the web chat page."""
-        return web.FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+        return web.FileResponse(STATIC_DIR / "index.html", headers=self.page_headers)
 
     async def chat(self, request: web.Request) -> web.Response:
         """One user message in, the bot's messages out (in the sender's order)."""

@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 import re
 import time
@@ -26,6 +25,7 @@ from common.messages import GREET_PAYLOAD, TEXT_ONLY_TEXT, VOICE_TEXT, Button, t
 from common.text import mask_pii
 from connectors.channels.base import Delivery, WebhookChannel
 from connectors.config import GatewaySettings
+from connectors.http import parse_json
 from connectors.outbox import GiveUp, RetryLater
 from connectors.store import Store, TokenPair
 
@@ -37,7 +37,7 @@ PAYLOAD_PREFIX = "#tthc:"
 TOKEN_NAME = "zalo_oa"
 SEED_NAME = "zalo_oa_seed"
 REFRESH_AHEAD_S = 1800.0
-USER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+USER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 IGNORED_EVENTS = {"user_seen_message", "user_received_message", "user_submit_info", "user_reacted_message"}
 NOT_JSON_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 VN_TZ = dt.timezone(dt.timedelta(hours=7))
@@ -230,9 +230,9 @@ class ZaloChannel(WebhookChannel[ZaloEvent]):
         if request.content_type in NOT_JSON_TYPES:
             return self.reject(415, "unsupported_media_type")
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return self.reject(400, "invalid_json", "body is not JSON")
+            data = parse_json(raw)
+        except ValueError:
+            return self.reject(400, "invalid_json", "body is not JSON (or nested too deeply)")
         if not isinstance(data, dict):
             return self.reject(400, "invalid_json")
         timestamp = data.get("timestamp")

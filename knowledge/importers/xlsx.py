@@ -20,7 +20,7 @@ _COLUMNS = {
     "co quan thuc hien": "agencies",
     "linh vuc": "field",
 }
-_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-_]*$")
+_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-_]*\Z")
 HEADER_SEARCH_ROWS = 30
 
 

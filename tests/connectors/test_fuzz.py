@@ -102,8 +102,9 @@ def test_raw_bytes_never_5xx(live, body, ctype, path, sig):
 @given(body=json_values)
 def test_json_api_never_5xx(live, body):
     raw = json.dumps(body).encode()
+    push_auth = f"Bearer {live.settings.push_bearer()}"
     for path in ("/api/chat", "/internal/push"):
-        assert post(live.url, path, raw, {"Content-Type": "application/json"}) < 500
+        assert post(live.url, path, raw, {"Content-Type": "application/json", "Authorization": push_auth}) < 500
 
 
 @FUZZ

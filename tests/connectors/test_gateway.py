@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, ClassVar
+from typing import Any
 
 from connectors_fakes import wait_until
 
 from common.messages import BUSY_TEXT
-from connectors.gateway import GATEWAY_KEY
 
 SENDER = "web:0f6e4d1c-8d3e-4b7a-9a61-2f5c8e9b1a01"
 
@@ -136,8 +135,13 @@ async def test_per_user_ordering_and_parallel_users(stack):
     assert order.index((a, "slow:1")) < order.index((a, "fast:2"))
 
 
+def auth(stack: Any) -> dict[str, str]:
+    """The push endpoint's Authorization header (the token generated under the stack's data dir)."""
+    return {"Authorization": f"Bearer {stack.settings.push_bearer()}"}
+
+
 async def test_push_to_web_is_polled(stack):
-    resp = await stack.client.post("/internal/push", json={
+    resp = await stack.client.post("/internal/push", headers=auth(stack), json={
         "sender": SENDER, "messages": [{"text": "Hồ sơ 000.00.20.H57-240101-0001 đã có kết quả.",
                                         "buttons": [{"title": "Xem chi tiết", "payload": "/check_status"}]}]})
     assert resp.status == 202
@@ -148,8 +152,10 @@ async def test_push_to_web_is_polled(stack):
 
 
 async def test_push_routes_to_telegram_and_zalo(stack):
-    r1 = await stack.client.post("/internal/push", json={"sender": "tg:42", "messages": [{"text": "Hồ sơ xong"}]})
-    r2 = await stack.client.post("/internal/push", json={"sender": "zalo:777", "messages": [{"text": "Hồ sơ xong"}]})
+    r1 = await stack.client.post("/internal/push", headers=auth(stack),
+                                 json={"sender": "tg:42", "messages": [{"text": "Hồ sơ xong"}]})
+    r2 = await stack.client.post("/internal/push", headers=auth(stack),
+                                 json={"sender": "zalo:777", "messages": [{"text": "Hồ sơ xong"}]})
     assert r1.status == r2.status == 202
     await wait_until(lambda: stack.tg.sent() and stack.zalo.sent)
     assert stack.tg.sent()[0]["chat_id"] == "42"
@@ -167,16 +173,10 @@ async def test_push_auth_with_token(make_stack):
     assert ok.status == 202
 
 
-async def test_push_without_token_only_from_loopback(stack):
-    gateway = stack.app[GATEWAY_KEY]
-
-    class FakeRequest:
-        remote = "10.0.0.5"
-        headers: ClassVar[dict[str, str]] = {}
-
-    assert gateway._push_authorized(FakeRequest()) is False  # type: ignore[arg-type]
-    FakeRequest.remote = "127.0.0.1"
-    assert gateway._push_authorized(FakeRequest()) is True  # type: ignore[arg-type]
+async def test_push_without_configured_token_uses_the_generated_one(stack):
+    body = {"sender": SENDER, "messages": [{"text": "x"}]}
+    assert (await stack.client.post("/internal/push", json=body)).status == 401  # even from loopback
+    assert (await stack.client.post("/internal/push", json=body, headers=auth(stack))).status == 202
 
 
 async def test_push_validation(stack):
@@ -189,10 +189,10 @@ async def test_push_validation(stack):
         {"sender": SENDER, "messages": [{"text": "x"}] * 21},
     ]
     for body in bad:
-        assert (await c.post("/internal/push", json=body)).status == 400
+        assert (await c.post("/internal/push", json=body, headers=auth(stack))).status == 400
 
 
 async def test_push_to_disabled_channel(make_stack):
     s = await make_stack(telegram_token="")
-    r = await s.client.post("/internal/push", json={"sender": "tg:1", "messages": [{"text": "x"}]})
+    r = await s.client.post("/internal/push", headers=auth(s), json={"sender": "tg:1", "messages": [{"text": "x"}]})
     assert r.status == 422

@@ -51,7 +51,8 @@ def test_type_click_push_and_history(live):
 
             body = json.dumps({"sender": sender, "messages": [{"text": "Hồ sơ của anh/chị đã có kết quả."}]})
             req = urllib.request.Request(live.url + "/internal/push", data=body.encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {live.settings.push_bearer()}"})
             assert urllib.request.urlopen(req, timeout=10).status == 202
             expect(page.locator(".msg.bot").last).to_have_text("Hồ sơ của anh/chị đã có kết quả.", timeout=15000)
 
