@@ -26,6 +26,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from common.tokens import PUSH_TOKEN_FILE, load_or_create_token
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = REPO_ROOT / ".env"
 EXIT_CONFIG = 2  # exit status of a process that refused to start on a malformed setting
@@ -204,8 +206,6 @@ class PushTokenSettings(EnvSettings):
 
     def push_bearer(self) -> str:
         """The push token: ``GATEWAY_PUSH_TOKEN``, else the one generated under the data dir (mode 0600)."""
-        from common.tokens import PUSH_TOKEN_FILE, load_or_create_token
-
         return self.push_token or load_or_create_token(self.data_dir / PUSH_TOKEN_FILE)
 
 

@@ -201,7 +201,8 @@ async def test_status_notification_reaches_a_subscribed_number_by_sms(sms: SmsSt
     sender = sms.rasa.calls[0]["sender"]
     push = {"sender": sender, "messages": [{"text": f"Hồ sơ {DEMO_CODE} vừa được cập nhật: Đã có kết quả.",
                                             "buttons": [{"title": "Xem chi tiết", "payload": "/check_status"}]}]}
-    async with aiohttp.ClientSession() as http, http.post(f"{sms.url}/internal/push", json=push) as resp:
+    auth = {"Authorization": f"Bearer {sms.gateway.settings.push_bearer()}"}
+    async with aiohttp.ClientSession() as http, http.post(f"{sms.url}/internal/push", json=push, headers=auth) as resp:
         assert resp.status == 202, await resp.text()
     await until(lambda: len(sms.smsc.to(OTHER_PHONE)) > before)
     assert sms.smsc.to(OTHER_PHONE)[before].startswith(f"Ho so {DEMO_CODE} vua duoc cap nhat: Da co ket qua.")
