@@ -115,7 +115,8 @@ async def make_rig(asr: ASR, base_settings: VoiceSettings) -> AsyncIterator[Call
     async def make(**overrides: object) -> VoiceRig:
         fake = FakeRasa()
         url = await fake.start()
-        base_port = 30000 + 200 * len(started) + (os.getpid() % 100) * 400
+        # A private RTP range per process and rig, always below 65536 (a port above it cannot be bound).
+        base_port = 30000 + 200 * (len(started) % 5) + (os.getpid() % 80) * 400
         values: dict[str, object] = {
             "sip_port": 0, "rasa_url": url, "rtp_port_min": base_port, "rtp_port_max": base_port + 198,
             "human_agent_uri": "sip:agent@127.0.0.1:5999", "prompts_dir": Path("/nonexistent"),
