@@ -129,6 +129,10 @@ class SmsChannel(WebhookChannel[Mo]):
         kannel_id = query.get("id", b"").decode("latin-1")[:64]
         return Delivery(kannel_id or f"{number_hash}:{digest}", what, Mo(number, number_hash, text))
 
+    def recipient_of(self, event: Mo) -> str | None:
+        """The (hashed) number a message comes from."""
+        return event.number_hash
+
     def handle(self, event: Mo) -> None:
         """Answer the MO behind the number's earlier messages."""
         self.in_order(event.number_hash, lambda: self.turn(event))
