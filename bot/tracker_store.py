@@ -246,8 +246,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             self._checkpoints.popitem(last=False)
         prefix = [*checkpoint.head, *checkpoint.state]
         mark = {"prefix": len(prefix), "stored_before": stored_before}
-        opening = prefix[len(checkpoint.head) - 1]
-        prefix[len(checkpoint.head) - 1] = dict(opening, metadata={**(opening.get("metadata") or {}), WINDOW_MARK: mark})
+        last = len(checkpoint.head) - 1  # the ``session_started`` event carries the marker
+        prefix[last] = dict(prefix[last], metadata={**(prefix[last].get("metadata") or {}), WINDOW_MARK: mark})
         return DialogueStateTracker.from_dict(sender_id, [*prefix, *events], self.domain.slots)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:

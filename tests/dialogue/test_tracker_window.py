@@ -21,8 +21,8 @@ from rasa.shared.core.events import (
     Event,
     SessionStarted,
     SlotSet,
-    UserUttered,
     UserUtteranceReverted,
+    UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -43,7 +43,8 @@ def _turn(i: int) -> list[Event]:
     """The i-th turn of a varied conversation: questions, a dossier form over two turns, a rewound miss."""
     kind = i % 5
     if kind == 0:
-        return [_user("lam giay khai sinh can gi" + " a" * i, "ask_procedure"), ActionExecuted("action_answer_procedure"),
+        return [_user("lam giay khai sinh can gi" + " a" * i, "ask_procedure"),
+                ActionExecuted("action_answer_procedure"),
                 BotUttered(f"thủ tục mã 1.00{i}"), SlotSet("procedure_code", f"1.00{i}"),
                 ActionExecuted("action_ask_feedback"), ActionExecuted("action_listen")]
     if kind == 1:
