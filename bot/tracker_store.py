@@ -23,6 +23,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import ActiveLoop, ConversationPaused, Event, LoopInterrupted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import rasa_speedups
 from common.text import find_dossier_codes, mask_pii
 
 logger = logging.getLogger(__name__)
@@ -201,7 +202,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     and the save all grow with the events loaded. The policies look at 5 states (2-3 turns) and the
     actions at most 12 messages back. The state before the window is kept per conversation in memory;
     the events behind it never change, so any replica can rebuild it from the database (once).
-    Rasa creates the store once at start-up, after configuring its logging: that is when the log filter goes in.
+    Rasa creates the store once at start-up, after configuring its logging: that is when the log filter goes in
+    (and the speed-ups of ``bot.rasa_speedups``).
     """
 
     def __init__(self, *args: Any, window_turns: int = WINDOW_TURNS, **kwargs: Any) -> None:
@@ -215,6 +217,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 if os.path.exists(database + suffix):
                     os.chmod(database + suffix, 0o600)
         install_log_redaction()
+        rasa_speedups.install()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The latest session; a long one as its last turns after the events that rebuild its state there."""
