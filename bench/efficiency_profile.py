@@ -144,6 +144,7 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=40)
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--turns", type=int, default=10)
+    p.add_argument("--raw-dir", default="", help="keep py-spy's raw (collapsed) stacks here")
     p.add_argument("--out", default="")
     args = p.parse_args()
     out_path = Path(args.out or ROOT / "bench" / "results" / f"efficiency_profile_{args.variant}.json")
@@ -155,7 +156,8 @@ def main() -> None:
                               "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpus": os.cpu_count(),
                               "method": __doc__}
     with tempfile.TemporaryDirectory(prefix="tthc-profile-") as tmpdir:
-        tmp = Path(tmpdir)
+        tmp = Path(args.raw_dir or tmpdir)
+        tmp.mkdir(parents=True, exist_ok=True)
         with cb.serve_fakes(fake_args, rec, loop) as urls, eb.stack(args.variant, tmp, urls) as st:
             loop.run_until_complete(typed(st, 3))  # warm-up
             n, samples, exact = profiled(st, tmp, "typed", lambda: loop.run_until_complete(typed(st, args.questions)))
