@@ -12,7 +12,8 @@ fake Telegram/Zalo APIs, all on free loopback ports, over a private copy of var/
   (throughput, and CPU per message of every process).
 
 Variants: ``baseline`` is today's behaviour (the whole session loaded every turn: ``window_turns: 0``;
-payloads through the NLU pipeline: ``parse_payloads: false``; TensorFlow's default thread pools),
+Rasa's action calls and policy ensemble untouched: ``speedups: false``; payloads through the NLU pipeline:
+``parse_payloads: false``; TensorFlow's default thread pools),
 ``new`` is the repository's endpoints.yml, credentials.yml and scripts/env.sh as they are.
 Ratios are new / baseline from the same run. Bounded: < 10 min on 2 cores (``--quick``: ~4 min).
 Run: ``bash scripts/bench.sh`` (``make bench``) or ``.venv/bin/python bench/efficiency_bench.py``.
@@ -66,7 +67,7 @@ def variant_files(name: str, tmp: Path) -> tuple[Path, Path, dict[str, str | Non
     if name == "new":
         return ROOT / "endpoints.yml", ROOT / "credentials.yml", {}
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
-    endpoints["tracker_store"]["window_turns"] = 0
+    endpoints["tracker_store"].update(window_turns=0, speedups=False)
     credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
     credentials["bot.rest_channel.BoundedRestInput"]["parse_payloads"] = False
     ep, cr = tmp / "endpoints-baseline.yml", tmp / "credentials-baseline.yml"
@@ -333,7 +334,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "load_avg_at_end": os.getloadavg()},
         "params": {k: v for k, v in vars(args).items() if k != "out"},
-        "variants": {"baseline": "today's code: window_turns 0, parse_payloads false, TensorFlow's default threads",
+        "variants": {"baseline": "today's code: window_turns 0, speedups false, parse_payloads false",
                      "new": "endpoints.yml, credentials.yml and scripts/env.sh as they are"},
         "seconds": round(time.perf_counter() - t0, 1),
         **results,

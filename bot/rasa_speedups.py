@@ -6,6 +6,12 @@ against the JSON-Schema meta-schema before validating each response (``jsonschem
 rebuilds the domain's dictionary (``Domain.as_dict``) for each request. Here the validator is built once
 per response schema and the domain's dictionary once per loaded domain; requests and accepted or
 refused responses stay exactly as Rasa's (tests/dialogue/test_rasa_speedups.py compares them).
+
+TED, the costliest policy (a TensorFlow call per prediction, three predictions per typed question), can
+never win where the rules or memoization predict with confidence 1: the ensemble picks the highest
+confidence and breaks ties by priority, and TED's is the lowest. So the other policies run first, and TED
+only when none of them is sure (or an action was just rejected, or the model is end-to-end); the
+prediction is the one the whole ensemble would give (tests/dialogue/test_ted_deferral.py).
 ``install()`` is called by the tracker store when Rasa creates it at start-up; calling it again is harmless.
 """
 
@@ -15,8 +21,15 @@ from typing import Any
 
 import rasa
 from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+from rasa.core.policies.policy import PolicyPrediction
+from rasa.core.policies.ted_policy import TEDPolicy
+from rasa.core.processor import MessageProcessor
+from rasa.engine.constants import PLACEHOLDER_TRACKER
+from rasa.engine.graph import GraphSchema
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 _INSTALLED = "_tthc_speedups"
@@ -71,10 +84,59 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     return True
 
 
+_plans: dict[int, tuple[GraphSchema, Any]] = {}  # id(schema) -> (schema, plan or None)
+
+
+def _deferral_plan(schema: GraphSchema, target: str) -> tuple[list[str], int] | None:
+    """The ensemble's other policy nodes, in its order, and TED's top priority; None when TED cannot wait."""
+    node = schema.nodes.get(target)
+    if node is None or node.uses is not DefaultPolicyPredictionEnsemble or "end_to_end_features_provider" in (
+        schema.nodes
+    ):
+        return None
+    policies = [name for key, name in node.needs.items() if key not in ("domain", "tracker")]
+    deferred = [name for name in policies if issubclass(schema.nodes[name].uses, TEDPolicy)]
+    if not deferred or len(deferred) == len(policies):
+        return None
+    priority = max(int({**TEDPolicy.get_default_config(), **schema.nodes[n].config}["priority"]) for n in deferred)
+    return [name for name in policies if name not in deferred], priority
+
+
+def _last_action_rejected(tracker: DialogueStateTracker) -> bool:
+    """Whether the latest action event is a rejection (the ensemble then zeroes that action everywhere)."""
+    for event in reversed(tracker.events):
+        if isinstance(event, (ActionExecuted, ActionExecutionRejected)):
+            return isinstance(event, ActionExecutionRejected)
+    return False
+
+
+_original_predict = MessageProcessor._predict_next_with_tracker
+
+
+def _predict_next_with_tracker(self: MessageProcessor, tracker: DialogueStateTracker) -> PolicyPrediction:
+    """The ensemble's prediction, running TED only when no policy that outranks it is sure."""
+    schema, target = self.model_metadata.predict_schema, self.model_metadata.core_target
+    cached = _plans.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = (schema, _deferral_plan(schema, target) if target else None)
+        _plans[id(schema)] = cached
+    plan = cached[1]
+    if plan is None or tracker.followup_action or _last_action_rejected(tracker):
+        return _original_predict(self, tracker)
+    first, ted_priority = plan
+    results = self.graph_runner.run(inputs={PLACEHOLDER_TRACKER: tracker}, targets=first)
+    predictions = [results[name] for name in first]
+    if not any(p.max_confidence >= 1.0 and p.policy_priority > ted_priority and not p.is_end_to_end_prediction
+               for p in predictions):
+        return _original_predict(self, tracker)
+    return DefaultPolicyPredictionEnsemble().combine_predictions(predictions, tracker, self.domain)
+
+
 def install() -> None:
-    """Replace the two methods of ``RemoteAction`` (once per process)."""
+    """Replace two methods of ``RemoteAction`` and the processor's prediction (once per process)."""
     if getattr(RemoteAction, _INSTALLED, False):
         return
     RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    MessageProcessor._predict_next_with_tracker = _predict_next_with_tracker  # type: ignore[method-assign]
     setattr(RemoteAction, _INSTALLED, True)

@@ -206,8 +206,12 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     (and the speed-ups of ``bot.rasa_speedups``).
     """
 
-    def __init__(self, *args: Any, window_turns: int = WINDOW_TURNS, **kwargs: Any) -> None:
-        """Open the SQL store (a SQLite file made private) and redact Rasa's log output from now on."""
+    def __init__(self, *args: Any, window_turns: int = WINDOW_TURNS, speedups: bool = True, **kwargs: Any) -> None:
+        """Open the SQL store (a SQLite file made private) and redact Rasa's log output from now on.
+
+        ``window_turns: 0`` loads whole sessions and ``speedups: false`` leaves Rasa's action calls and
+        policy ensemble as they are (endpoints.yml; bench/efficiency_bench.py measures today's code so).
+        """
         super().__init__(*args, **kwargs)
         self.window_turns = max(0, int(window_turns))
         self._checkpoints: OrderedDict[str, _Checkpoint] = OrderedDict()
@@ -217,7 +221,8 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
                 if os.path.exists(database + suffix):
                     os.chmod(database + suffix, 0o600)
         install_log_redaction()
-        rasa_speedups.install()
+        if str(speedups).strip().lower() not in ("false", "0", "no"):
+            rasa_speedups.install()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The latest session; a long one as its last turns after the events that rebuild its state there."""
