@@ -112,8 +112,8 @@ def stack(name: str, tmp: Path, channel_urls: dict[str, str]) -> Iterator[cb.Sta
         gateway = launch("gateway", [str(ROOT / ".venv/bin/python"), "-m", "connectors"],
                          {"RASA_URL": rasa_url, "GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(gw_port)})
         cb.wait_http(gw_url + "/health", gateway, 90, "gateway")
-        cb.wait_http(f"http://127.0.0.1:{act_port}/health", actions, 300, "actions")
-        cb.wait_http(rasa_url + "/", rasa, 400, "rasa")
+        cb.wait_http(f"http://127.0.0.1:{act_port}/health", actions, 600, "actions")
+        cb.wait_http(rasa_url + "/", rasa, 900, "rasa")
         yield cb.Stack(rasa_url, gw_url, pids, data, lambda: None, tmp)
     finally:
         cb.stop_processes(procs)

@@ -26,9 +26,10 @@ CONVERSATION = [
 
 
 def _key(prediction: Any) -> tuple:
-    """What the processor uses of a prediction."""
+    """What the processor uses of a prediction (events without their creation time)."""
+    events = [{k: v for k, v in e.as_dict().items() if k != "timestamp"} for e in prediction.events]
     return (prediction.max_confidence_index, round(prediction.max_confidence, 6), prediction.policy_name,
-            [e.as_dict() for e in prediction.events], prediction.is_no_user_prediction, prediction.hide_rule_turn)
+            events, prediction.is_no_user_prediction, prediction.hide_rule_turn)
 
 
 @pytest.mark.skipif(not MODEL.exists(), reason="needs the trained model (make train)")
