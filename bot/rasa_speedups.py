@@ -1,0 +1,142 @@
+"""Work Rasa 3.6 repeats on every custom action call, done once (runs inside Rasa on Python 3.10).
+
+Profiled under load (bench/results/efficiency_profile_baseline.json), a call to the action server cost
+Rasa more CPU than NLU and the policies together: ``RemoteAction`` checks the whole events JSON schema
+against the JSON-Schema meta-schema before validating each response (``jsonschema.validate``), and
+rebuilds the domain's dictionary (``Domain.as_dict``) for each request. Here the validator is built once
+per response schema and the domain's dictionary once per loaded domain; requests and accepted or
+refused responses stay exactly as Rasa's (tests/dialogue/test_rasa_speedups.py compares them).
+
+TED, the costliest policy (a TensorFlow call per prediction, three predictions per typed question), can
+never win where the rules or memoization predict with confidence 1: the ensemble picks the highest
+confidence and breaks ties by priority, and TED's is the lowest. So the other policies run first, and TED
+only when none of them is sure (or an action was just rejected, or the model is end-to-end); the
+prediction is the one the whole ensemble would give (tests/dialogue/test_ted_deferral.py).
+``install()`` is called by the tracker store when Rasa creates it at start-up; calling it again is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rasa
+from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+from rasa.core.policies.policy import PolicyPrediction
+from rasa.core.policies.ted_policy import TEDPolicy
+from rasa.core.processor import MessageProcessor
+from rasa.engine.constants import PLACEHOLDER_TRACKER
+from rasa.engine.graph import GraphSchema
+from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+_INSTALLED = "_tthc_speedups"
+_validators: dict[type, Any] = {}
+_domain_dict: list[Any] = [None, None]  # [domain, its as_dict()]: one model is loaded at a time
+
+
+def domain_dict(domain: Domain) -> dict[str, Any]:
+    """``domain.as_dict()``, computed once per domain object (a new model brings a new one)."""
+    if _domain_dict[0] is not domain:
+        _domain_dict[:] = [domain, domain.as_dict()]
+    return _domain_dict[1]  # type: ignore[no-any-return]
+
+
+def _action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Domain) -> dict[str, Any]:
+    """The request Rasa 3.6 sends to the action server, with the domain's dictionary reused."""
+    return {
+        "next_action": self._name,
+        "sender_id": tracker.sender_id,
+        "tracker": tracker.current_state(EventVerbosity.ALL),
+        "domain": domain_dict(domain),
+        "version": rasa.__version__,
+    }
+
+
+def _validator(action: RemoteAction) -> Any:
+    """The response validator of this kind of action, built (and its schema checked) once."""
+    kind = type(action)
+    if kind not in _validators:
+        from jsonschema.validators import validator_for
+
+        schema = action.action_response_format_spec()
+        cls = validator_for(schema)
+        cls.check_schema(schema)
+        _validators[kind] = cls(schema)
+    return _validators[kind]
+
+
+def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+    """Rasa's check of an action server response (``jsonschema.validate``) without re-checking the schema."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator(self).iter_errors(result))
+    if error is not None:
+        error.message += (
+            f". Failed to validate Action server response from API, "
+            f"make sure your response from the Action endpoint is valid. "
+            f"For more information about the format visit "
+            f"{DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+    return True
+
+
+_plans: dict[int, tuple[GraphSchema, Any]] = {}  # id(schema) -> (schema, plan or None)
+
+
+def _deferral_plan(schema: GraphSchema, target: str) -> tuple[list[str], int] | None:
+    """The ensemble's other policy nodes, in its order, and TED's top priority; None when TED cannot wait."""
+    node = schema.nodes.get(target)
+    if node is None or node.uses is not DefaultPolicyPredictionEnsemble or "end_to_end_features_provider" in (
+        schema.nodes
+    ):
+        return None
+    policies = [name for key, name in node.needs.items() if key not in ("domain", "tracker")]
+    deferred = [name for name in policies if issubclass(schema.nodes[name].uses, TEDPolicy)]
+    if not deferred or len(deferred) == len(policies):
+        return None
+    priority = max(int({**TEDPolicy.get_default_config(), **schema.nodes[n].config}["priority"]) for n in deferred)
+    return [name for name in policies if name not in deferred], priority
+
+
+def _last_action_rejected(tracker: DialogueStateTracker) -> bool:
+    """Whether the latest action event is a rejection (the ensemble then zeroes that action everywhere)."""
+    for event in reversed(tracker.events):
+        if isinstance(event, (ActionExecuted, ActionExecutionRejected)):
+            return isinstance(event, ActionExecutionRejected)
+    return False
+
+
+_original_predict = MessageProcessor._predict_next_with_tracker
+
+
+def _predict_next_with_tracker(self: MessageProcessor, tracker: DialogueStateTracker) -> PolicyPrediction:
+    """The ensemble's prediction, running TED only when no policy that outranks it is sure."""
+    schema, target = self.model_metadata.predict_schema, self.model_metadata.core_target
+    cached = _plans.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = (schema, _deferral_plan(schema, target) if target else None)
+        _plans[id(schema)] = cached
+    plan = cached[1]
+    if plan is None or tracker.followup_action or _last_action_rejected(tracker):
+        return _original_predict(self, tracker)
+    first, ted_priority = plan
+    results = self.graph_runner.run(inputs={PLACEHOLDER_TRACKER: tracker}, targets=first)
+    predictions = [results[name] for name in first]
+    if not any(p.max_confidence >= 1.0 and p.policy_priority > ted_priority and not p.is_end_to_end_prediction
+               for p in predictions):
+        return _original_predict(self, tracker)
+    return DefaultPolicyPredictionEnsemble().combine_predictions(predictions, tracker, self.domain)
+
+
+def install() -> None:
+    """Replace two methods of ``RemoteAction`` and the processor's prediction (once per process)."""
+    if getattr(RemoteAction, _INSTALLED, False):
+        return
+    RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    MessageProcessor._predict_next_with_tracker = _predict_next_with_tracker  # type: ignore[method-assign]
+    setattr(RemoteAction, _INSTALLED, True)
