@@ -143,11 +143,14 @@ def fit(searcher: ProcedureSearcher) -> None:
     for codes, q in rows:
         scored = searcher.score_all(q)
         order = np.argsort(-scored.fused)[:5]
-        x.append(decision.features(scored.dense, scored.lexical, scored.fused, order, 0))
+        cover = searcher.coverage(scored, int(order[0]))
+        x.append(decision.features(scored.dense, scored.lexical, scored.fused, order, 0, cover))
         y.append(float(searcher.index.docs[order[0]].code in codes))
     coefficients = decision.fit_logistic(np.asarray(x), np.asarray(y))
     probs = np.asarray([decision.probability(v, coefficients) for v in x])
     print("COEFFICIENTS =", tuple(coefficients), "features", decision.FEATURES)
+    oos = np.asarray([p for p, (codes, _) in zip(probs, rows, strict=True) if not codes])
+    print("out-of-scope probabilities: median", round(float(np.median(oos)), 3), "max", round(float(oos.max()), 3))
     for t in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9):
         sel = probs >= t
         prec = float(np.mean(np.asarray(y)[sel])) if sel.any() else float("nan")

@@ -109,6 +109,8 @@ class Scored:
     dense: np.ndarray
     fused: np.ndarray
     query_terms: int
+    query_columns: np.ndarray | None = None  # lexical columns of the question's own words
+    query_words: int = 0  # the question's content words, known to the index or not
 
 
 class ProcedureSearcher:
@@ -318,7 +320,21 @@ class ProcedureSearcher:
                 hits = matrix @ is_asked
                 actions = np.where(hits > 0, -cfg.action_bonus, cfg.action_penalty * ((matrix @ unasked) > 0))
                 fused = fused - matrix @ penalty - actions
-        return Scored(lexical, dense, fused.astype(np.float32), len(qterms))
+        words = [t for t in qterms if "_" not in t]
+        columns = np.asarray(sorted({index.lexical.vocab[t] for t in words if t in index.lexical.vocab}), np.int64)
+        return Scored(lexical, dense, fused.astype(np.float32), len(qterms), columns, len(words))
+
+    def coverage(self, scored: Scored, i: int) -> float:
+        """Share of the question's content words found in document ``i`` (an absolute lexical signal)."""
+        if scored.query_columns is None or not scored.query_words:
+            return 0.0
+        cached = getattr(self, "_rows", None)
+        if cached is None or cached[0] is not self.index:
+            cached = (self.index, self.index.lexical.matrix.tocsr())
+            self._rows = cached
+        rows = cached[1]
+        found = np.intersect1d(rows.indices[rows.indptr[i]:rows.indptr[i + 1]], scored.query_columns)
+        return len(found) / scored.query_words
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """Best ``top_k`` procedures for a citizen question, with calibrated confidences."""
@@ -342,7 +358,8 @@ class ProcedureSearcher:
         ceiling = 1.0
         for j, i in enumerate(top):
             if self.config.calibrated:
-                conf = round(decision.probability(decision.features(dense, scored.lexical, fused, top, j)), 4)
+                cover = self.coverage(scored, int(i))
+                conf = round(decision.probability(decision.features(dense, scored.lexical, fused, top, j, cover)), 4)
             else:
                 conf = self.confidence(float(dense[i]), float(fused[i]) - (second if j == 0 else best))
             ceiling = min(ceiling, conf)  # scores never increase down the ranking
