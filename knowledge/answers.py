@@ -281,15 +281,19 @@ def facet_lines(procedure: Procedure, facet: str) -> list[str]:
 
 
 def summary_lines(procedure: Procedure) -> list[str]:
-    """A short overview: what it is, time, fee, where."""
+    """The essentials in a few lines: what it is, how long, fee, where, online or not (lists behind buttons)."""
     lines = []
     if procedure.summary:
-        lines.append(shorten(procedure.summary, 500))
+        lines.append(shorten(procedure.summary, 300))
     if procedure.field:
         lines.append(f"Lĩnh vực: {procedure.field}")
-    lines += time_lines(procedure)[:4]
-    lines += fee_lines(procedure, with_notes=False)[:4]
-    lines += place_lines(procedure)
+    lines += time_lines(procedure)[:2]
+    lines += fee_lines(procedure, with_notes=False)[:2]
+    lines += place_lines(procedure)[:2]
+    if procedure.channels:
+        names = list(dict.fromkeys(c.name for c in procedure.channels))
+        online = "Trực tuyến" in names
+        lines.append("Nộp trực tuyến: có" if online else f"Nộp trực tuyến: chưa (nộp {', '.join(names).lower()})")
     if len(lines) <= 1:
         lines.append("Dữ liệu chi tiết của thủ tục này còn hạn chế, anh/chị xem thêm ở đường dẫn bên dưới.")
     return lines

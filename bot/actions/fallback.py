@@ -10,7 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.procedures import ActionAnswerProcedure, choose, send_reply
+from bot.actions.procedures import ActionAnswerProcedure, send_reply
 from bot.trackers import channel_of
 from desk.unanswered import UnansweredInbox
 from knowledge import answers
@@ -71,9 +71,7 @@ class ActionFallback(Action):
 
     def _confident_procedure(self, text: str) -> bool:
         """True when the catalogue has exactly one clearly matching procedure for the text."""
-        hits = self.service.search(text, top_k=5)
-        chosen = choose(hits, self.service.min_score, self.service.clarify_margin)
-        return len(chosen) == 1
+        return self.service.decide(self.service.search(text, top_k=5)).kind == "answer"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]

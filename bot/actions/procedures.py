@@ -15,7 +15,6 @@ from desk.unanswered import UnansweredInbox
 from knowledge import answers
 from knowledge.answers import FACETS, Reply
 from knowledge.bounds import Busy
-from knowledge.search import Hit
 from knowledge.service import KnowledgeService, shared_service
 
 logger = logging.getLogger(__name__)
@@ -34,16 +33,6 @@ def _user_text(tracker: Tracker) -> str:
     """The user's words, or "" for a button payload (``/intent{...}``)."""
     text = str(tracker.latest_message.get("text") or "").strip()
     return "" if text.startswith("/") else text
-
-
-def choose(hits: list[Hit], min_score: float, margin: float) -> list[Hit]:
-    """Return [best] to answer, several close candidates to ask about, or [] when nothing fits."""
-    confident = [h for h in hits if h.score >= min_score]
-    if not confident:
-        return []
-    best = confident[0]
-    close = [h for h in confident if best.score - h.score <= margin]
-    return close[:4]
 
 
 class ActionAnswerProcedure(Action):
@@ -105,15 +94,15 @@ class ActionAnswerProcedure(Action):
                 return answers.answer_procedure(procedure, facet), procedure.code, facet
 
         hits = self.service.search(text, top_k=TOP_K)
-        chosen = choose(hits, self.service.min_score, self.service.clarify_margin)
-        if not chosen:
+        verdict = self.service.decide(hits)
+        if verdict.kind == "not_found":
             best = hits[0] if hits else None
             self.inbox.log(text, channel_of(tracker), tracker.sender_id,
                            best.code if best else None, best.score if best else None)
             return answers.not_found(), current, facet
-        if len(chosen) > 1:
-            return answers.clarify([(h.code, h.title) for h in chosen], facet), current, facet
-        procedure = self.service.get(chosen[0].code)
+        if verdict.kind == "clarify":
+            return answers.clarify([(h.code, h.title) for h in verdict.candidates], facet), current, facet
+        procedure = self.service.get(verdict.candidates[0].code)
         if procedure is None:  # retired between search and read
             return answers.not_found(), current, facet
         return answers.answer_procedure(procedure, facet), procedure.code, facet

@@ -64,3 +64,19 @@ def test_missing_facts_are_not_invented() -> None:
 def test_payload_format() -> None:
     assert payload("1.001193", "fee") == '/ask_procedure{"procedure_code":"1.001193","facet":"fee"}'
     assert payload("1.001193") == '/ask_procedure{"procedure_code":"1.001193","facet":""}'
+
+
+def test_first_reply_is_the_essentials_with_lists_behind_buttons() -> None:
+    from knowledge.answers import answer_procedure
+    from knowledge.schema import Channel, Document, Procedure
+
+    p = Procedure(code="9.000009", title="Cấp giấy phép thử", field="Thử",
+                  channels=[Channel(name="Trực tiếp", time_text="5 ngày làm việc", fee_text="50.000 đồng"),
+                            Channel(name="Bưu chính", time_text="7 ngày làm việc", fee_text="50.000 đồng")],
+                  documents=[Document(name=f"Giấy tờ {i}") for i in range(12)], steps=["Nộp", "Nhận"],
+                  where_to_submit="Ủy ban nhân dân cấp xã")
+    reply = answer_procedure(p, None)
+    text = "\n".join(reply.texts)
+    assert len(reply.texts) == 1 and len(text.splitlines()) <= 9
+    assert "Nộp trực tuyến: chưa (nộp trực tiếp, bưu chính)" in text and "Giấy tờ 3" not in text
+    assert {"Giấy tờ cần chuẩn bị", "Các bước thực hiện"} <= {b.title for b in reply.buttons}

@@ -78,8 +78,9 @@ def test_scores_are_calibrated_and_ordered(searcher: ProcedureSearcher) -> None:
     assert all(0.0 <= h.score <= 1.0 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     assert hits[0].score >= NOT_FOUND_THRESHOLD
-    off_topic = searcher.search("giá vàng hôm nay bao nhiêu", top_k=1)
-    assert off_topic[0].score < NOT_FOUND_THRESHOLD
+    assert searcher.decide(hits).kind == "answer"
+    off_topic = searcher.search("giá vàng hôm nay bao nhiêu", top_k=3)
+    assert off_topic[0].score < hits[0].score and searcher.decide(off_topic).kind != "answer"
     assert 0 < CLOSE_MARGIN < 1
 
 

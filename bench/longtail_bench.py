@@ -1,0 +1,263 @@
+"""Long-tail search benchmark: questions about procedures outside the curated 72, full national catalogue.
+
+Measures, in one process over one index of the whole catalogue (crawl + seed): folded BM25, the engine
+as it was before the long-tail work ("today": every new component off), the current engine, and an
+ablation that turns each new component off in turn. Per method and style: top-1, top-3, MRR, and the
+calibration of the answer policy (precision of confident answers, share answered, share clarified).
+Also the existing unseen set (bench/devset/unseen.tsv, curated procedures) and warm search latency.
+
+Run: ``.venv/bin/python bench/longtail_bench.py`` → bench/results/longtail.json (and .md).
+The held-out set (bench/longtail/questions.tsv) is never used for tuning; bench/longtail/dev.tsv is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # 2 threads thrash on a shared, loaded 2-core box
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from knowledge_bench import load_devset, merged_catalogue  # noqa: E402
+
+from common.settings import get_settings  # noqa: E402
+from knowledge import decision  # noqa: E402
+from knowledge.config import KnowledgeSettings  # noqa: E402
+from knowledge.e5_folder import ensure_e5_folder  # noqa: E402
+from knowledge.encoder import Encoder, load_encoder  # noqa: E402
+from knowledge.index import ProcedureIndex  # noqa: E402
+from knowledge.search import ProcedureSearcher, SearchConfig  # noqa: E402
+
+HELD_OUT = ROOT / "bench" / "longtail" / "questions.tsv"
+DEV = ROOT / "bench" / "longtail" / "dev.tsv"
+UNSEEN = ROOT / "bench" / "devset" / "unseen.tsv"
+CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
+OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
+RESULTS = ROOT / "bench" / "results"
+STYLES = ("formal", "colloquial", "unaccented", "typo")
+log = logging.getLogger("longtail")
+
+Devset = list[tuple[list[str], str, str]]
+
+
+class CachedEncoder(Encoder):
+    """Wraps an encoder with an on-disk cache of passage vectors (queries are always encoded live)."""
+
+    def __init__(self, inner: Encoder, path: Path) -> None:
+        """Use ``inner`` for texts not yet in the cache file ``path``."""
+        self.inner, self.path = inner, path
+        self.name, self.dim, self.engine = inner.name, inner.dim, inner.engine
+        self.cache: dict[str, np.ndarray] = {}
+        self.memo: dict[str, np.ndarray] | None = {}  # query vectors, reused across methods (None: off)
+        if path.exists():
+            data = np.load(path, allow_pickle=False)
+            self.cache = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Embed queries with the wrapped encoder (memoised per text unless ``memo`` is None)."""
+        if self.memo is None:
+            return self.inner.encode_queries(texts, batch_size)
+        missing = [t for t in texts if t not in self.memo]
+        if missing:
+            self.memo.update(zip(missing, self.inner.encode_queries(missing, batch_size), strict=True))
+        return np.stack([self.memo[t] for t in texts])
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Embed passages, reading and filling the cache."""
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        todo = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in self.cache]
+        if todo:
+            vectors = self.inner.encode_passages([t for _, t in todo], batch_size)
+            self.cache.update({k: v for (k, _), v in zip(todo, vectors, strict=True)})
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(self.path, keys=np.asarray(list(self.cache)), vectors=np.stack(list(self.cache.values())))
+        return np.stack([self.cache[k] for k in keys]).astype(np.float32)
+
+
+def rank_eval(searcher: ProcedureSearcher, devset: Devset) -> dict[str, Any]:
+    """Top-1/top-3/MRR@10 and answer-policy calibration, overall and per style, plus the misses."""
+    stats: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    misses = []
+    for codes, style, question in devset:
+        hits = searcher.search(question, top_k=10)
+        ranked = [h.code for h in hits]
+        pos = next((i for i, c in enumerate(ranked) if c in codes), None)
+        decision = searcher.decide(hits)
+        for key in ("all", style):
+            s = stats[key]
+            s["top1"].append(float(pos == 0))
+            s["top3"].append(float(pos is not None and pos < 3))
+            s["mrr"].append(1.0 / (pos + 1) if pos is not None else 0.0)
+            s["answered"].append(float(decision.kind == "answer"))
+            s["clarified"].append(float(decision.kind == "clarify"))
+            if decision.kind == "answer":
+                s["answer_right"].append(float(pos == 0))
+            if decision.kind == "clarify":
+                s["clarify_has_right"].append(float(any(c.code in codes for c in decision.candidates)))
+        if pos != 0:
+            misses.append({"q": question, "want": codes, "got": ranked[:3], "pos": pos, "decision": decision.kind})
+    table: dict[str, Any] = {}
+    for key, s in stats.items():
+        row = {m: round(statistics.fmean(s[m]), 3) for m in ("top1", "top3", "mrr", "answered", "clarified")}
+        row["answer_precision"] = round(statistics.fmean(s["answer_right"]), 3) if s["answer_right"] else None
+        row["clarify_recall"] = round(statistics.fmean(s["clarify_has_right"]), 3) if s["clarify_has_right"] else None
+        row["n"] = len(s["top1"])
+        table[key] = row
+    return {"metrics": table, "misses": misses}
+
+
+def latency(searcher: ProcedureSearcher, questions: list[str]) -> dict[str, float]:
+    """Warm search latency (query encoding included) over ``questions``."""
+    for q in questions[:5]:
+        searcher.search(q)
+    times = []
+    for q in questions:
+        t0 = time.perf_counter()
+        searcher.search(q)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(float(np.percentile(times, 95)), 2)}
+
+
+def fit(searcher: ProcedureSearcher) -> None:
+    """Fit the logistic calibration on the tuning sets only and print coefficients and thresholds."""
+    rows = [(codes, q) for codes, _, q in load_devset(CURATED_DEV) + load_devset(DEV)]
+    rows += [([], line.strip()) for line in OUT_OF_SCOPE.read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    x, y = [], []
+    for codes, q in rows:
+        scored = searcher.score_all(q)
+        order = np.argsort(-scored.fused)[:5]
+        cover = searcher.coverage(scored, int(order[0]))
+        x.append(decision.features(scored.dense, scored.lexical, scored.fused, order, 0, cover))
+        y.append(float(searcher.index.docs[order[0]].code in codes))
+    coefficients = decision.fit_logistic(np.asarray(x), np.asarray(y))
+    probs = np.asarray([decision.probability(v, coefficients) for v in x])
+    print("COEFFICIENTS =", tuple(coefficients), "features", decision.FEATURES)
+    oos = np.asarray([p for p, (codes, _) in zip(probs, rows, strict=True) if not codes])
+    print("out-of-scope probabilities: median", round(float(np.median(oos)), 3), "max", round(float(oos.max()), 3))
+    for t in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9):
+        sel = probs >= t
+        prec = float(np.mean(np.asarray(y)[sel])) if sel.any() else float("nan")
+        print(f"threshold {t}: answered {sel.mean():.3f} precision {prec:.3f}")
+
+
+def methods() -> dict[str, SearchConfig]:
+    """Folded BM25, today's engine, the full engine and one ablation per new component."""
+    full = SearchConfig()
+    today = SearchConfig(use_lexicon=False, use_derived=False, use_result=False, use_scope=False,
+                         calibrated=False)
+    return {
+        "bm25_folded": SearchConfig(use_dense=False, use_synonyms=False, use_prior=False, use_lexicon=False,
+                                    use_derived=False, use_result=False, use_scope=False, calibrated=False),
+        "today": today,
+        "full": full,
+        "full_no_lexicon": replace(full, use_lexicon=False),
+        "full_no_derived_aliases": replace(full, use_derived=False),
+        "full_no_result_signal": replace(full, use_result=False),
+        "full_no_scope": replace(full, use_scope=False),
+    }
+
+
+def table(name: str, block: dict[str, Any]) -> list[str]:
+    """Markdown rows for one evaluation set."""
+    lines = [f"### {name}", "",
+             "| method | top-1 | top-3 | MRR | answered | precision answered | clarified | "
+             + " | ".join(f"top-1 {s}" for s in STYLES) + " |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(STYLES)]
+    for method, m in block.items():
+        a = m["all"]
+        styles = " | ".join(f"{m[s]['top1']:.3f}" if s in m else "-" for s in STYLES)
+        prec = f"{a['answer_precision']:.3f}" if a["answer_precision"] is not None else "-"
+        lines.append(f"| {method} | {a['top1']:.3f} | {a['top3']:.3f} | {a['mrr']:.3f} | {a['answered']:.3f} | "
+                     f"{prec} | {a['clarified']:.3f} | {styles} |")
+    return [*lines, ""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark once and write bench/results/longtail.json and .md."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default=None, help="sentence-transformers folder (default: the setup e5 folder)")
+    parser.add_argument("--dev-only", action="store_true", help="only the dev set (for tuning); writes nothing")
+    parser.add_argument("--show-misses", action="store_true")
+    parser.add_argument("--fit", action="store_true", help="fit the calibration on the dev sets and print it")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    settings = get_settings(KnowledgeSettings)
+    model = args.model or str(ensure_e5_folder(settings.data_dir / "models" / "multilingual-e5-small"))
+    procs, seeded = merged_catalogue()
+    encoder: Encoder = load_encoder(model)
+    cache = settings.data_dir / "cache" / f"passages-{Path(model).name}.npz"
+    encoder = CachedEncoder(encoder, cache)
+    t0 = time.perf_counter()
+    index = ProcedureIndex.build(procs, encoder)
+    log.info("index: %d procedures (%d seeded), %d passages, %.1f s", len(procs), seeded, len(index.vectors),
+             time.perf_counter() - t0)
+    if args.fit:
+        fit(ProcedureSearcher.from_index(index, encoder, config=SearchConfig()))
+        return 0
+    sets: dict[str, Devset] = {"longtail_dev": load_devset(DEV)}
+    if not args.dev_only:
+        sets["longtail_heldout"] = load_devset(HELD_OUT)
+        sets["curated_unseen"] = load_devset(UNSEEN)
+    results: dict[str, dict[str, Any]] = {name: {} for name in sets}
+    misses: dict[str, Any] = {}
+    searchers = {name: ProcedureSearcher.from_index(index, encoder, config=cfg) for name, cfg in methods().items()}
+    for method, searcher in searchers.items():
+        for set_name, devset in sets.items():
+            out = rank_eval(searcher, devset)
+            results[set_name][method] = out["metrics"]
+            if method == "full":
+                misses[set_name] = out["misses"]
+            a = out["metrics"]["all"]
+            log.info("%-16s %-24s top1 %.3f top3 %.3f mrr %.3f answered %.3f precision %s", set_name, method,
+                     a["top1"], a["top3"], a["mrr"], a["answered"], a["answer_precision"])
+    if args.show_misses:
+        for set_name, rows in misses.items():
+            for row in rows:
+                print(set_name, row)
+    if args.dev_only:
+        return 0
+    questions = [q for _, _, q in sets["longtail_heldout"]]
+    encoder.memo = None  # latency includes encoding every query
+    report = {
+        "machine": {"cpus": os.cpu_count(), "omp_threads": os.environ.get("OMP_NUM_THREADS"),
+                    "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2),
+                    "encoder_engine": encoder.engine},
+        "catalogue": {"procedures": len(procs), "seeded": seeded, "passages": len(index.vectors)},
+        "sets": {name: len(rows) for name, rows in sets.items()},
+        "latency_warm": {name: latency(searchers[name], questions) for name in ("bm25_folded", "today", "full")},
+        "results": results,
+        "misses_full": misses,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "longtail.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    lines = ["# Long-tail search benchmark", "",
+             f"Catalogue {len(procs)} procedures ({seeded} curated), {len(index.vectors)} passages; sets: "
+             + ", ".join(f"{k} {v}" for k, v in report["sets"].items()) + ".", ""]
+    for set_name in sets:
+        lines += table(set_name, results[set_name])
+    lines += ["Warm latency (ms, query encoding included): "
+              + "; ".join(f"{k} p50 {v['p50_ms']} p95 {v['p95_ms']}" for k, v in report["latency_warm"].items()), ""]
+    (RESULTS / "longtail.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,47 @@
+"""Question cues the searcher reads: which actions a question asks for, and whether a title really names one."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from common.text import fold_diacritics, nfc
+from knowledge.index import ACTIONS, AMBIGUOUS_FOLDED_CUES
+
+
+def normalised(scores: np.ndarray) -> np.ndarray:
+    """Scores divided by the best one (all zeros stay zeros)."""
+    top = float(scores.max()) if len(scores) else 0.0
+    return (scores / top).astype(np.float32) if top > 0 else np.zeros_like(scores, np.float32)
+
+
+def title_action_confirmed(title: str, action: str) -> bool:
+    """Whether an action found in a folded title is really there with its accents.
+
+    Folded, "đối với" reads as the action "đổi" and "khoa học" as "khóa"; when one of the action's
+    cues folds to the action name, the accented title must contain that cue.
+    """
+    accented = [c for c in ACTIONS.get(action, ()) if fold_diacritics(c) == action]
+    if not accented:
+        return True
+    text = " " + " ".join(re.findall(r"\w+", nfc(title).lower())) + " "
+    return any(f" {c} " in text for c in accented)
+
+
+# "mất bao lâu" asks how long it takes, not about a lost paper: removed before looking for cues.
+_NOT_LOST = re.compile(
+    r" (mất|mat) (bao lâu|bao lau|bao nhiêu|bao nhieu|bn|mấy|may|thời gian|thoi gian|phí|phi|tiền|tien)(?= )")
+
+
+def asked_actions(query: str) -> set[str]:
+    """Actions (keys of ``ACTIONS``) a question asks for, matched with accents when it has them."""
+    text = " " + " ".join(re.findall(r"\w+", nfc(query).lower())) + " "
+    text = _NOT_LOST.sub(" ", text)
+    folded = fold_diacritics(text)
+    if folded != text:
+        return {a for a, cues in ACTIONS.items() if any(f" {c} " in text for c in cues)}
+    return {
+        a for a, cues in ACTIONS.items()
+        if any(f" {fold_diacritics(c)} " in folded for c in cues if fold_diacritics(c) not in AMBIGUOUS_FOLDED_CUES)
+    }

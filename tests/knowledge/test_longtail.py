@@ -1,0 +1,129 @@
+"""Long-tail search: citizen lexicon, aliases derived from the record, province scope, calibrated policy."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from knowledge import decision
+from knowledge.derived import core_title, derived_passages, expand_abbreviations, result_names
+from knowledge.index import ProcedureIndex
+from knowledge.lexical import SynonymTable
+from knowledge.schema import Procedure
+from knowledge.search import LEXICON, Hit, ProcedureSearcher, SearchConfig
+from tests.knowledge.search_fixtures import CRAWL, ROOT, FakeEncoder
+
+LONGTAIL = ROOT / "bench" / "longtail"
+
+
+def test_lexicon_maps_citizen_words_to_portal_words() -> None:
+    lexicon = SynonymTable.load(LEXICON)
+    assert "công ty doanh nghiệp" in lexicon.expansions("cty tnhh 1 thanh vien")
+    assert "trách nhiệm hữu hạn" in lexicon.expansions("cty tnhh 1 thanh vien")
+    assert any("chuyển mục đích sử dụng đất" in e for e in lexicon.expansions("muốn lên thổ cư"))
+    assert any("thị thực" in e for e in lexicon.expansions("xin visa cho ban"))
+    assert lexicon.expansions("thời tiết hôm nay") == []
+
+
+def test_core_title_drops_boilerplate_and_levels() -> None:
+    assert core_title("Thủ tục đăng ký khai tử lưu động") == "đăng ký khai tử lưu động"
+    assert core_title("Cấp lại thẻ căn cước (thực hiện tại cấp tỉnh)") == "Cấp lại thẻ căn cước"
+    assert core_title("Cấp giấy phép môi trường (cấp Tỉnh) ( 1.010727 )") == "Cấp giấy phép môi trường"
+    assert core_title("Gia hạn tạm trú tại Công an cấp tỉnh") == "Gia hạn tạm trú"
+
+
+def test_abbreviations_are_spelled_out() -> None:
+    text = expand_abbreviations("Giải quyết hưởng chế độ TNLĐ, BNN do thương tật tái phát")
+    assert "tai nạn lao động" in text and "bệnh nghề nghiệp" in text
+    assert expand_abbreviations("BNNPTNT") == "BNNPTNT"  # only whole words
+
+
+def test_result_names_keep_papers_and_drop_refusals() -> None:
+    assert result_names("Giấy phép lái xe; Văn bản từ chối cấp giấy phép") == ["Giấy phép lái xe"]
+    names = result_names("Quyết định công bố mở cảng cá theo Mẫu số 02.CC Phụ lục XII ban hành kèm theo Thông tư")
+    assert names == ["Quyết định công bố mở cảng cá"]
+    assert result_names("Hồ sơ gửi đến cơ quan thuế không có kết quả giải quyết") == []
+
+
+def _proc(code: str, title: str, levels: list[str], result: str = "") -> Procedure:
+    return Procedure(code=code, title=title, levels=levels, result=result, applicants="Công dân Việt Nam")
+
+
+@pytest.fixture(scope="module")
+def tiny() -> ProcedureIndex:
+    """Four procedures: the same title at ministry and province level, and two told apart by result."""
+    procs = [
+        _proc("9.000001", "Cấp chứng chỉ hành nghề thú y", ["Cấp bộ"]),
+        _proc("9.000002", "Cấp chứng chỉ hành nghề thú y", ["Cấp tỉnh"]),
+        _proc("9.000003", "Thủ tục đăng ký phương tiện đánh bắt", ["Cấp tỉnh"], "Giấy chứng nhận đăng ký tàu cá"),
+        _proc("9.000004", "Thủ tục đăng ký hoạt động nuôi", ["Cấp tỉnh"], "Giấy xác nhận nuôi trồng lồng bè"),
+    ]
+    return ProcedureIndex.build(procs, FakeEncoder())
+
+
+def test_province_scope_ranks_its_levels_first_without_hiding_others(tiny: ProcedureIndex) -> None:
+    province = ProcedureSearcher.from_index(tiny, FakeEncoder(), config=SearchConfig())
+    codes = [h.code for h in province.search("xin chứng chỉ hành nghề thú y")]
+    assert codes[:2] == ["9.000002", "9.000001"]  # the ministry one is still offered
+    ministry = SearchConfig(scope_levels=("Cấp bộ",))
+    codes = [h.code for h in ProcedureSearcher.from_index(tiny, FakeEncoder(), config=ministry).search(
+        "xin chứng chỉ hành nghề thú y")]
+    assert codes[0] == "9.000001"
+
+
+def test_result_name_is_a_signal_of_its_own(tiny: ProcedureIndex) -> None:
+    with_result = ProcedureSearcher.from_index(tiny, FakeEncoder(), config=SearchConfig())
+    assert with_result.search("xin giấy chứng nhận đăng ký tàu cá")[0].code == "9.000003"
+    assert ("result", "Giấy chứng nhận đăng ký tàu cá") in derived_passages(
+        _proc("x", "Thủ tục a", [], "Giấy chứng nhận đăng ký tàu cá"))
+
+
+def test_decide_answers_asks_or_gives_up() -> None:
+    sure = [Hit("a", "A", 0.95), Hit("b", "B", 0.3)]
+    unsure = [Hit("a", "A", 0.6), Hit("b", "B", 0.5), Hit("c", "C", 0.4), Hit("d", "D", 0.3), Hit("e", "E", 0.2)]
+    assert decision.decide(sure).kind == "answer" and decision.decide(sure).candidates == [sure[0]]
+    asked = decision.decide(unsure)
+    assert asked.kind == "clarify" and 2 <= len(asked.candidates) <= 4
+    assert decision.decide([Hit("a", "A", 0.1)]).kind == "not_found"
+    assert decision.decide([]).kind == "not_found"
+    assert decision.by_margin(unsure, 0.5, 0.15).kind == "clarify"
+    assert decision.by_margin(sure, 0.5, 0.15).kind == "answer"
+
+
+def test_confidence_grows_with_evidence() -> None:
+    weak = decision.probability([0.2, 0.0, 0.0, 0.5])
+    strong = decision.probability([0.9, 0.4, 1.0, 1.0])
+    assert 0.0 < weak < decision.ANSWER_THRESHOLD <= strong < 1.0
+    x = [[0.1, 0.0, 0.0, 0.2], [0.9, 0.5, 1.0, 1.0]] * 20
+    weights = decision.fit_logistic(__import__("numpy").asarray(x), __import__("numpy").asarray([0.0, 1.0] * 20))
+    assert decision.probability(x[1], weights) > 0.9 > 0.1 > decision.probability(x[0], weights)
+
+
+def _rows(path: Path) -> list[tuple[list[str], str, str]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#") and not line.startswith("codes\t"):
+            codes, style, question = line.split("\t")
+            rows.append((codes.split("|"), style, question))
+    return rows
+
+
+@pytest.mark.skipif(not CRAWL.exists(), reason="shared crawl not available")
+def test_longtail_sets_are_outside_the_curated_set_and_disjoint() -> None:
+    with gzip.open(CRAWL, "rt", encoding="utf-8") as fh:
+        known = {json.loads(line)["ma_thu_tuc"] for line in fh if line.strip()}
+    curated = {line.split(":", 1)[1].strip().strip("'\"")
+               for path in (ROOT / "knowledge" / "catalogue").glob("*.yml")
+               for line in path.read_text(encoding="utf-8").splitlines() if line.strip().startswith("- code:")}
+    held_out, dev = _rows(LONGTAIL / "questions.tsv"), _rows(LONGTAIL / "dev.tsv")
+    assert len(held_out) >= 150
+    for style in ("formal", "colloquial", "unaccented", "typo"):
+        assert sum(s == style for _, s, _ in held_out) >= 30
+    held_codes = {c for codes, _, _ in held_out for c in codes}
+    dev_codes = {c for codes, _, _ in dev for c in codes}
+    assert held_codes <= known and dev_codes <= known
+    assert not (held_codes | dev_codes) & curated
+    assert not held_codes & dev_codes
