@@ -16,6 +16,7 @@ from connectors.voice.catalogue import ProcedureMatcher, load_procedures
 from connectors.voice.config import VoiceSettings
 from connectors.voice.gateway import VoiceGateway
 from connectors.voice.menu import FIXED
+from connectors.voice.normalize import render_for_speech
 from connectors.voice.tts import load_tts
 
 log = logging.getLogger("connectors.voice")
@@ -41,7 +42,7 @@ async def serve(settings: VoiceSettings) -> None:
     phrases = matcher.phrases() if matcher is not None else list(BASE_PHRASES)
     asr = await asyncio.to_thread(load_asr, settings, phrases)
     voice = load_tts(settings)
-    await voice.warm([*PROMPTS.values(), *FIXED])
+    await voice.warm([*PROMPTS.values(), *(render_for_speech(t) for t in FIXED)])
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
     await rasa.start()
     gateway = VoiceGateway(settings, asr, voice, rasa, matcher=matcher)

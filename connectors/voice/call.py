@@ -254,11 +254,12 @@ class Call(CallMedia):
         """Carry out a menu decision: gateway sentences, the bot, an SMS, the operator."""
         assert self.dialogue is not None
         turn.state = self.dialogue.state
-        if step.say:
+        if not any(t is turn for t in self.record.turns):
             self.record.turns.append(turn)
+        if step.say:
             turn.replies.extend(step.say)
             self.log_turn(turn)
-            await self._speak(turn, step.say)
+            await self._speak(turn, [render_for_speech(s) for s in step.say])
         if step.sms_code:
             await self._send_documents(turn, step.sms_code)
         if step.operator:

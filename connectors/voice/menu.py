@@ -119,7 +119,7 @@ class Dialogue:
         if not part:
             return Step([END_OF_LIST + " Nhấn phím 2 để nghe lại." + self._sms_hint()
                          + " Nhấn phím sao để về menu chính."], short_answer=True)
-        said = [f"Giấy tờ thứ {start + i + 1}: {item}" for i, item in enumerate(part)]
+        said = [f"Giấy tờ thứ {start + i + 1}, {item}" for i, item in enumerate(part)]
         more = start + self.per_chunk < len(items)
         keys = ("Nhấn phím 1 để nghe tiếp, phím 2 để nghe lại." if more
                 else END_OF_LIST + " Nhấn phím 2 để nghe lại.") + self._sms_hint()

@@ -93,14 +93,14 @@ def test_documents_in_chunks_with_next_repeat_skip_and_sms() -> None:
     d.on_speech("làm giấy khai sinh")
     assert d.state == "answered"
     first = d.on_keys("1")
-    assert first is not None and first.say[0] == "Giấy tờ thứ 1: Tờ khai đăng ký khai sinh, 1 bản chính."
+    assert first is not None and first.say[0] == "Giấy tờ thứ 1, Tờ khai đăng ký khai sinh, 1 bản chính."
     assert len(first.say) == 4 and first.say[-1].startswith("Nhấn phím 1 để nghe tiếp, phím 2 để nghe lại.")
     again = d.on_keys("2")
     assert again is not None and again.say == first.say
     second = d.on_keys("3")
-    assert second is not None and second.say[0].startswith("Giấy tờ thứ 4:")
+    assert second is not None and second.say[0].startswith("Giấy tờ thứ 4,")
     last = d.on_speech("nghe tiếp")
-    assert last.say[0].startswith("Giấy tờ thứ 7:") and "Hết danh sách giấy tờ." in last.say[-1]
+    assert last.say[0].startswith("Giấy tờ thứ 7,") and "Hết danh sách giấy tờ." in last.say[-1]
     sms = d.on_keys("9")
     assert sms is not None and sms.sms_code == BIRTH.code
     assert dialogue(sms=False).on_keys("9") is None
