@@ -57,6 +57,11 @@ def yes_no(text: str) -> bool | None:
     return None
 
 
+def is_status_request(text: str) -> bool:
+    """Whether the caller asks about a dossier ("tra cứu hồ sơ", "hồ sơ của tôi …")."""
+    return bool(_DOSSIER.search(_folded(text)))
+
+
 @dataclass
 class Step:
     """What the call does for one input: speak gateway sentences, then (maybe) ask the bot, send an SMS."""
