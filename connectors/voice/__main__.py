@@ -10,9 +10,13 @@ from aiohttp import web
 
 from common.rasa import RasaClient
 from common.settings import load_or_exit, use_settings
-from connectors.voice.asr import load_asr
+from connectors.voice.asr import BASE_PHRASES, load_asr
+from connectors.voice.call import PROMPTS
+from connectors.voice.catalogue import ProcedureMatcher, load_procedures
 from connectors.voice.config import VoiceSettings
 from connectors.voice.gateway import VoiceGateway
+from connectors.voice.menu import FIXED
+from connectors.voice.normalize import render_for_speech
 from connectors.voice.tts import load_tts
 
 log = logging.getLogger("connectors.voice")
@@ -31,11 +35,17 @@ def health_app(gateway: VoiceGateway) -> web.Application:
 
 async def serve(settings: VoiceSettings) -> None:
     """Load the engines once, start SIP and HTTP, run until SIGINT/SIGTERM."""
-    asr = await asyncio.to_thread(load_asr, settings)
+    from knowledge.config import KnowledgeSettings
+
+    procedures = await asyncio.to_thread(load_procedures, KnowledgeSettings.from_env().catalogue_db_url)
+    matcher = ProcedureMatcher(procedures) if procedures and settings.menu else None
+    phrases = matcher.phrases() if matcher is not None else list(BASE_PHRASES)
+    asr = await asyncio.to_thread(load_asr, settings, phrases)
     voice = load_tts(settings)
+    await voice.warm([*PROMPTS.values(), *(render_for_speech(t) for t in FIXED)])
     rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
     await rasa.start()
-    gateway = VoiceGateway(settings, asr, voice, rasa)
+    gateway = VoiceGateway(settings, asr, voice, rasa, matcher=matcher)
     await gateway.start()
     runner = web.AppRunner(health_app(gateway))
     await runner.setup()

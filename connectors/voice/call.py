@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 import numpy as np
@@ -13,9 +13,12 @@ import numpy as np
 from common.messages import BUSY_TEXT
 from common.rasa import RasaClient, RasaUnavailable
 from common.text import mask_pii
+from connectors.voice.asr import Transcript
+from connectors.voice.catalogue import ProcedureMatcher, documents_message
 from connectors.voice.config import VoiceSettings
 from connectors.voice.keypad import Keypad, keypad_to_text
 from connectors.voice.media import CallMedia
+from connectors.voice.menu import SMS_FAILED, SMS_SENT, Dialogue, Step
 from connectors.voice.normalize import button_choice, normalize_spoken, render_for_speech
 from connectors.voice.replies import BotReply, parse_reply
 from connectors.voice.rtp import RtpEndpoint
@@ -32,6 +35,7 @@ PROMPTS = {
     "busy": BUSY_TEXT,
     "transfer_failed": "Xin lỗi, hiện em chưa chuyển được cuộc gọi tới tổng đài viên. Anh chị vui lòng gọi lại sau.",
     "max_length": "Cuộc gọi đã quá thời gian cho phép. Cảm ơn anh chị đã gọi.",
+    "hold": "Dạ, anh chị vui lòng chờ em một chút.",
 }
 
 
@@ -54,11 +58,18 @@ class CallHost(Protocol):
     def voice(self) -> Voice:
         """The text-to-speech engine shared by all calls."""
 
+    @property
+    def matcher(self) -> ProcedureMatcher | None:
+        """The catalogue's spoken names (None: no local procedure answers)."""
+
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background task."""
 
-    async def transcribe(self, pcm: np.ndarray) -> str:
-        """Speech to text, off the event loop."""
+    async def transcribe(self, pcm: np.ndarray, on_hold: Callable[[], None] | None = None) -> Transcript:
+        """Speech to text, off the event loop, bounded (``on_hold`` when the decoders are all busy)."""
+
+    async def send_sms(self, number: str, text: str) -> bool:
+        """Queue a text message to the caller's number."""
 
     async def hangup(self, call: Call, reason: str, wait: bool = True) -> None:
         """Send BYE and end the call."""
@@ -85,6 +96,18 @@ class Call(CallMedia):
         self.busy = False
         self.hangup_after_playout = ""
         self.done = asyncio.Event()
+        self.caller = ""  # the caller's phone number (from the SIP From header), never logged unmasked
+        self.sms_sent = 0
+        self.dialogue: Dialogue | None = None
+        if self.settings.menu:
+            self.dialogue = Dialogue(host.matcher, self.settings.match_min, self.settings.match_sure,
+                                     self.settings.docs_per_chunk, sms=False)
+
+    def set_caller(self, number: str) -> None:
+        """The caller's number: the SMS offer is made only when it is known (and SMS is configured)."""
+        self.caller = number
+        if self.dialogue is not None:
+            self.dialogue.sms = bool(number) and self.settings.sms_offer
 
     # ----------------------------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -130,7 +153,8 @@ class Call(CallMedia):
         """A keypad digit (RFC 4733 or SIP INFO): collect until '#', or a short wait for a choice."""
         self.record.dtmf += key
         self.barge_in()
-        self.keypad.press(key, len(self.buttons))
+        single = self.dialogue is not None and self.dialogue.state in ("menu", "confirm", "answered", "docs")
+        self.keypad.press(key, len(self.buttons), single)
 
     def _submit_keys(self, keys: str) -> None:
         """Queue a completed keypad input for the conversation."""
@@ -142,7 +166,10 @@ class Call(CallMedia):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.max_call_s
         try:
-            await self._turn(Turn("greeting"), self.settings.greeting_payload, fallback="greeting")
+            if self.dialogue is not None:
+                await self._step(Turn("greeting"), self.dialogue.greeting())
+            else:
+                await self._turn(Turn("greeting"), self.settings.greeting_payload, fallback="greeting")
             while not self.closed:
                 if loop.time() >= deadline:
                     await self._say_and_hangup("max_length", "max call length")
@@ -176,32 +203,41 @@ class Call(CallMedia):
             await self._say_and_hangup("goodbye", "silence")
 
     async def _speech_turn(self, pcm: np.ndarray, t_end: float) -> None:
-        """ASR, then the bot."""
+        """ASR, then the menu or the bot."""
         turn = Turn("speech", end_of_input=t_end)
         self.busy = True
         try:
-            t0 = time.monotonic()
-            text = await self.host.transcribe(pcm)
-            turn.asr_s = time.monotonic() - t0
-            turn.heard = text
+            result = await self.host.transcribe(pcm, self._hold)
+            turn.asr_s, turn.heard, turn.rejected = result.seconds, result.text, result.rejected
+            text = result.text
             if not text:
                 await self._say(turn, PROMPTS["not_heard"], "not_heard")
                 return
             spoken = normalize_spoken(text)
             choice = button_choice(spoken, [title for title, _ in self.buttons])
-            if choice is not None:
+            if choice is not None and (self.dialogue is None or self.dialogue.state == "bot"):
                 turn.source = "button"
-                spoken = self.buttons[choice][1]
-            await self._turn(turn, spoken)
+                await self._turn(turn, self.buttons[choice][1])
+            elif self.dialogue is not None:
+                await self._step(turn, self.dialogue.on_speech(text))
+            else:
+                await self._turn(turn, spoken)
         finally:
             self.busy = False
 
+    def _hold(self) -> None:
+        """Every decoder is busy: tell the caller to wait (not counted as the turn's reply)."""
+        self.host.spawn(self._say(Turn("hold"), PROMPTS["hold"], "hold"))
+
     async def _keys_turn(self, keys: str, t_end: float) -> None:
-        """Keypad input: a button choice, a dossier code or digits."""
+        """Keypad input: the menu, a button choice, a dossier code or digits."""
         turn = Turn("dtmf", heard=keys, end_of_input=t_end)
         self.busy = True
         try:
-            if len(keys) == 1 and keys.isdigit() and 1 <= int(keys) <= len(self.buttons):
+            step = self.dialogue.on_keys(keys) if self.dialogue is not None else None
+            if step is not None:
+                await self._step(turn, step)
+            elif len(keys) == 1 and keys.isdigit() and 1 <= int(keys) <= len(self.buttons):
                 turn.source = "button"
                 await self._turn(turn, self.buttons[int(keys) - 1][1])
             elif keys == "0" and self.settings.operator_payload:
@@ -214,9 +250,42 @@ class Call(CallMedia):
         finally:
             self.busy = False
 
+    async def _step(self, turn: Turn, step: Step) -> None:
+        """Carry out a menu decision: gateway sentences, the bot, an SMS, the operator."""
+        assert self.dialogue is not None
+        turn.state = self.dialogue.state
+        if not any(t is turn for t in self.record.turns):
+            self.record.turns.append(turn)
+        if step.say:
+            turn.replies.extend(step.say)
+            self.log_turn(turn)
+            await self._speak(turn, [render_for_speech(s) for s in step.say])
+        if step.sms_code:
+            await self._send_documents(turn, step.sms_code)
+        if step.operator:
+            turn.source = "operator"
+            await self._turn(turn, self.settings.operator_payload, fallback="transfer_failed")
+        elif step.bot:
+            await self._turn(turn, step.bot)
+        short = step.short_answer or (bool(self.buttons) and self.dialogue.state == "bot")
+        ms = self.settings.short_end_silence_ms if short else self.settings.end_silence_ms
+        self.endpointer.end_frames = max(1, ms // 20)
+
+    async def _send_documents(self, turn: Turn, code: str) -> None:
+        """Text the documents list of ``code`` to the caller (once per call)."""
+        matcher = self.host.matcher
+        procedure = matcher.procedures.get(code) if matcher is not None else None
+        ok = False
+        if procedure is not None and self.caller and self.sms_sent < 1:
+            ok = await self.host.send_sms(self.caller, documents_message(procedure))
+            self.sms_sent += ok
+        turn.sent = f"sms:{code}" if ok else ""
+        await self._speak(turn, [SMS_SENT if ok else SMS_FAILED])
+
     async def _turn(self, turn: Turn, message: str, fallback: str = "") -> None:
         """Send ``message`` to Rasa and speak the answer; handle hand-over and hang-up requests."""
-        self.record.turns.append(turn)
+        if not any(t is turn for t in self.record.turns):
+            self.record.turns.append(turn)
         if not message:
             if fallback:
                 await self._say(turn, PROMPTS[fallback], fallback)
@@ -244,7 +313,7 @@ class Call(CallMedia):
 
     async def _say(self, turn: Turn, text: str, name: str) -> None:
         """Speak a gateway prompt (a recorded one when present)."""
-        if turn not in self.record.turns:
+        if not any(t is turn for t in self.record.turns):
             self.record.turns.append(turn)
         turn.replies.append(text)
         generation = self.generation
@@ -290,5 +359,5 @@ class Call(CallMedia):
 
     def log_turn(self, turn: Turn) -> None:
         """Log a turn without personal data."""
-        log.info("call %s %s: heard=%r sent=%r", self.call_id, turn.source, mask_pii(turn.heard),
-                 mask_pii(turn.sent))
+        log.info("call %s %s (%s): heard=%r sent=%r", self.call_id, turn.source, turn.state or "-",
+                 mask_pii(turn.heard), mask_pii(turn.sent))

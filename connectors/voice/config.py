@@ -8,7 +8,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from common.settings import REPO_ROOT, RasaSettings, invalid
+from common.settings import REPO_ROOT, Flag, GatewayClientSettings, RasaSettings, invalid
 
 
 def _under_data_dir(*parts: str) -> Callable[[dict[str, Any]], Path]:
@@ -31,7 +31,7 @@ def _dtmf_letter(value: Any) -> Any:
     return value
 
 
-class VoiceSettings(RasaSettings):
+class VoiceSettings(RasaSettings, GatewayClientSettings):
     """Every setting of the voice gateway."""
 
     # Empty greeting: play the recorded greeting without asking Rasa; empty operator payload: key 0 is inert.
@@ -48,6 +48,12 @@ class VoiceSettings(RasaSettings):
     asr_threads: int = Field(2, alias="ASR_THREADS")
     asr_workers: int = Field(1, alias="ASR_WORKERS")
     asr_beam_size: int = Field(1, alias="ASR_BEAM_SIZE")
+    asr_bias: Flag = Field(True, alias="ASR_BIAS")
+    asr_budget_s: float = Field(8.0, gt=0, le=60, alias="ASR_BUDGET_S")
+    asr_keep_warm_s: float = Field(120.0, ge=0, alias="ASR_KEEP_WARM_S")
+    asr_http_url: str = Field("", alias="ASR_HTTP_URL")
+    asr_http_token: str = Field("", alias="ASR_HTTP_TOKEN")
+    asr_http_timeout_s: float = Field(3.0, gt=0, le=60, alias="ASR_HTTP_TIMEOUT_S")
     tts_engine: str = Field("espeak", alias="TTS_ENGINE")
     tts_voice: str = Field("vi", alias="TTS_VOICE")
     tts_rate: int = Field(160, alias="TTS_RATE")
@@ -61,6 +67,7 @@ class VoiceSettings(RasaSettings):
     silence_s: float = Field(8.0, alias="VOICE_SILENCE_S")
     max_reprompts: int = Field(1, alias="VOICE_MAX_REPROMPTS")
     end_silence_ms: int = Field(700, alias="VOICE_END_SILENCE_MS")
+    short_end_silence_ms: int = Field(400, ge=100, alias="VOICE_SHORT_END_SILENCE_MS")
     max_utterance_s: float = Field(15.0, alias="VOICE_MAX_UTTERANCE_S")
     vad_aggressiveness: Annotated[int, AfterValidator(_vad_level)] = Field(2, alias="VOICE_VAD_AGGRESSIVENESS")
     dtmf_timeout_s: float = Field(5.0, alias="VOICE_DTMF_TIMEOUT_S")
@@ -68,6 +75,12 @@ class VoiceSettings(RasaSettings):
     dtmf_code_letter: Annotated[str, BeforeValidator(_dtmf_letter)] = Field("H", alias="VOICE_DTMF_CODE_LETTER")
     answer_delay_s: float = Field(0.0, alias="VOICE_ANSWER_DELAY_S")
     operator_payload: str = Field("/request_human", alias="VOICE_OPERATOR_PAYLOAD")
+    menu: Flag = Field(True, alias="VOICE_MENU")
+    match_min: float = Field(0.3, ge=0, le=1, alias="VOICE_MATCH_MIN")
+    match_sure: float = Field(0.7, ge=0, le=1, alias="VOICE_MATCH_SURE")
+    docs_per_chunk: int = Field(3, ge=1, le=20, alias="VOICE_DOCS_PER_CHUNK")
+    sms_offer: Flag = Field(True, alias="VOICE_SMS_OFFER")
+    hash_key: str = Field("", alias="TTHC_HASH_KEY")
 
     @property
     def default_asr_model(self) -> Path:

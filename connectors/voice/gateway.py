@@ -14,16 +14,17 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
 
 from common.rasa import RasaClient
-from connectors.voice.asr import ASR
+from connectors.voice.asr import ASR, Transcript
 from connectors.voice.call import Call
+from connectors.voice.catalogue import ProcedureMatcher
 from connectors.voice.config import VoiceSettings
+from connectors.voice.decoding import DecodePool
 from connectors.voice.rtp import RtpEndpoint
 from connectors.voice.sip import (
     ALLOW,
@@ -39,6 +40,7 @@ from connectors.voice.sip import (
     uri_of,
 )
 from connectors.voice.sip_agent import T1, T2, SipAgent, SipDialog
+from connectors.voice.sms_offer import SmsSender, caller_number
 from connectors.voice.tts import Voice
 from connectors.voice.turns import CallRecord
 
@@ -49,15 +51,17 @@ class VoiceGateway(SipAgent):
     """The voice gateway: SIP calls, and the shared ASR/TTS/Rasa resources (the host of every ``Call``)."""
 
     def __init__(self, settings: VoiceSettings, asr: ASR, voice: Voice, rasa: RasaClient,
-                 keep_audio: bool = False) -> None:
+                 keep_audio: bool = False, matcher: ProcedureMatcher | None = None) -> None:
         """Wire the engines; ``start`` opens the sockets."""
         super().__init__(settings)
         self.asr, self.voice, self.rasa = asr, voice, rasa
         self.keep_audio = keep_audio
+        self.matcher = matcher
+        self.decoder = DecodePool(asr, settings.asr_workers, settings.asr_budget_s)
+        self.sms = SmsSender(settings)
         self.dialogs: dict[str, SipDialog] = {}
         self.records: list[CallRecord] = []
         self.refers: dict[str, asyncio.Future[int]] = {}
-        self.executor = ThreadPoolExecutor(max_workers=max(1, settings.asr_workers), thread_name_prefix="asr")
         self.stats.update(calls=0, rejected=0)
         self.next_port = settings.rtp_port_min
         self.tasks: set[asyncio.Task[None]] = set()
@@ -77,7 +81,7 @@ class VoiceGateway(SipAgent):
         close = getattr(getattr(self.voice, "engine", None), "close", None)
         if close is not None:
             await close()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.decoder.shutdown()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a background task, keeping a reference."""
@@ -85,9 +89,19 @@ class VoiceGateway(SipAgent):
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def transcribe(self, pcm: np.ndarray) -> str:
-        """Run the ASR off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self.asr.transcribe, pcm)
+    async def start(self) -> None:
+        """Open the SIP socket and keep the recogniser warm."""
+        await super().start()
+        if self.settings.asr_keep_warm_s > 0:
+            self.spawn(self.decoder.keep_warm(self.settings.asr_keep_warm_s))
+
+    async def transcribe(self, pcm: np.ndarray, on_hold: Callable[[], None] | None = None) -> Transcript:
+        """Run the ASR off the event loop within its bounds."""
+        return await self.decoder.transcribe(pcm, on_hold)
+
+    async def send_sms(self, number: str, text: str) -> bool:
+        """Queue a text to the caller through the gateway's SMS channel."""
+        return await self.sms.send(number, text)
 
     # ----------------------------------------------------------------------------------- requests
     def on_request(self, req: SipMessage, addr: tuple[str, int]) -> None:
@@ -167,6 +181,7 @@ class VoiceGateway(SipAgent):
         dialog.call = Call(self, dialog.call_id, codec, offer.codecs[codec], dtmf_pt, (offer.host, offer.port),
                            endpoint)
         dialog.call.record.remote = f"{addr[0]}:{addr[1]}"
+        dialog.call.set_caller(caller_number(req.get("From")))
         self.records.append(dialog.call.record)
         self.stats["calls"] += 1
         dialog.sdp = build_sdp(self.settings.public_host, port, codec, offer.codecs[codec], dtmf_pt,

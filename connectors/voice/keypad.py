@@ -43,8 +43,8 @@ class Keypad:
         self.keys = ""
         self.task: asyncio.Task[None] | None = None
 
-    def press(self, key: str, buttons: int) -> None:
-        """One digit; ``buttons`` is how many menu choices the last reply offered."""
+    def press(self, key: str, buttons: int, single_keys: bool = False) -> None:
+        """One digit; ``buttons`` is how many choices the last reply offered; ``single_keys``: any one key is."""
         if self.task is not None:
             self.task.cancel()
         if key == "#":
@@ -53,7 +53,7 @@ class Keypad:
                 self.submit(keys)
             return
         self.keys += key
-        choice = len(self.keys) == 1 and self.keys.isdigit() and 1 <= int(self.keys) <= buttons
+        choice = len(self.keys) == 1 and (single_keys or (self.keys.isdigit() and 1 <= int(self.keys) <= buttons))
         wait = self.button_wait_s if choice else self.timeout_s
         self.task = asyncio.get_running_loop().create_task(self._timeout(wait))
 

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import re
 from collections import OrderedDict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -118,6 +119,7 @@ class Voice:
                 except (ValueError, EOFError, OSError) as exc:
                     log.warning("skipping prompt %s: %s", path.name, exc)
         self.cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.pinned: dict[str, np.ndarray] = {}  # fixed prompts synthesised at start-up, never evicted
         self.cache_size = cache_size
 
     async def sentence(self, text: str) -> np.ndarray:
@@ -125,6 +127,8 @@ class Voice:
         key = prompt_key(text)
         if key in self.prompts:
             return self.prompts[key]
+        if key in self.pinned:
+            return self.pinned[key]
         if key in self.cache:
             self.cache.move_to_end(key)
             return self.cache[key]
@@ -133,6 +137,16 @@ class Voice:
         if len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
         return pcm
+
+    async def warm(self, texts: Iterable[str]) -> None:
+        """Synthesise fixed prompts ahead of the first call and keep them (failures are left for later)."""
+        for text in texts:
+            for sentence in split_sentences(text):
+                try:
+                    self.pinned[prompt_key(sentence)] = await self.sentence(sentence)
+                except TTSError as exc:
+                    log.warning("prompt not pre-synthesised: %s", exc)
+                    return
 
     async def say(self, text: str, name: str = "") -> list[np.ndarray]:
         """Audio chunks for a reply (one per sentence); a named gateway prompt wins when recorded."""

@@ -83,6 +83,8 @@ class Turn:
     first_audio: float = 0.0
     asr_s: float = 0.0
     rasa_s: float = 0.0
+    rejected: str = ""  # why the recogniser's text was discarded
+    state: str = ""  # the menu state the input arrived in
 
     @property
     def latency(self) -> float | None:

@@ -50,7 +50,7 @@ def free_sip_port() -> int:
 class Baresip:
     """One baresip process with its own config directory, ports and recordings."""
 
-    def __init__(self, workdir: Path, source_wav: Path, codec: str = "PCMU") -> None:
+    def __init__(self, workdir: Path, source_wav: Path, codec: str = "PCMU", user: str = "caller") -> None:
         """Write the configuration."""
         self.dir = workdir
         self.rec = workdir / "rec"
@@ -68,7 +68,7 @@ class Baresip:
                 f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}", "",
             ])
         )
-        (workdir / "accounts").write_text(f"<sip:caller@127.0.0.1>;regint=0;audio_codecs={codec}\n")
+        (workdir / "accounts").write_text(f"<sip:{user}@127.0.0.1>;regint=0;audio_codecs={codec}\n")
         self.proc: subprocess.Popen[bytes] | None = None
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None

@@ -17,6 +17,7 @@ from common.text import nfc
 from connectors.voice.asr import ASR, load_asr
 from connectors.voice.assets import assemble_whisper_base, extract_vieneu_samples
 from connectors.voice.audio import RATE, read_wav, wav_bytes
+from connectors.voice.catalogue import ProcedureMatcher
 from connectors.voice.config import VoiceSettings
 from connectors.voice.gateway import VoiceGateway
 from connectors.voice.tts import load_tts
@@ -112,7 +113,7 @@ async def make_rig(asr: ASR, base_settings: VoiceSettings) -> AsyncIterator[Call
     """Factory: a gateway on a free UDP port with RTP in a private range and Rasa faked (settings overridable)."""
     started: list[tuple[VoiceGateway, RasaClient, FakeRasa]] = []
 
-    async def make(**overrides: object) -> VoiceRig:
+    async def make(matcher: ProcedureMatcher | None = None, **overrides: object) -> VoiceRig:
         fake = FakeRasa()
         url = await fake.start()
         # A private RTP range per process and rig, always below 65536 (a port above it cannot be bound).
@@ -120,12 +121,14 @@ async def make_rig(asr: ASR, base_settings: VoiceSettings) -> AsyncIterator[Call
         values: dict[str, object] = {
             "sip_port": 0, "rasa_url": url, "rtp_port_min": base_port, "rtp_port_max": base_port + 198,
             "human_agent_uri": "sip:agent@127.0.0.1:5999", "prompts_dir": Path("/nonexistent"),
+            "menu": False, "asr_keep_warm_s": 0.0,  # the Rasa-only call flow unless a test asks for the menu
+            "asr_budget_s": 30.0,  # a shared, loaded CI box: the budget itself is tested in test_decoding
         }
         values.update(overrides)
         settings = base_settings.model_copy(update=values)
         client = RasaClient(url, 5.0)
         await client.start()
-        gateway = VoiceGateway(settings, asr, load_tts(settings), client, keep_audio=True)
+        gateway = VoiceGateway(settings, asr, load_tts(settings), client, keep_audio=True, matcher=matcher)
         await gateway.start()
         started.append((gateway, client, fake))
         return VoiceRig(gateway, fake, settings)

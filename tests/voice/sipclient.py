@@ -40,6 +40,7 @@ class TestPhone:
     codec: str = "PCMU"
     call_id: str = field(default_factory=lambda: new_tag() + "@test")
     tag: str = field(default_factory=new_tag)
+    user: str = "caller"  # the From user part (a phone number gives the gateway the caller's number)
 
     async def open(self) -> None:
         """Bind SIP and RTP sockets."""
@@ -105,7 +106,7 @@ class TestPhone:
         branch = "z9hG4bK" + ("inv" + self.tag if method in ("INVITE", "ACK", "CANCEL") else new_tag())
         msg.headers = [
             ("Via", f"SIP/2.0/UDP 127.0.0.1:{self.sip_port};branch={branch}"), ("Max-Forwards", "70"),
-            ("From", f"<sip:caller@127.0.0.1>;tag={self.tag}"), ("To", to), ("Call-ID", self.call_id),
+            ("From", f"<sip:{self.user}@127.0.0.1>;tag={self.tag}"), ("To", to), ("Call-ID", self.call_id),
             ("CSeq", f"{cseq} {method}"), ("Contact", f"<sip:caller@127.0.0.1:{self.sip_port}>"),
         ]
         if body:

@@ -1,7 +1,8 @@
 """End to end with a real SIP client: Debian's baresip dials the gateway on 127.0.0.1.
 
 baresip plays a natural Vietnamese recording as its microphone, records what it hears, types keys
-(RFC 4733) and is transferred with REFER. Rasa is faked (the real bot is tested elsewhere).
+(RFC 4733) and is transferred with REFER; with the menu on it goes through the keypad menu, the
+confirm turn and the documents read in chunks. Rasa is faked (the real bot is tested elsewhere).
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ import pytest
 from baresip import BARESIP, Baresip
 from conftest import Sample, VoiceRig, best_correlation, padded_wav, wer
 from fakes import ANSWER, GREETING
+from procedures import PROCEDURES
 
 from connectors.voice import audio
+from connectors.voice.catalogue import ProcedureMatcher
+from connectors.voice.menu import ASK_PROCEDURE, MENU_TEXT
 from connectors.voice.normalize import render_for_speech
 from connectors.voice.tts import split_sentences
+from knowledge.schema import Document, Procedure
 
 pytestmark = pytest.mark.skipif(BARESIP is None, reason="baresip not installed (requirements/apt.txt)")
 
@@ -156,3 +161,58 @@ async def test_three_baresip_calls_at_once(make_rig, samples: list[Sample], tmp_
         assert all(r.end_reason == "caller hung up" for r in rig.gateway.records)
     finally:
         await asyncio.gather(*(p.stop() for p in phones))
+
+
+SIMILAR = Procedure(code="2.000111", title="Áp dụng chế độ tương tự cho người khuyết tật",
+                    where_to_submit="UBND cấp xã.", documents=[Document(f"Giấy tờ số {i}") for i in range(1, 6)])
+
+
+async def test_baresip_keypad_menu_confirm_turn_and_chunks(make_rig, samples: list[Sample], tmp_path: Path) -> None:
+    """Menu key 1, a spoken name that matches weakly → the confirm turn, key 1, then the documents in chunks."""
+    rig: VoiceRig = await make_rig(matcher=ProcedureMatcher([*PROCEDURES, SIMILAR]), menu=True,
+                                   dtmf_button_wait_s=0.3)
+    menu, ask = await synthesized(rig, MENU_TEXT), await synthesized(rig, ASK_PROCEDURE)
+    sample = samples[0]  # "Chúng ta có thể áp dụng logic tương tự với người khác."
+    lead = (len(menu) + len(ask)) / audio.RATE + 3.0
+    phone = Baresip(tmp_path / "baresip", padded_wav(tmp_path / "q.wav", sample.pcm, lead, 60.0))
+    await phone.start()
+    try:
+        await phone.command("dial", f"sip:tthc@127.0.0.1:{rig.gateway.local_port}")
+        await phone.wait_event("CALL_ESTABLISHED")
+        await wait_for(lambda: rig.gateway.records and rig.gateway.records[0].turns, 10, "the menu")
+        record = rig.gateway.records[0]
+        call = next(iter(rig.gateway.dialogs.values())).call
+        assert call is not None and call.dialogue is not None
+        await wait_for(lambda: record.tx_packets > 50 and not call.playout, 30, "the menu played")
+        await phone.command("sndcode", "1")
+        await wait_for(lambda: call.dialogue.state == "procedure", 10, "asked for the procedure")
+        await wait_for(lambda: call.dialogue.state == "confirm", 90, "the confirm turn")
+        speech = next(t for t in record.turns if t.source == "speech")
+        assert wer(sample.text, speech.heard) < 0.6, speech.heard
+        confirm = speech.spoken[0]
+        assert confirm.startswith("Anh chị hỏi về áp dụng chế độ tương tự cho người khuyết tật, đúng không?")
+        await wait_for(lambda: not call.playout, 30, "the question played")
+        await phone.command("sndcode", "1")
+        await wait_for(lambda: call.dialogue.state == "answered", 10, "the answer")
+        assert call.dialogue.confirmed == [SIMILAR.code]
+        await wait_for(lambda: not call.playout and not call.busy, 30, "the answer played")
+        await phone.command("sndcode", "1")
+        await wait_for(lambda: call.dialogue.state == "docs", 10, "the first chunk")
+        await asyncio.sleep(1.0)
+        await phone.command("sndcode", "3")  # skip the rest of the first chunk
+        await wait_for(lambda: call.dialogue.chunk == 1, 10, "the second chunk")
+        await wait_for(lambda: not call.playout and not call.busy, 30, "the second chunk played")
+        await phone.command("sndcode", "2")  # and hear it again
+        await wait_for(lambda: sum("Giấy tờ thứ bốn," in s for t in record.turns for s in t.spoken) == 2, 10,
+                       "the repeat")
+        await wait_for(lambda: not call.playout and not call.busy, 30, "the repeat played")
+        await phone.command("hangup")
+        await phone.wait_event("CALL_CLOSED")
+    finally:
+        await phone.stop()
+    assert record.barge_ins >= 1  # key 3 cut the first chunk short
+    heard = phone.heard()
+    assert best_correlation(heard, menu) > 0.9
+    question = split_sentences(confirm)[0]  # "Anh chị hỏi về …, đúng không?"
+    assert best_correlation(heard, await synthesized(rig, question)) > 0.9
+    assert best_correlation(heard, await synthesized(rig, "Giấy tờ thứ 4, Giấy tờ số 4.")) > 0.9
