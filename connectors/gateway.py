@@ -15,10 +15,12 @@ from aiohttp import web
 
 from common.messages import BUSY_TEXT, PUSH_SENDER_RE, BotMessage, PushRejected, parse_message
 from common.rasa import RasaClient, RasaUnavailable, log_rasa_failure
+from common.rasa_api import RasaEvents
 from common.text import mask_pii, nfc
 from connectors.channels.base import ChatChannel
 from connectors.config import GatewaySettings
 from connectors.dispatch import Job, SenderQueues
+from connectors.handover import HandoverRouter
 from connectors.http import error_json, read_json_object
 from connectors.metrics import Metrics
 from connectors.outbox import Outbox
@@ -47,6 +49,7 @@ class Gateway:
             settings.outbox_retry_base_s,
         )
         self.channels: dict[str, ChatChannel] = {c.prefix: c for c in (channels or [])}
+        self.handover = HandoverRouter(settings.data_dir / "live.db")
         self.session: aiohttp.ClientSession | None = None
         self.rasa: RasaClient | None = None
         self._pending_counts: dict[str, float] = {}
@@ -61,6 +64,9 @@ class Gateway:
         self.rasa = RasaClient(
             self.settings.rasa_url, self.settings.rasa_timeout, self.session, self.metrics.rasa_latency.observe
         )
+        token = await asyncio.to_thread(self.settings.rasa_api_token)
+        self.handover.bind(self.rasa, RasaEvents(self.settings.rasa_url, token, session=self.session),
+                           self.push_messages)
         self.metrics.gauge(
             "tthc_gateway_outbox_pending",
             "Outbox items waiting to be delivered.",
@@ -118,6 +124,9 @@ class Gateway:
         """Forward a user message (with extra metadata); on failure return the polite busy message."""
         assert self.rasa is not None
         self.metrics.messages.inc(channel=channel, direction="in")
+        routed = await self.handover.route(sender, nfc(text), channel)
+        if routed is not None:  # staff hold this conversation
+            return routed
         try:
             return await self.rasa.send(sender, nfc(text), channel, **(metadata or {}))
         except RasaUnavailable as exc:
