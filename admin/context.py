@@ -30,7 +30,7 @@ from common.text import mask_pii
 from desk.feedback import FeedbackStore
 from desk.handoffs import HandoffQueue
 from desk.live import LiveDesk
-from desk.takeover import Takeover
+from desk.takeover import AppendEvents, Takeover
 from desk.unanswered import UnansweredInbox
 from dossier.settings import DossierSettings
 from dossier.verification import CodeAlert, active_alerts
@@ -90,7 +90,7 @@ def template_environment() -> jinja2.Environment:
 class Console:
     """State of the admin console (one per gateway process); databases are opened at start-up."""
 
-    def __init__(self, settings: AdminSettings, push: Push) -> None:
+    def __init__(self, settings: AdminSettings, push: Push, append: AppendEvents | None = None) -> None:
         """Wire the parts; nothing is opened yet."""
         self.settings = settings
         self.push = push
@@ -109,7 +109,7 @@ class Console:
         self.inbox: UnansweredInbox
         self.live = LiveDesk(settings.data_dir / "live.db")
         self.rasa_events = RasaEvents(settings.rasa_url, "", settings.rasa_timeout)
-        self.takeover = Takeover(self.live, self.rasa_events.append, push)
+        self.takeover = Takeover(self.live, append or self.rasa_events.append, push)
         self.tracker = dashboard.TrackerReader(settings.tracker_store_url)
         self.job = IndexJob(settings.index_build_cmd, on_finish=self._build_finished)
         self.pending: dict[str, PendingImport] = {}

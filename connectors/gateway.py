@@ -15,7 +15,7 @@ from aiohttp import web
 
 from common.messages import BUSY_TEXT, PUSH_SENDER_RE, BotMessage, PushRejected, parse_message
 from common.rasa import RasaClient, RasaUnavailable, log_rasa_failure
-from common.rasa_api import RasaEvents
+from common.rasa_api import RasaEvents, TrackerUnavailable
 from common.text import mask_pii, nfc
 from connectors.channels.base import ChatChannel
 from connectors.config import GatewaySettings
@@ -52,6 +52,7 @@ class Gateway:
         self.handover = HandoverRouter(settings.data_dir / "live.db")
         self.session: aiohttp.ClientSession | None = None
         self.rasa: RasaClient | None = None
+        self.events: RasaEvents | None = None
         self._pending_counts: dict[str, float] = {}
         self._bg: set[asyncio.Task[Any]] = set()
         self.push_token = ""  # read (or generated) at start
@@ -65,8 +66,8 @@ class Gateway:
             self.settings.rasa_url, self.settings.rasa_timeout, self.session, self.metrics.rasa_latency.observe
         )
         token = await asyncio.to_thread(self.settings.rasa_api_token)
-        self.handover.bind(self.rasa, RasaEvents(self.settings.rasa_url, token, session=self.session),
-                           self.push_messages)
+        self.events = RasaEvents(self.settings.rasa_url, token, self.settings.rasa_timeout, self.session)
+        self.handover.bind(self.rasa, self.events, self.push_messages)
         self.metrics.gauge(
             "tthc_gateway_outbox_pending",
             "Outbox items waiting to be delivered.",
@@ -164,6 +165,12 @@ class Gateway:
     def notify(self, channel: ChatChannel, recipient: str, messages: list[BotMessage]) -> None:
         """Queue a reply that does not come from Rasa, keeping the sender's order."""
         self.in_order(f"{channel.prefix}:{recipient}", lambda: self.reply(channel, recipient, messages))
+
+    async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Append events to a conversation through Rasa's HTTP API (raises TrackerUnavailable)."""
+        if self.events is None:
+            raise TrackerUnavailable("gateway not started")
+        await self.events.append(sender, events)
 
     async def push_messages(self, sender: str, messages: list[BotMessage]) -> None:
         """Queue proactive messages for a conversation, routed by the sender's prefix."""
