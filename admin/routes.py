@@ -8,7 +8,7 @@ from aiohttp import web
 
 from admin.context import HERE
 from admin.middlewares import Handler, guard
-from admin.views import auth, catalogue, dashboard, desk, handoffs, imports, inbox, people
+from admin.views import auth, catalogue, dashboard, desk, desk_review, handoffs, imports, inbox, people
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/desk/sessions/{id}/note", desk.desk_note, "editor"),
     Route("POST", "/desk/sessions/{id}/close", desk.desk_close, "editor"),
     Route("POST", "/desk/take", desk.desk_take, "editor"),
+    Route("GET", "/desk/history", desk_review.desk_history, "viewer"),
+    Route("GET", "/desk/export", desk_review.desk_export, "editor"),
     Route("GET", "/audit", people.audit_page, "admin"),
     Route("GET", "/users", people.users, "admin"),
     Route("POST", "/users", people.user_create, "admin"),

@@ -68,6 +68,7 @@ class Gateway:
         token = await asyncio.to_thread(self.settings.rasa_api_token)
         self.events = RasaEvents(self.settings.rasa_url, token, self.settings.rasa_timeout, self.session)
         self.handover.bind(self.rasa, self.events, self.push_messages)
+        self.handover.register(self.metrics)
         self.metrics.gauge(
             "tthc_gateway_outbox_pending",
             "Outbox items waiting to be delivered.",
@@ -218,6 +219,8 @@ class Gateway:
         """Prometheus text exposition."""
         with contextlib.suppress(Exception):
             self._pending_counts = await self.store.pending_counts()
+        with contextlib.suppress(Exception):
+            await self.handover.refresh_metrics()
         for ch in self.channels.values():
             self._pending_counts.setdefault(ch.name, 0.0)
         return web.Response(

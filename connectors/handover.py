@@ -5,16 +5,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from common.messages import BUSY_TEXT, BotMessage, Push
 from common.rasa import RasaClient, RasaUnavailable
 from common.rasa_api import RasaEvents
 from common.text import fold_diacritics, mask_pii, nfc
+from connectors.metrics import Metrics
 from desk.live import LiveDesk
 from desk.takeover import Takeover, TakeoverError
 
 log = logging.getLogger("connectors")
+METRICS = (
+    ("total", "tthc_handover_started_24h", "Hand-overs to staff started in the last 24 hours."),
+    ("abandoned", "tthc_handover_abandoned_24h", "Hand-overs of the last 24 hours closed before any staff reply."),
+    ("wait_median_s", "tthc_handover_first_reply_wait_median_seconds_24h",
+     "Median wait from hand-over to the first staff reply, last 24 hours."),
+    ("wait_max_s", "tthc_handover_first_reply_wait_max_seconds_24h",
+     "Longest wait from hand-over to the first staff reply, last 24 hours."),
+)
 # "Trở lại trợ lý ảo" and its everyday variants, compared without diacritics, case or punctuation.
 BACK_TO_BOT_RE = re.compile(
     r"\b(?:tro lai|quay lai|quay ve|tro ve|gap|noi chuyen voi) (?:voi )?(?:tro ly ao|bot|chatbot)\b")
@@ -34,6 +46,23 @@ class HandoverRouter:
         self.live = LiveDesk(db_path)
         self.rasa: RasaClient | None = None
         self.takeover: Takeover | None = None
+        self._waiting: dict[str, float] = {}
+        self._day: dict[str, Any] = {}
+
+    def register(self, metrics: Metrics) -> None:
+        """Expose the desk's figures in ``/metrics`` (read by ``refresh_metrics``)."""
+        metrics.gauge("tthc_handover_waiting", "Citizens waiting for staff now.", lambda: self._waiting)
+        for key, name, help_text in METRICS:
+            metrics.gauge(name, help_text, self._figure(key))
+
+    def _figure(self, key: str) -> Callable[[], dict[str, float]]:
+        """A gauge callback reading one of the day's figures."""
+        return lambda: {"all": float(self._day.get(key) or 0.0)}
+
+    async def refresh_metrics(self) -> None:
+        """Read the desk's figures for the last 24 hours (before rendering ``/metrics``)."""
+        self._waiting = await asyncio.to_thread(self.live.waiting_by_channel)
+        self._day = await asyncio.to_thread(self.live.stats, time.time() - 86400)
 
     def bind(self, rasa: RasaClient, events: RasaEvents, push: Push) -> None:
         """Connect to Rasa's REST channel and HTTP API, and to the gateway's push function."""

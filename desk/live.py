@@ -212,6 +212,41 @@ class LiveDesk:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    def stats(self, since: float) -> dict[str, Any]:
+        """Hand-overs created since ``since``: per day (Vietnam dates), waits to the first staff reply, abandoned."""
+        with self.db.transaction() as db:
+            rows = db.execute(
+                "SELECT channel, status, created_at, first_reply_at, closed_at, outcome FROM live_sessions"
+                " WHERE created_at >= ? ORDER BY created_at", (since,),
+            ).fetchall()
+        per_day: dict[str, int] = {}
+        waits: list[float] = []
+        abandoned = waiting = 0
+        for row in rows:
+            day = time.strftime("%Y-%m-%d", time.gmtime(float(row["created_at"]) + 7 * 3600))
+            per_day[day] = per_day.get(day, 0) + 1
+            if row["first_reply_at"] is not None:
+                waits.append(float(row["first_reply_at"]) - float(row["created_at"]))
+            elif row["status"] == "closed":
+                abandoned += 1  # closed before any staff member answered: the citizen gave up or went back
+            if row["status"] == "waiting":
+                waiting += 1
+        waits.sort()
+        return {
+            "total": len(rows), "per_day": per_day, "abandoned": abandoned, "waiting": waiting,
+            "answered": len(waits),
+            "wait_median_s": waits[len(waits) // 2] if waits else None,
+            "wait_mean_s": sum(waits) / len(waits) if waits else None,
+            "wait_max_s": waits[-1] if waits else None,
+        }
+
+    def waiting_by_channel(self) -> dict[str, float]:
+        """How many citizens wait for staff now, per channel."""
+        with self.db.transaction() as db:
+            rows = db.execute(
+                "SELECT channel, COUNT(*) FROM live_sessions WHERE status = 'waiting' GROUP BY channel").fetchall()
+        return {str(channel): float(n) for channel, n in rows}
+
     def purge_before(self, cutoff: float) -> int:
         """Delete closed sessions (and their messages) created before ``cutoff``; return how many."""
         with self.db.transaction(immediate=True) as db:

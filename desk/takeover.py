@@ -30,6 +30,11 @@ def claimed_text(staff: str) -> str:
             f"Anh/chị cứ nhắn tại đây; muốn quay lại trợ lý ảo, anh/chị nhắn \"{BACK_BUTTON_TITLE}\".")
 
 
+def is_call(sender: str) -> bool:
+    """Whether the conversation is a phone call (transferred to an agent, never paused or pushed to)."""
+    return sender.startswith("call:")
+
+
 class TakeoverError(Exception):
     """A take-over step that could not be done; ``message`` is shown to staff (Vietnamese)."""
 
@@ -69,7 +74,7 @@ class Takeover:
         before = await asyncio.to_thread(self.live.get, session_id)
         if before is None or before["status"] not in OPEN:
             raise ClaimConflict("")
-        if before["status"] == "offline":
+        if before["status"] == "offline" and not is_call(str(before["sender_id"])):
             await self._events(str(before["sender_id"]), [PAUSE, LISTEN])
         session = await asyncio.to_thread(self.live.claim, session_id, staff)
         if before["claimed_by"] != staff:
@@ -109,12 +114,13 @@ class Takeover:
         """Resume the bot (context intact), close the session and say so; ``notify``: push it to the citizen."""
         sender = str(session["sender_id"])
         message = BotMessage(BACK_TEXT)
-        if session["status"] in LIVE:
+        live = session["status"] in LIVE and not is_call(sender)  # a call is never paused: it was transferred
+        if live:
             await self._events(sender, [RESUME, LISTEN, bot_event(BACK_TEXT, handover=int(session["id"]))])
         closed = await asyncio.to_thread(self.live.close, int(session["id"]), by, outcome)
         if closed is None:
             raise TakeoverError("Cuộc trò chuyện này đã kết thúc.")
-        if session["status"] in LIVE:
+        if live:
             if notify:
                 await self._tell(session, BACK_TEXT, by)
             else:

@@ -179,5 +179,6 @@
     });
   }
   notice.addEventListener("click", function () { notice.hidden = true; });
-  refresh().then(connect);
+  var wanted = new URLSearchParams(location.search).get("session");
+  refresh().then(function () { if (wanted && /^[0-9]+$/.test(wanted)) open(Number(wanted)); }).then(connect);
 })();

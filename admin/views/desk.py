@@ -98,16 +98,19 @@ async def desk_events(request: web.Request) -> web.StreamResponse:
     last, started, quiet = -1, time.monotonic(), 0.0
     await response.write(b"retry: 2000\n\n")
     # Bounded: after ten minutes the browser's EventSource reconnects (and re-checks the session).
-    while time.monotonic() - started < 600:
-        seq = await asyncio.to_thread(console.live.seq)
-        if seq != last:
-            last, quiet = seq, 0.0
-            await response.write(f"event: change\ndata: {seq}\n\n".encode())
-        elif quiet >= 15:
-            quiet = 0.0
-            await response.write(b": keep-alive\n\n")
-        await asyncio.sleep(console.settings.desk_poll_s)
-        quiet += console.settings.desk_poll_s
+    try:
+        while time.monotonic() - started < 600:
+            seq = await asyncio.to_thread(console.live.seq)
+            if seq != last:
+                last, quiet = seq, 0.0
+                await response.write(f"event: change\ndata: {seq}\n\n".encode())
+            elif quiet >= 15:
+                quiet = 0.0
+                await response.write(b": keep-alive\n\n")
+            await asyncio.sleep(console.settings.desk_poll_s)
+            quiet += console.settings.desk_poll_s
+    except ConnectionResetError:  # the page was closed
+        pass
     return response
 
 

@@ -64,6 +64,8 @@ EXPECTED = {
     ("POST", "/desk/sessions/{id}/note"): "editor",
     ("POST", "/desk/sessions/{id}/close"): "editor",
     ("POST", "/desk/take"): "editor",
+    ("GET", "/desk/history"): "viewer",
+    ("GET", "/desk/export"): "editor",
     ("GET", "/audit"): "admin",
     ("GET", "/users"): "admin",
     ("POST", "/users"): "admin",
