@@ -6,7 +6,7 @@
   var csrf = root.dataset.csrf, me = root.dataset.me, canAct = root.dataset.act === "1";
   var queue = document.getElementById("queue"), pane = document.getElementById("pane");
   var messages = document.getElementById("messages"), notice = document.getElementById("notice");
-  var current = null, lastMessage = 0, known = null, audio = null;
+  var current = null, lastMessage = 0, known = null, audio = null, loading = null, again = false;
   var AUTHORS = {citizen: "Người dân", history_user: "Người dân", bot: "Trợ lý", history_bot: "Trợ lý"};
   var CLASSES = {citizen: "user", history_user: "user", bot: "bot", history_bot: "bot", staff: "staff",
                  note: "note", system: "system"};
@@ -84,6 +84,7 @@
     pane.dataset.status = s.status;
     pane.dataset.holder = s.claimed_by;
     data.messages.forEach(function (m) {
+      if (m.id <= lastMessage) return;  // already shown (an answer to an earlier request)
       var who = AUTHORS[m.kind] || m.author || "";
       var line = el("div", CLASSES[m.kind] || "bot");
       line.dataset.kind = m.kind;
@@ -103,11 +104,16 @@
   }
 
   function loadSession() {
+    // One request at a time; a change announced meanwhile is fetched right after.
     if (current === null) return Promise.resolve();
+    if (loading) { again = true; return loading; }
     var id = current;
-    return fetch("/admin/desk/sessions/" + id + "?after=" + lastMessage, {credentials: "same-origin", cache: "no-store"})
+    loading = fetch("/admin/desk/sessions/" + id + "?after=" + lastMessage, {credentials: "same-origin", cache: "no-store"})
       .then(function (r) { return r.json(); })
-      .then(function (data) { if (id === current && data.session) renderSession(data); });
+      .then(function (data) { if (id === current && data.session) renderSession(data); })
+      .catch(function () { /* the next change retries */ })
+      .then(function () { loading = null; if (again) { again = false; return loadSession(); } });
+    return loading;
   }
 
   function open(id) {

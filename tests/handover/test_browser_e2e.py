@@ -120,6 +120,7 @@ def test_citizen_asks_for_a_human_staff_take_over_and_hand_back(data_dir: Path):
                 expect(citizen.locator(".msg.bot").last).to_have_text(f"Cán bộ trả lời lần {i + 1}", timeout=10000)
             assert staff.evaluate("window.__pwned") is None  # the payload stayed text in the desk
             assert citizen.evaluate("window.__pwned") is None
+            expect(staff.locator("#messages .staff")).to_have_count(3)  # each reply shown once
             staff.fill("#note", "Đã hướng dẫn nộp trực tuyến")
             staff.click("#note-form button")
             expect(staff.locator("#messages .note")).to_contain_text("Đã hướng dẫn nộp trực tuyến")
