@@ -53,6 +53,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/desk", desk.desk_page, "viewer"),
     Route("GET", "/desk/queue", desk.desk_queue, "viewer"),
     Route("GET", "/desk/events", desk.desk_events, "viewer"),
+    Route("GET", "/desk/recent", desk.desk_recent, "viewer"),
     Route("GET", "/desk/sessions/{id}", desk.desk_session, "viewer"),
     Route("GET", "/desk/sessions/{id}/answer", desk.desk_answer, "viewer"),
     Route("POST", "/desk/sessions/{id}/claim", desk.desk_claim, "editor"),

@@ -124,6 +124,28 @@
 
   function refresh() { return loadQueue().then(loadSession); }
 
+  function loadRecent() {
+    fetch("/admin/desk/recent", {credentials: "same-origin", cache: "no-store"}).then(function (r) { return r.json(); })
+      .then(function (data) {
+        var list = document.getElementById("recent");
+        list.textContent = "";
+        data.conversations.forEach(function (c) {
+          var li = el("li", "recent");
+          li.appendChild(el("b", "", c.channel_label + " · " + minutes(c.ago_s) + " trước"));
+          li.appendChild(el("div", "last", c.last_text));
+          if (canAct) {
+            var take = el("button", "secondary take", "Nhận");
+            take.type = "button";
+            take.addEventListener("click", function () {
+              act("/admin/desk/take", {sender: c.sender}, function (res) { open(res.id); loadRecent(); });
+            });
+            li.appendChild(take);
+          }
+          list.appendChild(li);
+        });
+      }).catch(function () { /* shown again on the next round */ });
+  }
+
   function act(path, data, after) {
     showError("");
     return post(path, data).then(function (res) {
@@ -187,4 +209,6 @@
   notice.addEventListener("click", function () { notice.hidden = true; });
   var wanted = new URLSearchParams(location.search).get("session");
   refresh().then(function () { if (wanted && /^[0-9]+$/.test(wanted)) open(Number(wanted)); }).then(connect);
+  loadRecent();
+  setInterval(loadRecent, 30000);
 })();

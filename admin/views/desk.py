@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from admin.context import CHANNEL_LABELS, CONSOLE_KEY, audit, read_form, render, session_of, username
 from admin.delivery import rejection_text
 from admin.store import ROLE_RANK
+from common.channels import channel_from
 from common.messages import PUSH_SENDER_RE, PushRejected
 from common.text import mask_pii, nfc
 from desk.live import LIVE, OPEN, OUTCOMES, ClaimConflict
@@ -235,6 +237,34 @@ async def desk_take(request: web.Request) -> web.StreamResponse:
         return json_error(502, exc.message)
     await audit(request, "desk.take", str(row["id"]), None, {"sender": mask_pii(sender)})
     return web.json_response({"ok": True, "id": row["id"]})
+
+
+def recent_conversations(console: Any, since: float, limit: int = 30) -> list[dict[str, Any]]:
+    """Chat conversations with a citizen message since ``since`` and no open session, newest first (worker thread)."""
+    held = {str(r["sender_id"]) for r in console.live.queue()}
+    latest: dict[str, tuple[float, str, str]] = {}
+    for sender, kind, at, _intent, _action, data in console.tracker.events(since):
+        if kind != "user" or sender in held or not PUSH_SENDER_RE.match(str(sender)):
+            continue
+        try:
+            event = json.loads(data or "{}")
+        except ValueError:
+            event = {}
+        text = str(event.get("text") or "")
+        latest[str(sender)] = (float(at), channel_from(str(sender), event.get("metadata")), text)
+    rows = sorted(latest.items(), key=lambda kv: -kv[1][0])[:limit]
+    return [{"sender": sender, "channel": channel, "channel_label": CHANNEL_LABELS.get(channel, channel),
+             "ago_s": int(time.time() - at), "last_text": mask_pii(text)[:200]} for sender, (at, channel, text) in rows]
+
+
+async def desk_recent(request: web.Request) -> web.StreamResponse:
+    """JSON: conversations the bot is having (citizen messages in the last 30 minutes) that staff may take."""
+    console = request.app[CONSOLE_KEY]
+    try:
+        rows = await asyncio.to_thread(recent_conversations, console, time.time() - 1800)
+    except Exception:  # no tracker store yet, unreachable PostgreSQL, ...
+        rows = []
+    return web.json_response({"conversations": rows})
 
 
 async def desk_answer(request: web.Request) -> web.StreamResponse:

@@ -56,6 +56,7 @@ EXPECTED = {
     ("GET", "/desk"): "viewer",
     ("GET", "/desk/queue"): "viewer",
     ("GET", "/desk/events"): "viewer",
+    ("GET", "/desk/recent"): "viewer",
     ("GET", "/desk/sessions/{id}"): "viewer",
     ("GET", "/desk/sessions/{id}/answer"): "viewer",
     ("POST", "/desk/sessions/{id}/claim"): "editor",

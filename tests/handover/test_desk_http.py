@@ -144,3 +144,29 @@ async def test_events_stream_announces_changes(desk):
     again = await response.content.readuntil(b"\n\n")
     assert again.startswith(b"event: change") and again != change
     response.close()
+
+
+async def test_recent_conversations_to_pick_from(desk, data_dir: Path):
+    import json
+    import sqlite3
+    import time
+
+    db = sqlite3.connect(data_dir / "tracker.db")
+    db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, type_name TEXT, timestamp REAL,"
+               " intent_name TEXT, action_name TEXT, data TEXT)")
+    now = time.time()
+    rows = [("tg:31337", "user", now - 60, json.dumps({"text": "hỏi về hộ chiếu, sđt 0912345678",
+                                                       "metadata": {"channel": "telegram"}})),
+            ("web:abcdefgh12", "user", now - 30, json.dumps({"text": "đang được cán bộ giữ"})),
+            ("call:xyz", "user", now - 20, json.dumps({"text": "cuộc gọi"})),
+            ("zalo:old", "user", now - 7200, json.dumps({"text": "cũ"}))]
+    db.executemany("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    staff = await Staff(await desk["make"](desk["client"].server)).login("editor")
+    recent = (await staff.json("/admin/desk/recent"))["conversations"]
+    assert [c["sender"] for c in recent] == ["tg:31337"]  # held, calls and older ones left out
+    assert recent[0]["channel"] == "telegram" and "0912345678" not in recent[0]["last_text"]
+    assert (await staff.post("/admin/desk/take", {"sender": "tg:31337"})).status == 200
+    assert desk["rasa"].paused["tg:31337"] is True
+    assert (await staff.json("/admin/desk/recent"))["conversations"] == []
