@@ -13,9 +13,11 @@ from typing import Any
 from common.messages import BUSY_TEXT, BotMessage, Push
 from common.rasa import RasaClient, RasaUnavailable
 from common.rasa_api import RasaEvents
+from common.settings import get_settings
 from common.text import fold_diacritics, mask_pii, nfc
 from connectors.metrics import Metrics
 from desk.live import LiveDesk
+from desk.settings import DeskSettings
 from desk.takeover import Takeover, TakeoverError
 
 log = logging.getLogger("connectors")
@@ -82,6 +84,9 @@ class HandoverRouter:
                 return [await self.takeover.hand_back(session, "citizen", notify=False)]
             except TakeoverError:
                 return [BotMessage(BUSY_TEXT)]
+        settings = get_settings(DeskSettings)
+        if session["status"] == "waiting" and not settings.desk_open():
+            return await self._after_hours(session, sender, text, channel, settings)
         try:
             # Rasa records the message in the paused tracker (NLU and slots run) and predicts nothing.
             answers = await self.rasa.send(sender, text, channel)
@@ -92,3 +97,19 @@ class HandoverRouter:
             log.warning("hand-over: Rasa answered %s although staff hold it; %d message(s) dropped",
                         mask_pii(sender), len(answers))
         return []
+
+    async def _after_hours(self, session: dict[str, Any], sender: str, text: str, channel: str,
+                           settings: DeskSettings) -> list[BotMessage]:
+        """Nobody claimed the citizen before closing time: keep the request, say so, and let the bot answer."""
+        assert self.rasa is not None and self.takeover is not None
+        notice = (f"Dạ, cán bộ đã hết giờ làm việc ({settings.office_hours}). Em đã giữ yêu cầu của anh/chị; "
+                  f"cán bộ sẽ nhắn lại tại đây khi vào giờ làm việc. Trong lúc chờ, em tiếp tục trả lời anh/chị ạ.")
+        try:
+            await self.takeover.desk_closed(session, notice)
+        except TakeoverError:
+            return [BotMessage(BUSY_TEXT)]
+        try:
+            answers = await self.rasa.send(sender, text, channel)
+        except RasaUnavailable:
+            answers = [BotMessage(BUSY_TEXT)]
+        return [BotMessage(notice), *answers]

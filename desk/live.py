@@ -203,6 +203,15 @@ class LiveDesk:
             row = db.execute("SELECT * FROM live_sessions WHERE id = ?", (session_id,)).fetchone()
         return dict(row)
 
+    def set_offline(self, session_id: int) -> bool:
+        """Turn an unclaimed waiting session into an offline request (kept for staff; the bot answers again)."""
+        with self.db.transaction(immediate=True) as db:
+            cur = db.execute("UPDATE live_sessions SET status = 'offline' WHERE id = ? AND status = 'waiting'",
+                             (session_id,))
+            if cur.rowcount == 1:
+                _bump(db)
+        return cur.rowcount == 1
+
     def history(self, since: float, until: float, limit: int = 5000) -> list[dict[str, Any]]:
         """Sessions created in [since, until), newest first (review and export)."""
         with self.db.transaction() as db:

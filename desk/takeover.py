@@ -109,6 +109,14 @@ class Takeover:
             return False
         return True
 
+    async def desk_closed(self, session: dict[str, Any], text: str) -> bool:
+        """Office hours ended before anyone claimed the session: keep it as an offline request, resume the bot."""
+        await self._events(str(session["sender_id"]), [RESUME, LISTEN, bot_event(text, handover=int(session["id"]))])
+        if not await asyncio.to_thread(self.live.set_offline, int(session["id"])):
+            return False
+        await asyncio.to_thread(self.live.add_message, int(session["id"]), "system", text)
+        return True
+
     async def hand_back(self, session: dict[str, Any], by: str, outcome: str = "returned_to_bot",
                         notify: bool = True) -> BotMessage:
         """Resume the bot (context intact), close the session and say so; ``notify``: push it to the citizen."""

@@ -196,3 +196,18 @@ async def test_zalo_reply_outside_the_window_stays_queued_until_the_user_writes(
     await wait_until(lambda: "đáp ngoài cửa sổ" in zalo.texts())
     assert rasa.staff_lines(sender) == [("editor", "đáp ngoài cửa sổ")]
     assert any(m["text"] == "tôi vẫn đang chờ" for m in world["live"].messages(row["id"]))
+
+
+async def test_closing_time_before_anyone_claims_keeps_the_request(world, monkeypatch):
+    from common.settings import reset_settings
+
+    await say(world, "đăng ký tạm trú cần giấy tờ gì")
+    await say(world, "gặp tổng đài viên")
+    monkeypatch.setenv("DESK_OPEN_UNTIL", "00:00")  # the desk closes with the citizen still waiting
+    reset_settings()
+    replies = await say(world, "còn lệ phí thì sao")
+    assert "hết giờ làm việc" in replies[0] and "15.000 đồng" in " ".join(replies[1:])
+    assert world["rasa"].paused[WEB] is False
+    (row,) = await world["staff"].queue()
+    assert row["status"] == "offline"
+    assert world["live"].live_for(WEB) is None
