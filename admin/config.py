@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 from pydantic_settings import NoDecode
 
-from common.settings import Flag, GatewayClientSettings, invalid
+from common.settings import Flag, GatewayClientSettings, RasaSettings, invalid
 
 
 def _command(value: Any) -> Any:
@@ -46,7 +46,7 @@ def _networks(value: Any) -> Any:
 Networks = Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)]
 
 
-class AdminSettings(GatewayClientSettings):
+class AdminSettings(GatewayClientSettings, RasaSettings):
     """Every setting of the admin console (limits are set in the units of their variables)."""
 
     enabled: Flag = Field(True, alias="ADMIN_ENABLED")  # the gateway mounts the console under /admin
@@ -58,6 +58,7 @@ class AdminSettings(GatewayClientSettings):
     session_idle_minutes: int = Field(120, alias="ADMIN_SESSION_IDLE_MINUTES")
     session_max_hours: int = Field(12, alias="ADMIN_SESSION_MAX_HOURS")
     max_failures: int = Field(5, alias="ADMIN_MAX_LOGIN_FAILURES")  # per (account, client)
+    desk_poll_s: float = Field(1.0, ge=0.1, le=30, alias="ADMIN_DESK_POLL_S")  # the live desk looks for changes
     lockout_minutes: int = Field(15, alias="ADMIN_LOCKOUT_MINUTES")
     # Above this many failures on one account from all clients, every try on it waits ADMIN_LOGIN_DELAY_S.
     account_slowdown_failures: int = Field(50, alias="ADMIN_ACCOUNT_SLOWDOWN_FAILURES")

@@ -24,10 +24,13 @@ from admin.config import AdminSettings
 from admin.jobs import IndexJob
 from admin.store import ROLE_LABELS, ROLE_RANK, AdminStore, Session
 from common.messages import Push
+from common.rasa_api import RasaEvents
 from common.settings import get_settings
 from common.text import mask_pii
 from desk.feedback import FeedbackStore
 from desk.handoffs import HandoffQueue
+from desk.live import LiveDesk
+from desk.takeover import AppendEvents, Takeover
 from desk.unanswered import UnansweredInbox
 from dossier.settings import DossierSettings
 from dossier.verification import CodeAlert, active_alerts
@@ -87,7 +90,7 @@ def template_environment() -> jinja2.Environment:
 class Console:
     """State of the admin console (one per gateway process); databases are opened at start-up."""
 
-    def __init__(self, settings: AdminSettings, push: Push) -> None:
+    def __init__(self, settings: AdminSettings, push: Push, append: AppendEvents | None = None) -> None:
         """Wire the parts; nothing is opened yet."""
         self.settings = settings
         self.push = push
@@ -104,6 +107,9 @@ class Console:
         self.handoff_queue: HandoffQueue
         self.feedback: FeedbackStore
         self.inbox: UnansweredInbox
+        self.live = LiveDesk(settings.data_dir / "live.db")
+        self.rasa_events = RasaEvents(settings.rasa_url, "", settings.rasa_timeout)
+        self.takeover = Takeover(self.live, append or self.rasa_events.append, push)
         self.tracker = dashboard.TrackerReader(settings.tracker_store_url)
         self.job = IndexJob(settings.index_build_cmd, on_finish=self._build_finished)
         self.pending: dict[str, PendingImport] = {}
@@ -118,6 +124,7 @@ class Console:
         self.handoff_queue = HandoffQueue(self.settings.data_dir / "handoff.db")
         self.feedback = FeedbackStore(self.settings.data_dir / "feedback.db")
         self.inbox = UnansweredInbox(self.catalogue.engine)
+        self.rasa_events.token = self.settings.rasa_api_token()
         self._clean_uploads()
         last = self.store.get_meta("last_index_build")
         if last:
@@ -145,6 +152,7 @@ class Console:
     async def stop(self) -> None:
         """Stop a running build and release pools."""
         await self.job.close()
+        await self.rasa_events.close()
         self.tracker.close()
         with contextlib.suppress(AttributeError):
             self.catalogue.close()

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from admin.context import HERE
 from admin.middlewares import Handler, guard
-from admin.views import auth, catalogue, dashboard, handoffs, imports, inbox, people
+from admin.views import auth, catalogue, dashboard, desk, desk_review, handoffs, imports, inbox, people
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,20 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/handoffs/{id}", handoffs.handoff_page, "viewer"),
     Route("POST", "/handoffs/{id}/handled", handoffs.handoff_handled, "editor"),
     Route("POST", "/handoffs/{id}/reply", handoffs.handoff_reply, "editor"),
+    Route("GET", "/desk", desk.desk_page, "viewer"),
+    Route("GET", "/desk/queue", desk.desk_queue, "viewer"),
+    Route("GET", "/desk/events", desk.desk_events, "viewer"),
+    Route("GET", "/desk/recent", desk.desk_recent, "viewer"),
+    Route("GET", "/desk/sessions/{id}", desk.desk_session, "viewer"),
+    Route("GET", "/desk/sessions/{id}/answer", desk.desk_answer, "viewer"),
+    Route("POST", "/desk/sessions/{id}/claim", desk.desk_claim, "editor"),
+    Route("POST", "/desk/sessions/{id}/transfer", desk.desk_transfer, "editor"),
+    Route("POST", "/desk/sessions/{id}/reply", desk.desk_reply, "editor"),
+    Route("POST", "/desk/sessions/{id}/note", desk.desk_note, "editor"),
+    Route("POST", "/desk/sessions/{id}/close", desk.desk_close, "editor"),
+    Route("POST", "/desk/take", desk.desk_take, "editor"),
+    Route("GET", "/desk/history", desk_review.desk_history, "viewer"),
+    Route("GET", "/desk/export", desk_review.desk_export, "editor"),
     Route("GET", "/audit", people.audit_page, "admin"),
     Route("GET", "/users", people.users, "admin"),
     Route("POST", "/users", people.user_create, "admin"),

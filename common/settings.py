@@ -197,6 +197,16 @@ class RasaSettings(EnvSettings):
 
     rasa_url: Url = Field("http://127.0.0.1:5005", alias="RASA_URL")
     rasa_timeout: float = Field(20.0, alias="RASA_TIMEOUT")
+    rasa_token: str = Field("", alias="RASA_TOKEN")
+
+    def rasa_api_token(self) -> str:
+        """Rasa's HTTP API token: ``RASA_TOKEN``, else the one scripts/env.sh keeps under the data dir ('' if none)."""
+        if self.rasa_token:
+            return self.rasa_token
+        try:
+            return (self.data_dir / ".rasa_token").read_text(encoding="ascii").strip()
+        except OSError:
+            return ""
 
 
 class PushTokenSettings(EnvSettings):

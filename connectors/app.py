@@ -34,7 +34,7 @@ def create_app(settings: GatewaySettings, channels: list[ChatChannel] | None = N
     for kind in (TelegramChannel, ZaloChannel):
         if kind.name not in enabled:
             app.router.add_route("*", kind.path, not_enabled(kind.name))
-    mount_admin(app, settings.data_dir, push=gateway.push_messages)
+    mount_admin(app, settings.data_dir, push=gateway.push_messages, append=gateway.append_events)
 
     async def on_startup(app: web.Application) -> None:
         """Start the gateway with the server."""

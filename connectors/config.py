@@ -9,6 +9,7 @@ from pydantic import Field
 from admin.config import AdminSettings
 from common.rasa import MAX_MESSAGE_CHARS
 from common.settings import REPO_ROOT, Flag, PushTokenSettings, RasaSettings, RetentionSettings, Url
+from desk.settings import DeskSettings
 from knowledge.config import KnowledgeSettings
 
 __all__ = ["REPO_ROOT", "GatewayProcessSettings", "GatewaySettings"]
@@ -80,5 +81,5 @@ class GatewaySettings(PushTokenSettings, RasaSettings, RetentionSettings):
         return bool(self.zalo_app_id and self.zalo_app_secret and self.zalo_oa_secret_key)
 
 
-class GatewayProcessSettings(GatewaySettings, AdminSettings, KnowledgeSettings):
-    """The gateway process's one settings object: the gateway, the admin console it mounts, the catalogue."""
+class GatewayProcessSettings(GatewaySettings, AdminSettings, KnowledgeSettings, DeskSettings):
+    """The gateway process's one settings object: the gateway, the admin console it mounts, the catalogue, the desk."""

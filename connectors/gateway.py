@@ -15,10 +15,12 @@ from aiohttp import web
 
 from common.messages import BUSY_TEXT, PUSH_SENDER_RE, BotMessage, PushRejected, parse_message
 from common.rasa import RasaClient, RasaUnavailable, log_rasa_failure
+from common.rasa_api import RasaEvents, TrackerUnavailable
 from common.text import mask_pii, nfc
 from connectors.channels.base import ChatChannel
 from connectors.config import GatewaySettings
 from connectors.dispatch import Job, SenderQueues
+from connectors.handover import HandoverRouter
 from connectors.http import error_json, read_json_object
 from connectors.limits import FLOOD_TEXT, SenderLimiter
 from connectors.metrics import Metrics
@@ -49,8 +51,10 @@ class Gateway:
             settings.outbox_retry_base_s,
         )
         self.channels: dict[str, ChatChannel] = {c.prefix: c for c in (channels or [])}
+        self.handover = HandoverRouter(settings.data_dir / "live.db")
         self.session: aiohttp.ClientSession | None = None
         self.rasa: RasaClient | None = None
+        self.events: RasaEvents | None = None
         self._pending_counts: dict[str, float] = {}
         self._bg: set[asyncio.Task[Any]] = set()
         self.push_token = ""  # read (or generated) at start
@@ -63,6 +67,10 @@ class Gateway:
         self.rasa = RasaClient(
             self.settings.rasa_url, self.settings.rasa_timeout, self.session, self.metrics.rasa_latency.observe
         )
+        token = await asyncio.to_thread(self.settings.rasa_api_token)
+        self.events = RasaEvents(self.settings.rasa_url, token, self.settings.rasa_timeout, self.session)
+        self.handover.bind(self.rasa, self.events, self.push_messages)
+        self.handover.register(self.metrics)
         self.metrics.gauge(
             "tthc_gateway_outbox_pending",
             "Outbox items waiting to be delivered.",
@@ -133,6 +141,9 @@ class Gateway:
         """Forward a user message (with extra metadata); on failure return the polite busy message."""
         assert self.rasa is not None
         self.metrics.messages.inc(channel=channel, direction="in")
+        routed = await self.handover.route(sender, nfc(text), channel)
+        if routed is not None:  # staff hold this conversation
+            return routed
         try:
             return await self.rasa.send(sender, nfc(text), channel, **(metadata or {}))
         except RasaUnavailable as exc:
@@ -170,6 +181,12 @@ class Gateway:
     def notify(self, channel: ChatChannel, recipient: str, messages: list[BotMessage]) -> None:
         """Queue a reply that does not come from Rasa, keeping the sender's order."""
         self.in_order(f"{channel.prefix}:{recipient}", lambda: self.reply(channel, recipient, messages))
+
+    async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Append events to a conversation through Rasa's HTTP API (raises TrackerUnavailable)."""
+        if self.events is None:
+            raise TrackerUnavailable("gateway not started")
+        await self.events.append(sender, events)
 
     async def push_messages(self, sender: str, messages: list[BotMessage]) -> None:
         """Queue proactive messages for a conversation, routed by the sender's prefix."""
@@ -217,6 +234,8 @@ class Gateway:
         """Prometheus text exposition."""
         with contextlib.suppress(Exception):
             self._pending_counts = await self.store.pending_counts()
+        with contextlib.suppress(Exception):
+            await self.handover.refresh_metrics()
         for ch in self.channels.values():
             self._pending_counts.setdefault(ch.name, 0.0)
         return web.Response(

@@ -12,6 +12,7 @@ from sqlalchemy import inspect, text
 from common.db import make_engine
 from desk.feedback import FeedbackStore
 from desk.handoffs import HandoffQueue
+from desk.live import LiveDesk
 from desk.unanswered import UnansweredInbox
 
 
@@ -51,7 +52,8 @@ def purge(data_dir: Path, inbox: UnansweredInbox, tracker_url: str, max_age_s: f
     cutoff = (time.time() if now is None else now) - max_age_s
     return PurgeReport(
         tracker_events=purge_tracker_events(tracker_url, cutoff),
-        handoffs=HandoffQueue(data_dir / "handoff.db").purge_before(cutoff),
+        handoffs=HandoffQueue(data_dir / "handoff.db").purge_before(cutoff)
+        + LiveDesk(data_dir / "live.db").purge_before(cutoff),
         feedback=FeedbackStore(data_dir / "feedback.db").purge_before(cutoff),
         unanswered=inbox.purge_before(datetime.fromtimestamp(cutoff, timezone.utc)),
     )

@@ -52,6 +52,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     days = request.query.get("days", "30")
     n = int(days) if days in ("7", "30", "90") else 30
     stats = await asyncio.to_thread(compute_stats, console, n)
+    desk_stats = await asyncio.to_thread(console.live.stats, dashboard.period(n)[1])
     codes = [code for code, _ in stats.top_procedures] + list(stats.feedback_by_code)
     titles = {c: p.title for c, p in (await asyncio.to_thread(console.catalogue.get_many, codes)).items()}
     top = [(f"{code} · {titles.get(code, '(không còn trong danh mục)')}", count)
@@ -65,5 +66,5 @@ async def home(request: web.Request) -> web.StreamResponse:
         disliked=[(code, titles.get(code, ""), up, down) for code, (up, down) in disliked],
         open_handoffs=(await asyncio.to_thread(console.handoff_queue.counts)).get("open", 0),
         unanswered_new=await asyncio.to_thread(console.inbox.count, "new"),
-        code_alerts=await asyncio.to_thread(console.code_alerts),
+        code_alerts=await asyncio.to_thread(console.code_alerts), desk=desk_stats,
     )

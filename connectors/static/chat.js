@@ -5,6 +5,9 @@
   var SENDER_KEY = "tthc.sender.v1";
   var MAX_HISTORY = 200;
   var POLL_MS = 5000;
+  var LIVE_POLL_MS = 1500;  // for two minutes after the citizen writes or staff answer: a live exchange
+  var LIVE_FOR_MS = 120000;
+  var liveUntil = 0;
   var MAX_CHARS = 2000;
   var log = document.getElementById("log");
   var form = document.getElementById("form");
@@ -94,6 +97,7 @@
       return;
     }
     disableOldButtons();
+    liveUntil = Date.now() + LIVE_FOR_MS;
     add({who: "user", text: shown});
     setBusy(true);
     fetch("/api/chat", {
@@ -119,9 +123,10 @@
     fetch("/api/chat/poll?sender=" + encodeURIComponent(sender)).then(function (r) {
       return r.ok ? r.json() : {messages: []};
     }).then(function (body) {
+      if ((body.messages || []).length) { liveUntil = Date.now() + LIVE_FOR_MS; }
       addBotMessages(body.messages || []);
     }).catch(function () { /* offline: try again later */ }).then(function () {
-      setTimeout(poll, POLL_MS);
+      setTimeout(poll, Date.now() < liveUntil ? LIVE_POLL_MS : POLL_MS);
     });
   }
 

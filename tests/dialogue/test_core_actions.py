@@ -114,6 +114,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private data dir for the action settings."""
     monkeypatch.setenv("TTHC_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HOTLINE_NUMBER", "1900 5555")
+    monkeypatch.setenv("DESK_OPEN_UNTIL", "00:00")  # the desk is never staffed here: the offline reply
     yield tmp_path
 
 
@@ -124,7 +125,7 @@ async def test_handoff_queues_once_per_sender_with_masked_transcript(data_dir: P
     await act.run(dispatcher, tracker(events, metadata={"channel": "zalo"}), {})
     await act.run(CollectingDispatcher(), tracker(events, metadata={"channel": "zalo"}), {})
     text = dispatcher.messages[0]["text"]
-    assert "tổng đài viên" in text and "1900 5555" in text
+    assert "ngoài giờ làm việc" in text and "1900 5555" in text
     queue = HandoffQueue(data_dir / "handoff.db").open_requests()
     assert len(queue) == 1 and queue[0]["channel"] == "zalo" and queue[0]["sender_id"] == "web:t1"
     dump = str(queue[0]["transcript"])
