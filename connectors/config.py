@@ -8,13 +8,13 @@ from pydantic import Field
 
 from admin.config import AdminSettings
 from common.rasa import MAX_MESSAGE_CHARS
-from common.settings import REPO_ROOT, Flag, PushTokenSettings, RasaSettings, Url
+from common.settings import REPO_ROOT, Flag, PushTokenSettings, RasaSettings, StorageSettings, Url
 from knowledge.config import KnowledgeSettings
 
 __all__ = ["REPO_ROOT", "GatewayProcessSettings", "GatewaySettings"]
 
 
-class GatewaySettings(PushTokenSettings, RasaSettings):
+class GatewaySettings(PushTokenSettings, RasaSettings, StorageSettings):
     """Every setting of the connectors gateway."""
 
     host: str = Field("127.0.0.1", alias="GATEWAY_HOST")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from common.settings import HotlineSettings
+from common.settings import HotlineSettings, StorageSettings
 
 
-class DeskSettings(HotlineSettings):
+class DeskSettings(HotlineSettings, StorageSettings):
     """Settings of the desk: where it keeps its queues, the hotline, office hours, key and retention."""
 
     office_hours: str = Field("7h30–17h00, thứ Hai đến thứ Sáu", alias="OFFICE_HOURS")
