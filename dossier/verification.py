@@ -80,7 +80,8 @@ class CodeAlerts:
 
 
 def active_alerts(state_db: Path, now: float | None = None) -> list[CodeAlert]:
-    """Codes under attack recorded in the dossier state database at ``state_db`` (none when it does not exist)."""
-    if not state_db.exists():
+    """Codes under attack recorded in the dossier state database (none while its SQLite file does not exist)."""
+    db = StateDB(state_db)
+    if db.dialect == "sqlite" and not state_db.exists():
         return []
-    return CodeAlerts(StateDB(state_db)).active(now)
+    return CodeAlerts(db).active(now)

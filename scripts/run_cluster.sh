@@ -50,6 +50,7 @@ stop_all() {
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   [ -f "$CLUSTER_DIR/nginx.pid" ] && kill -QUIT "$(cat "$CLUSTER_DIR/nginx.pid")" 2>/dev/null || true
   as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
+  [ -n "${NGINX_TMP:-}" ] && rm -rf "$NGINX_TMP"
   rm -f "$CLUSTER_DIR/ready"
   say "stopped"
 }
@@ -108,7 +109,9 @@ export REDIS_HOST=127.0.0.1 REDIS_PORT TICKET_LOCK_LIFETIME=${TICKET_LOCK_LIFETI
 
 # --- nginx: the public front (gateways), and the balancers in front of Rasa and the action servers ---------
 upstream() { local first=$1 i; for ((i = 0; i < N; i++)); do echo "    server 127.0.0.1:$((first + i)) max_fails=1 fail_timeout=3s;"; done; }
-mkdir -p "$CLUSTER_DIR/nginx"
+# Run as root, nginx's workers are "nobody", who cannot enter the private data dir: their buffers go here.
+NGINX_TMP=$(mktemp -d /tmp/tthc-nginx-XXXXXX)
+[ "$(id -u)" = 0 ] && chown nobody "$NGINX_TMP"
 cat >"$CLUSTER_DIR/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
@@ -117,8 +120,9 @@ error_log $LOGS/nginx.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
-  client_body_temp_path $CLUSTER_DIR/nginx/body; proxy_temp_path $CLUSTER_DIR/nginx/proxy;
-  fastcgi_temp_path $CLUSTER_DIR/nginx/fcgi; uwsgi_temp_path $CLUSTER_DIR/nginx/uwsgi; scgi_temp_path $CLUSTER_DIR/nginx/scgi;
+  client_body_temp_path $NGINX_TMP/body; proxy_temp_path $NGINX_TMP/proxy;
+  fastcgi_temp_path $NGINX_TMP/fcgi; uwsgi_temp_path $NGINX_TMP/uwsgi; scgi_temp_path $NGINX_TMP/scgi;
+  client_body_buffer_size 256k;
   proxy_http_version 1.1;
   proxy_set_header Connection "";
   proxy_connect_timeout 2s;

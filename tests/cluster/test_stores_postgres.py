@@ -185,3 +185,11 @@ def test_async_gateway_store_runs_off_the_loop(on_pg: str, tmp_path: Path) -> No
         return ok
 
     assert asyncio.run(main())
+
+
+def test_admin_sees_code_alerts_from_postgres(on_pg: str, tmp_path: Path) -> None:
+    """The dashboard's list of attacked codes reads PostgreSQL (there is no SQLite file to look for)."""
+    from dossier.verification import active_alerts
+
+    CodeAlerts(StateDB(tmp_path / "dossier_state.db")).raise_alert("CODE-9", until_ts=2000.0, now=1000.0)
+    assert [a.code for a in active_alerts(tmp_path / "dossier_state.db", now=1500.0)] == ["CODE-9"]
