@@ -92,6 +92,9 @@ for db in tthc rasa; do
 done
 export STATE_DB_URL="$PG/tthc" CATALOGUE_DB_URL="$PG/tthc" TRACKER_STORE_URL="$PG/rasa"
 .venv/bin/python -m common.migrate >>"$LOGS/migrate.log"
+# The catalogue's and the unanswered log's tables (their own create_all), once, before replicas race for them.
+.venv/bin/python -c "from knowledge.store import Catalogue; from desk.unanswered import UnansweredInbox
+c = Catalogue('$CATALOGUE_DB_URL'); UnansweredInbox(c.engine); c.close()" >>"$LOGS/migrate.log" 2>&1
 if [ "$(.venv/bin/python -m knowledge stats 2>/dev/null | grep -Eo '^procedures: [0-9]+' | grep -Eo '[0-9]+' || echo 0)" = 0 ]; then
   say "importing the seed catalogue into PostgreSQL"
   .venv/bin/python -m knowledge import knowledge/catalogue/*.yml >>"$LOGS/migrate.log"
@@ -184,7 +187,7 @@ for ((i = 0; i < N; i++)); do
   wait_http "actions$i" "http://127.0.0.1:$((BASE + 20 + i))/health" 240
   wait_http "gateway$i" "http://127.0.0.1:$((BASE + 30 + i))/health" 120
 done
-for ((i = 0; i < N; i++)); do wait_http "rasa$i" "http://127.0.0.1:$((BASE + 10 + i))/" 400; done
+for ((i = 0; i < N; i++)); do wait_http "rasa$i" "http://127.0.0.1:$((BASE + 10 + i))/" "${CLUSTER_START_TIMEOUT:-900}"; done
 echo "$FRONT" >"$CLUSTER_DIR/ready"
 say "all up in $(( $(date +%s) - t_start )) s: web chat http://127.0.0.1:$FRONT/ · $N replicas each · logs $LOGS · Ctrl-C to stop"
 

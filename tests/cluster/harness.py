@@ -53,6 +53,7 @@ class Cluster:
         (self.data / "models").symlink_to(ROOT / "var" / "models")
         shutil.copy(ROOT / "var" / "onestop.db", self.data / "onestop.db")
         self.pg_dir = Path(tempfile.mkdtemp(prefix="tthc-cluster-pg-", dir="/var/tmp"))
+        self.pg_dir.chmod(0o711)  # run as root, PostgreSQL runs as "postgres" and must pass through
         self.base = free_block()
         self.replicas = replicas
         self.dir = self.root / "cluster"
@@ -64,7 +65,7 @@ class Cluster:
                     "NOTIFIER_INTERVAL_S": "1", "CLUSTER_LEASE_S": "4", **(extra_env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 600) -> float:
+    def start(self, timeout: float = 1200) -> float:
         """Start and wait until every replica answers; the seconds it took."""
         t0 = time.monotonic()
         self.log = (self.root / "run_cluster.log").open("ab")
