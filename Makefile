@@ -2,7 +2,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help setup train run test lint bench admin-user clean
+.PHONY: help setup train run run-cluster test lint bench admin-user clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ train: setup ## Train the Rasa model if config, domain, data or NLU components c
 
 run: train ## Set everything up and run the whole stack on 127.0.0.1 (Ctrl-C stops it)
 	@bash scripts/run.sh
+
+run-cluster: train ## The scale-out topology on 127.0.0.1: PostgreSQL, Redis, nginx, 2 replicas of each process
+	@bash scripts/run_cluster.sh
 
 test: train ## Run the whole test suite (lint, types, pytest in both venvs, rasa validate/test)
 	@bash scripts/test.sh

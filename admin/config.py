@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 from pydantic_settings import NoDecode
 
-from common.settings import Flag, GatewayClientSettings, RasaSettings, invalid
+from common.settings import Flag, GatewayClientSettings, RasaSettings, StorageSettings, invalid
 
 
 def _command(value: Any) -> Any:
@@ -46,7 +46,7 @@ def _networks(value: Any) -> Any:
 Networks = Annotated[tuple[Network, ...], NoDecode, BeforeValidator(_networks)]
 
 
-class AdminSettings(GatewayClientSettings, RasaSettings):
+class AdminSettings(GatewayClientSettings, RasaSettings, StorageSettings):
     """Every setting of the admin console (limits are set in the units of their variables)."""
 
     enabled: Flag = Field(True, alias="ADMIN_ENABLED")  # the gateway mounts the console under /admin

@@ -1,4 +1,6 @@
-"""The admin console's own SQLite file: users, sessions, login failures and the audit log.
+"""The admin console's own database: users, sessions, login failures and the audit log.
+
+A SQLite file, or the schema ``admin`` on PostgreSQL when ``STATE_DB_URL`` is set.
 
 Kept apart from the catalogue on purpose: credentials and the audit trail stay on the machine that
 serves the console even when the catalogue lives in a shared PostgreSQL, and a catalogue restore
@@ -102,7 +104,7 @@ class AdminStore:
     def __init__(self, path: Path) -> None:
         """Open (and create) the database."""
         self.path = path
-        self.db = SqliteDB(path, SCHEMA)
+        self.db = SqliteDB(path, SCHEMA, namespace="admin")
         with self.db.transaction():
             pass
 
@@ -271,10 +273,11 @@ class AdminStore:
 
         with self.db.transaction(immediate=True) as db:
             cur = db.execute(
-                "INSERT INTO audit (at, username, action, target, before, after, ip) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit (at, username, action, target, before, after, ip) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id",
                 (time.time(), username, action, target[:200], dump(before), dump(after), ip[:64]),
             )
-        return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def audit_entries(
         self, limit: int = 100, offset: int = 0, action: str = "", target: str = "", username: str = ""

@@ -41,6 +41,9 @@ def main() -> None:
     executor.register_package(args.actions)
     logging.getLogger(__name__).info("registered %d actions", len(executor.actions))
     app = create_app(executor, cors_origins=None)
+    from bot.index_watch import install
+
+    install(app)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
 
 

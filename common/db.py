@@ -1,14 +1,24 @@
-"""Database helpers: SQLite files used one short transaction at a time, and SQLAlchemy engines for any URL."""
+"""Database helpers: stores in a SQLite file or a PostgreSQL schema; SQLAlchemy engines for any URL.
+
+Each store works one short transaction at a time, in the SQL both engines share (``ON CONFLICT``,
+``RETURNING``, ``?`` placeholders). On PostgreSQL the placeholders become ``%s``, each store lives in
+its own schema (its SQLite file's namespace), the schema comes from the Alembic migrations
+(``python -m common.migrate``), and a transaction opened with ``immediate=True`` takes a per-store
+advisory lock, so writers are serialised exactly as SQLite's ``BEGIN IMMEDIATE`` serialises them,
+across every replica.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -17,6 +27,11 @@ Migration = Callable[[sqlite3.Connection], None]
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
+NAMESPACES = ("dossier", "desk", "admin", "gateway", "sms")  # one PostgreSQL schema per store file
+
+
+class DatabaseError(sqlite3.Error):
+    """A store's database failed (PostgreSQL); a ``sqlite3.Error`` so callers' existing handlers catch it."""
 
 
 def private_dir(path: Path) -> None:
@@ -33,16 +48,48 @@ def make_private(path: Path) -> None:
             continue
 
 
-class SqliteDB:
-    """A SQLite file in WAL mode whose schema (and optional migration) is applied on first use."""
+def is_postgres(url: str) -> bool:
+    """True for a PostgreSQL URL (``postgresql://`` or ``postgresql+driver://``)."""
+    return url.startswith(("postgresql://", "postgresql+", "postgres://"))
 
-    def __init__(self, path: Path, schema: str = "", migrate: Migration | None = None) -> None:
-        """Remember the path and schema; nothing is opened until first use."""
+
+def with_driver(url: str) -> str:
+    """``postgresql://`` with the driver both venvs ship (psycopg2; SQLAlchemy 2.1 would pick psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url.removeprefix(prefix)
+    return url
+
+
+def state_db_url() -> str:
+    """``STATE_DB_URL`` of this process: empty means every store keeps its SQLite file."""
+    from common.settings import StorageSettings, get_settings
+
+    return get_settings(StorageSettings).state_db_url
+
+
+class SqliteDB:
+    """A store's database: a SQLite file in WAL mode (schema applied on first use), or PostgreSQL.
+
+    With ``STATE_DB_URL`` naming PostgreSQL, a store with a ``namespace`` lives in that schema there.
+    """
+
+    def __init__(self, path: Path, schema: str = "", migrate: Migration | None = None, namespace: str = "",
+                 url: str | None = None, durable: bool = False) -> None:
+        """Remember where the data lives; nothing is opened until first use."""
         self.path = Path(path)
         self.schema = schema
         self.migrate = migrate
+        self.durable = durable
         self._ready = False
         self._lock = threading.Lock()
+        url = state_db_url() if url is None and namespace else (url or "")
+        self.pg: PostgresDB | None = PostgresDB(url, namespace) if namespace and is_postgres(url) else None
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return "postgresql" if self.pg is not None else "sqlite"
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Create the schema and run the migration once per process."""
@@ -60,13 +107,18 @@ class SqliteDB:
     @contextmanager
     def transaction(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
         """One transaction on a fresh connection: commit on success, roll back on error, always close."""
+        if self.pg is not None:
+            with self.pg.transaction(immediate) as pg_conn:
+                yield cast(sqlite3.Connection, pg_conn)  # duck-typed: the subset of sqlite3 the stores use
+            return
         private_dir(self.path.parent)
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         conn.row_factory = sqlite3.Row
         try:
             if not self._ready:
                 self._prepare(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoint, never corrupt
+            # WAL + NORMAL: durable at checkpoint, never corrupt; FULL for stores that must not lose a row
+            conn.execute("PRAGMA synchronous=FULL" if self.durable else "PRAGMA synchronous=NORMAL")
             conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
                 yield conn
@@ -77,6 +129,220 @@ class SqliteDB:
         finally:
             conn.close()
 
+    def acquire(self, name: str, wait: bool = True) -> Any:
+        """Take the lock ``name`` that every replica sharing this store respects; a handle for ``release``.
+
+        None when ``wait`` is off and another holder has it (PostgreSQL advisory lock; in-process on SQLite).
+        """
+        if self.pg is not None:
+            return self.pg.acquire(name, wait)
+        lock = _local_lock(f"{self.path}:{name}")
+        if not lock.acquire(blocking=wait):
+            return None
+        try:  # then the processes on this machine that share the file
+            private_dir(self.path.parent)
+            fd = os.open(self.path.with_name(f"{self.path.name}.{name}.lock"), os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                lock.release()
+                return None
+        except BaseException:
+            lock.release()
+            raise
+        return (lock, fd)
+
+    def release(self, handle: Any) -> None:
+        """Give back a lock taken with ``acquire``."""
+        if handle is None:
+            return
+        if self.pg is not None:
+            self.pg.release(handle)
+            return
+        lock, fd = handle
+        os.close(fd)  # closing the file drops the flock
+        lock.release()
+
+    def still_held(self, handle: Any) -> bool:
+        """True while a lock from ``acquire`` is still held (a PostgreSQL lock dies with its connection)."""
+        return handle is not None and (self.pg is None or self.pg.still_held(handle))
+
+    @contextmanager
+    def session_lock(self, name: str, wait: bool = True) -> Iterator[bool]:
+        """Hold the lock ``name`` while the block runs; yields False when ``wait`` is off and it is taken."""
+        handle = self.acquire(name, wait)
+        try:
+            yield handle is not None
+        finally:
+            self.release(handle)
+
+
+Database = SqliteDB  # the name says what it was; it now serves PostgreSQL too
+
+_LOCAL_LOCKS: dict[str, threading.Lock] = {}
+_LOCAL_LOCKS_GUARD = threading.Lock()
+
+
+def _local_lock(key: str) -> threading.Lock:
+    """One process-wide lock per key."""
+    with _LOCAL_LOCKS_GUARD:
+        return _LOCAL_LOCKS.setdefault(key, threading.Lock())
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a name."""
+    return zlib.crc32(name.encode()) | (0x7A11 << 32)
+
+
+def to_pg(sql: str) -> str:
+    """SQLite-style SQL to psycopg's with parameters: ``?`` (outside quotes) to ``%s``, literal ``%`` doubled."""
+    out: list[str] = []
+    quoted = False
+    for ch in sql:
+        if ch == "'":
+            quoted = not quoted
+        if ch == "%":
+            out.append("%%")
+        elif ch == "?" and not quoted:
+            out.append("%s")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class _PgConnection:
+    """A psycopg2 connection behaving like the part of ``sqlite3.Connection`` the stores use."""
+
+    def __init__(self, raw: Any) -> None:
+        """Wrap a DBAPI connection inside an open transaction."""
+        self.raw = raw
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        """Run one statement; the cursor's rows are readable by index and by column name."""
+        from psycopg2.extras import DictCursor
+
+        cur = self.raw.cursor(cursor_factory=DictCursor)
+        params = tuple(params)
+        if params:
+            cur.execute(to_pg(sql), params)
+        else:
+            cur.execute(sql)
+        return cur
+
+    def executemany(self, sql: str, seq: Any) -> Any:
+        """Run one statement for each parameter tuple."""
+        from psycopg2.extras import DictCursor
+
+        cur = self.raw.cursor(cursor_factory=DictCursor)
+        cur.executemany(to_pg(sql), [tuple(p) for p in seq])
+        return cur
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_GUARD = threading.Lock()
+
+
+def shared_engine(url: str) -> Engine:
+    """One pooled engine per URL per process (the stores of a process share its connections)."""
+    with _ENGINES_GUARD:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = _ENGINES[url] = create_engine(with_driver(url), future=True, pool_size=4, max_overflow=8,
+                                                   pool_pre_ping=True, pool_recycle=1800)
+        return engine
+
+
+class PostgresDB:
+    """One store's schema in a PostgreSQL database (tables created by the Alembic migrations)."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        """Use schema ``namespace`` of the database at ``url``."""
+        if namespace not in NAMESPACES:
+            raise ValueError(f"unknown store namespace {namespace!r}")
+        self.url, self.namespace = url, namespace
+        self._checked = False
+
+    @contextmanager
+    def _raw(self) -> Iterator[Any]:
+        """A pooled DBAPI connection, returned to the pool (rolled back) afterwards."""
+        import psycopg2
+
+        try:
+            raw = shared_engine(self.url).raw_connection()
+        except Exception as exc:
+            raise DatabaseError(f"cannot connect to the state database: {type(exc).__name__}") from exc
+        try:
+            yield raw
+        except psycopg2.Error as exc:
+            raise DatabaseError(f"state database error: {exc}".strip()) from exc
+        finally:
+            raw.close()
+
+    def _check(self, raw: Any) -> None:
+        """Refuse to run on a database the migrations have not reached (once per process)."""
+        if self._checked:
+            return
+        cur = raw.cursor()
+        cur.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.namespace,))
+        if cur.fetchone() is None:
+            raise DatabaseError(f"schema {self.namespace!r} missing: run 'python -m common.migrate' first")
+        self._checked = True
+
+    @contextmanager
+    def transaction(self, immediate: bool = False) -> Iterator[_PgConnection]:
+        """One transaction in this store's schema; ``immediate`` serialises it with the store's other writers."""
+        with self._raw() as raw:
+            self._check(raw)
+            cur = raw.cursor()
+            cur.execute(f'SET LOCAL search_path TO "{self.namespace}"')
+            if immediate:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("store:" + self.namespace),))
+            try:
+                yield _PgConnection(raw)
+            except BaseException:
+                raw.rollback()
+                raise
+            raw.commit()
+
+    def acquire(self, name: str, wait: bool = True) -> Any:
+        """Take the session advisory lock ``name`` on a connection of its own; that connection is the handle."""
+        raw: Any = shared_engine(self.url).raw_connection()
+        try:
+            raw.dbapi_connection.autocommit = True  # the lock belongs to the session, not to a transaction
+            cur = raw.cursor()
+            cur.execute("SELECT pg_advisory_lock(%s)" if wait else "SELECT pg_try_advisory_lock(%s)",
+                        (lock_key(f"{self.namespace}:{name}"),))
+            got = wait or bool(cur.fetchone()[0])
+        except BaseException:
+            raw.close()
+            raise
+        if not got:
+            raw.dbapi_connection.autocommit = False
+            raw.close()
+            return None
+        return (raw, name)
+
+    def still_held(self, handle: Any) -> bool:
+        """True while the lock's connection answers (the server drops a session's locks with the session)."""
+        raw, _name = handle
+        try:
+            raw.cursor().execute("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+    def release(self, handle: Any) -> None:
+        """Unlock and return the connection to the pool (a dead connection released its locks already)."""
+        raw, name = handle
+        try:
+            raw.cursor().execute("SELECT pg_advisory_unlock(%s)", (lock_key(f"{self.namespace}:{name}"),))
+            raw.dbapi_connection.autocommit = False
+        except Exception:  # the connection is gone, and with it the lock
+            raw.invalidate()
+        finally:
+            raw.close()
+
 
 def make_engine(url: str) -> Engine:
     """A SQLAlchemy engine for ``url``; a SQLite file gets its folder, WAL and a busy timeout, so writers share it."""
@@ -84,7 +350,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         path = Path(url.removeprefix("sqlite:///"))
         private_dir(path.parent)
-    engine = create_engine(url, future=True)
+    engine = create_engine(with_driver(url), future=True)
     if engine.dialect.name == "sqlite":
 
         def on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -236,6 +236,18 @@ class RetentionSettings(EnvSettings):
         return max(self.retention_days, 1.0) * 86400
 
 
+class StorageSettings(EnvSettings):
+    """Where our own stores live, and how long a replica's claims last.
+
+    An empty ``STATE_DB_URL`` keeps one SQLite file per store under the data dir; a PostgreSQL URL puts
+    them all in that database (one schema per store, created by ``python -m common.migrate``).
+    """
+
+    state_db_url: str = Field("", alias="STATE_DB_URL")
+    # A replica that stops running (kill -9, power loss) gives up its claims on queued work after this.
+    lease_s: float = Field(30.0, gt=0, alias="CLUSTER_LEASE_S")
+
+
 class HotlineSettings(EnvSettings):
     """The centre's hotline, quoted in replies."""
 

@@ -8,14 +8,14 @@ from pydantic import Field
 
 from admin.config import AdminSettings
 from common.rasa import MAX_MESSAGE_CHARS
-from common.settings import REPO_ROOT, Flag, PushTokenSettings, RasaSettings, RetentionSettings, Url
+from common.settings import REPO_ROOT, Flag, PushTokenSettings, RasaSettings, RetentionSettings, StorageSettings, Url
 from desk.settings import DeskSettings
 from knowledge.config import KnowledgeSettings
 
 __all__ = ["REPO_ROOT", "GatewayProcessSettings", "GatewaySettings"]
 
 
-class GatewaySettings(PushTokenSettings, RasaSettings, RetentionSettings):
+class GatewaySettings(PushTokenSettings, RasaSettings, RetentionSettings, StorageSettings):
     """Every setting of the connectors gateway."""
 
     host: str = Field("127.0.0.1", alias="GATEWAY_HOST")

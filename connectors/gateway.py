@@ -40,7 +40,7 @@ class Gateway:
         """Wire the components; nothing touches the network or disk until ``start``."""
         self.settings = settings
         self.metrics = Metrics()
-        self.store = Store(settings.gateway_db)
+        self.store = Store(settings.gateway_db, lease_s=settings.lease_s)
         self.queues = SenderQueues()
         self.limiter = SenderLimiter(settings.sender_max_per_minute, settings.sender_max_queued)
         self.outbox = Outbox(

@@ -1,8 +1,11 @@
-"""Persisted outbox: every reply to Telegram/Zalo is queued in SQLite and retried with backoff.
+"""Persisted outbox: every reply to Telegram/Zalo is queued in the gateway store and retried with backoff.
 
 Items of one recipient go out strictly in order (only the oldest pending item of each recipient
-is attempted); different recipients are sent concurrently. An item held because the user is out of
-reach (Zalo's interaction window) is released as soon as that user writes again.
+is attempted); different recipients are sent concurrently. With several gateway replicas each item
+is claimed by one of them for ``Store.lease_s``; an attempt is cut off at half the lease, so a claim
+never runs out while its call is still under way, and an item whose replica died goes to another.
+An item held because the user is out of reach (Zalo's interaction window) is released as soon as
+that user writes again.
 """
 
 from __future__ import annotations
@@ -119,8 +122,8 @@ class Outbox:
                 log.exception("outbox loop error")
                 self.metrics.errors.inc(kind="outbox_loop")
                 delay = 5.0
-            if delay is None:
-                delay = 30.0
+            if delay is None:  # nothing queued here; another replica's orphans show up within a lease
+                delay = min(30.0, self.store.lease_s)
             if self._stopping:
                 return
             immediate = immediate + 1 if delay == 0 else 0
@@ -152,7 +155,7 @@ class Outbox:
         if channel is None:
             return
         try:
-            await channel.deliver(item.recipient, item.payload)
+            await asyncio.wait_for(channel.deliver(item.recipient, item.payload), timeout=self.store.lease_s / 2)
         except RetryLater as exc:
             self.metrics.errors.inc(kind=f"{item.channel}_send_retry")
             too_old = time.time() - item.created > self.max_age_s

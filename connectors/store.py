@@ -1,6 +1,10 @@
-"""The gateway's durable state in one SQLite file: seen ids, callback ids, outbox, web inbox, tokens.
+"""The gateway's durable state: seen ids, callback ids, outbox, web inbox, tokens.
 
-All SQLite work runs on one dedicated thread, off the event loop, in order.
+One SQLite file by default; with ``STATE_DB_URL`` the schema ``gateway`` on PostgreSQL, shared by every
+gateway replica: a webhook retried to another replica is still a duplicate, and an outbox item is
+claimed by one replica for a lease (``CLUSTER_LEASE_S``), so two replicas never send it both and a
+replica that dies leaves its items to the others when the lease runs out. All database work runs on
+one dedicated thread, off the event loop, in order.
 """
 
 from __future__ import annotations
@@ -9,13 +13,19 @@ import asyncio
 import base64
 import hashlib
 import json
+import os
+import secrets
+import socket
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from common.db import SqliteDB
 
 T = TypeVar("T")
 PUSH_KEY = "push"  # set on outbox payloads of proactive messages (status pushes, staff replies)
@@ -33,7 +43,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     channel TEXT NOT NULL, recipient TEXT NOT NULL, payload TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL, created REAL NOT NULL, last_error TEXT NOT NULL DEFAULT ''
+    next_at REAL NOT NULL, created REAL NOT NULL, last_error TEXT NOT NULL DEFAULT '',
+    claimed_by TEXT NOT NULL DEFAULT '', claimed_until REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(status, channel, recipient, id);
 CREATE TABLE IF NOT EXISTS web_inbox (
@@ -74,120 +85,131 @@ def callback_id(payload: str) -> str:
     return "b" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
+def _add_claim_columns(conn: sqlite3.Connection) -> None:
+    """Add the claim columns that outboxes created before replicas could share one lack."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+    if "claimed_by" not in columns:
+        conn.execute("ALTER TABLE outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''")
+    if "claimed_until" not in columns:
+        conn.execute("ALTER TABLE outbox ADD COLUMN claimed_until REAL NOT NULL DEFAULT 0")
+
+
+def replica_id() -> str:
+    """The name of this process in outbox claims: host, pid and a random suffix (pids are reused)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 class Store:
-    """Async facade over the gateway's SQLite file."""
+    """Async facade over the gateway's database."""
 
-    def __init__(self, path: Path) -> None:
-        """Remember the path; ``open`` creates the file and schema."""
+    def __init__(self, path: Path, lease_s: float = 30.0, url: str | None = None) -> None:
+        """Remember where the data lives (``url`` overrides ``STATE_DB_URL``); ``open`` creates the schema."""
         self.path = path
-        self._conn: sqlite3.Connection | None = None
+        self.db = SqliteDB(path, SCHEMA, _add_claim_columns, namespace="gateway", url=url, durable=True)
+        self.lease_s = lease_s
+        self.owner = replica_id()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-db")
-
-    def _open(self) -> None:
-        """Create the file and schema (runs on the DB thread)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(SCHEMA)
-        self._conn = conn
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """The open connection."""
-        if self._conn is None:
-            raise RuntimeError("store not opened")
-        return self._conn
 
     async def _run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the DB thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
+    def _tx(self, fn: Callable[[sqlite3.Connection], T], immediate: bool = False) -> Callable[[], T]:
+        """``fn`` inside one transaction, as a job for the DB thread."""
+
+        def job() -> T:
+            with self.db.transaction(immediate=immediate) as conn:
+                return fn(conn)
+
+        return job
+
     async def open(self) -> None:
-        """Open the database."""
-        await self._run(self._open)
+        """Create the file and schema (SQLite) or check the migrated schema (PostgreSQL)."""
+        await self._run(self._tx(lambda conn: None))
 
     async def close(self) -> None:
-        """Close the database and its thread."""
-        if self._conn is not None:
-            await self._run(self.conn.close)
-            self._conn = None
+        """Stop the database thread."""
         self._executor.shutdown(wait=True)
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Hold a lock every gateway replica respects while the block runs (e.g. one token refresh at a time)."""
+        handle = await asyncio.to_thread(self.db.acquire, name)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(self.db.release, handle)
 
     # --- de-duplication ------------------------------------------------------------------------
     async def mark_seen(self, channel: str, msg_id: str) -> bool:
-        """Record a delivery id; True when it is new, False for a duplicate."""
+        """Record a delivery id; True when it is new, False for a duplicate (across replicas)."""
 
-        def op() -> bool:
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO seen(channel, msg_id, at) VALUES (?, ?, ?)",
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT INTO seen(channel, msg_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (channel, msg_id, time.time()),
             )
             return cur.rowcount == 1
 
-        return await self._run(op)
+        return await self._run(self._tx(op))
 
     async def prune_seen(self, older_than_s: float) -> int:
         """Forget delivery ids older than ``older_than_s`` seconds."""
-
-        def op() -> int:
-            cur = self.conn.execute("DELETE FROM seen WHERE at < ?", (time.time() - older_than_s,))
-            return cur.rowcount
-
-        return await self._run(op)
+        cutoff = time.time() - older_than_s
+        return await self._run(self._tx(lambda c: int(c.execute("DELETE FROM seen WHERE at < ?", (cutoff,)).rowcount)))
 
     # --- button callback ids -------------------------------------------------------------------
     async def put_callback(self, payload: str, title: str) -> str:
         """Store a button payload and return its short id."""
         cid = callback_id(payload)
 
-        def op() -> None:
-            self.conn.execute(
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO callbacks(id, payload, title, at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET at = excluded.at",
                 (cid, payload, title, time.time()),
             )
 
-        await self._run(op)
+        await self._run(self._tx(op))
         return cid
 
     async def get_callback(self, cid: str) -> tuple[str, str] | None:
         """Return ``(payload, title)`` for a short id, or None."""
 
-        def op() -> tuple[str, str] | None:
-            row = self.conn.execute("SELECT payload, title FROM callbacks WHERE id = ?", (cid,)).fetchone()
+        def op(conn: sqlite3.Connection) -> tuple[str, str] | None:
+            row = conn.execute("SELECT payload, title FROM callbacks WHERE id = ?", (cid,)).fetchone()
             return (row[0], row[1]) if row else None
 
-        return await self._run(op)
+        return await self._run(self._tx(op))
 
     # --- outbox --------------------------------------------------------------------------------
     async def enqueue(self, channel: str, recipient: str, payloads: list[dict[str, Any]]) -> list[int]:
         """Queue API calls for one recipient, in order, in one transaction."""
         now = time.time()
 
-        def op() -> list[int]:
-            ids = []
-            with self.conn:
-                self.conn.execute("BEGIN")
-                for p in payloads:
-                    cur = self.conn.execute(
-                        "INSERT INTO outbox(channel, recipient, payload, next_at, created) "
-                        "VALUES (?,?,?,?,?)",
-                        (channel, recipient, json.dumps(p, ensure_ascii=False), now, now),
-                    )
-                    ids.append(int(cur.lastrowid or 0))
-            return ids
+        def op(conn: sqlite3.Connection) -> list[int]:
+            return [
+                int(conn.execute(
+                    "INSERT INTO outbox(channel, recipient, payload, next_at, created) VALUES (?,?,?,?,?) RETURNING id",
+                    (channel, recipient, json.dumps(p, ensure_ascii=False), now, now),
+                ).fetchone()[0])
+                for p in payloads
+            ]
 
-        return await self._run(op)
+        return await self._run(self._tx(op))
 
     async def due(self, channels: list[str], limit: int = 50) -> tuple[list[OutboxItem], float | None]:
-        """Return the oldest pending item of each recipient that is due now, and the next due time."""
-        now = time.time()
+        """Claim the oldest pending item of each recipient that is due now; return them and the next due time.
+
+        A recipient whose oldest item another replica holds (claim not expired) is skipped, so one
+        recipient's items still go out one at a time, in order.
+        """
         marks = ",".join("?" for _ in channels) or "''"
 
-        def op() -> tuple[list[OutboxItem], float | None]:
-            rows = self.conn.execute(
-                f"SELECT o.id, o.channel, o.recipient, o.payload, o.attempts, o.created, o.next_at "
+        def op(conn: sqlite3.Connection) -> tuple[list[OutboxItem], float | None]:
+            now = time.time()
+            rows = conn.execute(
+                f"SELECT o.id, o.channel, o.recipient, o.payload, o.attempts, o.created, o.next_at, o.claimed_until "
                 f"FROM outbox o JOIN (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' "
                 f"AND channel IN ({marks}) GROUP BY channel, recipient) h ON o.id = h.id "
                 f"ORDER BY o.next_at, o.id",
@@ -195,14 +217,17 @@ class Store:
             ).fetchall()
             items: list[OutboxItem] = []
             next_at: float | None = None
-            for rid, ch, rcpt, payload, attempts, created, at in rows:
-                if at <= now and len(items) < limit:
+            for rid, ch, rcpt, payload, attempts, created, at, claimed_until in rows:
+                ready = max(at, claimed_until)
+                if ready <= now and len(items) < limit:
                     items.append(OutboxItem(rid, ch, rcpt, json.loads(payload), attempts, created))
-                elif at > now:
-                    next_at = at if next_at is None else min(next_at, at)
+                elif ready > now:
+                    next_at = ready if next_at is None else min(next_at, ready)
+            conn.executemany("UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                             [(self.owner, now + self.lease_s, item.id) for item in items])
             return items, next_at
 
-        return await self._run(op)
+        return await self._run(self._tx(op, immediate=True))
 
     async def release_held(
         self, channel: str, recipient: str, stale_before: float, mark: Callable[[dict[str, Any], float], dict[str, Any]]
@@ -213,125 +238,111 @@ class Store:
         """
         now = time.time()
 
-        def op() -> tuple[int, int]:
+        def op(conn: sqlite3.Connection) -> tuple[int, int]:
             released = dropped = 0
-            with self.conn:
-                self.conn.execute("BEGIN")
-                rows = self.conn.execute(
-                    "SELECT id, payload, created FROM outbox WHERE status = 'pending' AND channel = ? "
-                    "AND recipient = ? ORDER BY id",
-                    (channel, recipient),
-                ).fetchall()
-                for rid, raw, created in rows:
-                    payload = json.loads(raw)
-                    if created >= stale_before:
-                        self.conn.execute("UPDATE outbox SET next_at = MIN(next_at, ?) WHERE id = ?", (now, rid))
-                    elif payload.get(PUSH_KEY):
-                        marked = json.dumps(mark(payload, created), ensure_ascii=False)
-                        self.conn.execute("UPDATE outbox SET next_at = ?, payload = ? WHERE id = ?", (now, marked, rid))
-                    else:
-                        self.conn.execute(
-                            "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?",
-                            ("superseded: the user wrote again", rid),
-                        )
-                        dropped += 1
-                        continue
-                    released += 1
+            rows = conn.execute(
+                "SELECT id, payload, created FROM outbox WHERE status = 'pending' AND channel = ? "
+                "AND recipient = ? ORDER BY id",
+                (channel, recipient),
+            ).fetchall()
+            for rid, raw, created in rows:
+                payload = json.loads(raw)
+                if created >= stale_before:
+                    conn.execute("UPDATE outbox SET next_at = ? WHERE id = ? AND next_at > ?", (now, rid, now))
+                elif payload.get(PUSH_KEY):
+                    marked = json.dumps(mark(payload, created), ensure_ascii=False)
+                    conn.execute("UPDATE outbox SET next_at = ?, payload = ? WHERE id = ?", (now, marked, rid))
+                else:
+                    conn.execute(
+                        "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?",
+                        ("superseded: the user wrote again", rid),
+                    )
+                    dropped += 1
+                    continue
+                released += 1
             return released, dropped
 
-        return await self._run(op)
+        return await self._run(self._tx(op, immediate=True))
 
     async def done(self, item_id: int) -> None:
         """Remove a delivered item."""
-        await self._run(lambda: self.conn.execute("DELETE FROM outbox WHERE id = ?", (item_id,)))
+        await self._run(self._tx(lambda c: c.execute("DELETE FROM outbox WHERE id = ?", (item_id,))))
 
     async def retry_later(self, item_id: int, delay_s: float, error: str, count: bool = True) -> None:
-        """Reschedule an item after a failure."""
+        """Reschedule an item after a failure (and give up this replica's claim on it)."""
         at = time.time() + delay_s
         inc = 1 if count else 0
-        await self._run(
-            lambda: self.conn.execute(
-                "UPDATE outbox SET attempts = attempts + ?, next_at = ?, last_error = ? WHERE id = ?",
-                (inc, at, error[:500], item_id),
-            )
-        )
+        await self._run(self._tx(lambda c: c.execute(
+            "UPDATE outbox SET attempts = attempts + ?, next_at = ?, last_error = ?, claimed_by = '', "
+            "claimed_until = 0 WHERE id = ?",
+            (inc, at, error[:500], item_id),
+        )))
 
     async def dead(self, item_id: int, error: str) -> None:
         """Give up on an item, keeping it for inspection."""
-        await self._run(
-            lambda: self.conn.execute(
-                "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (error[:500], item_id)
-            )
-        )
+        await self._run(self._tx(lambda c: c.execute(
+            "UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?", (error[:500], item_id)
+        )))
 
     async def pending_counts(self) -> dict[str, float]:
         """Pending outbox items per channel."""
 
-        def op() -> dict[str, float]:
-            rows = self.conn.execute(
+        def op(conn: sqlite3.Connection) -> dict[str, float]:
+            rows = conn.execute(
                 "SELECT channel, COUNT(*) FROM outbox WHERE status = 'pending' GROUP BY channel"
             ).fetchall()
             return {ch: float(n) for ch, n in rows}
 
-        return await self._run(op)
+        return await self._run(self._tx(op))
 
     # --- web chat inbox (pushes waiting for the page to poll) ----------------------------------
     async def push_web(self, sender: str, messages: list[dict[str, Any]]) -> None:
         """Store messages for a web chat sender."""
         now = time.time()
 
-        def op() -> None:
-            with self.conn:
-                self.conn.execute("BEGIN")
-                for m in messages:
-                    self.conn.execute(
-                        "INSERT INTO web_inbox(sender, payload, at) VALUES (?, ?, ?)",
-                        (sender, json.dumps(m, ensure_ascii=False), now),
-                    )
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO web_inbox(sender, payload, at) VALUES (?, ?, ?)",
+                [(sender, json.dumps(m, ensure_ascii=False), now) for m in messages],
+            )
 
-        await self._run(op)
+        await self._run(self._tx(op))
 
     async def pop_web(self, sender: str, limit: int = 50) -> list[dict[str, Any]]:
         """Take the waiting messages of a web chat sender, oldest first."""
 
-        def op() -> list[dict[str, Any]]:
-            with self.conn:
-                self.conn.execute("BEGIN")
-                rows = self.conn.execute(
-                    "SELECT id, payload FROM web_inbox WHERE sender = ? ORDER BY id LIMIT ?", (sender, limit)
-                ).fetchall()
-                if rows:
-                    self.conn.execute(
-                        "DELETE FROM web_inbox WHERE sender = ? AND id <= ?", (sender, rows[-1][0])
-                    )
+        def op(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(
+                "SELECT id, payload FROM web_inbox WHERE sender = ? ORDER BY id LIMIT ?", (sender, limit)
+            ).fetchall()
+            if rows:
+                conn.execute("DELETE FROM web_inbox WHERE sender = ? AND id <= ?", (sender, rows[-1][0]))
             return [json.loads(p) for _, p in rows]
 
-        return await self._run(op)
+        return await self._run(self._tx(op, immediate=True))
 
     # --- OAuth tokens --------------------------------------------------------------------------
     async def get_tokens(self, name: str) -> TokenPair | None:
         """Return the stored token pair called ``name``."""
 
-        def op() -> TokenPair | None:
-            row = self.conn.execute(
+        def op(conn: sqlite3.Connection) -> TokenPair | None:
+            row = conn.execute(
                 "SELECT access_token, refresh_token, expires_at FROM tokens WHERE name = ?", (name,)
             ).fetchone()
             return TokenPair(row[0], row[1], row[2]) if row else None
 
-        return await self._run(op)
+        return await self._run(self._tx(op))
 
     async def save_tokens(self, name: str, pair: TokenPair) -> None:
-        """Persist a token pair atomically (one SQLite transaction, durable before use)."""
+        """Persist a token pair atomically (one transaction, durable before use)."""
 
-        def op() -> None:
-            with self.conn:
-                self.conn.execute("BEGIN IMMEDIATE")
-                self.conn.execute(
-                    "INSERT INTO tokens(name, access_token, refresh_token, expires_at, updated_at) "
-                    "VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET access_token = excluded.access_token,"
-                    " refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,"
-                    " updated_at = excluded.updated_at",
-                    (name, pair.access_token, pair.refresh_token, pair.expires_at, time.time()),
-                )
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO tokens(name, access_token, refresh_token, expires_at, updated_at) "
+                "VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET access_token = excluded.access_token,"
+                " refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,"
+                " updated_at = excluded.updated_at",
+                (name, pair.access_token, pair.refresh_token, pair.expires_at, time.time()),
+            )
 
-        await self._run(op)
+        await self._run(self._tx(op, immediate=True))

@@ -21,17 +21,17 @@ class FeedbackStore:
 
     def __init__(self, path: Path) -> None:
         """Use the database at ``path`` (created on first use)."""
-        self.db = SqliteDB(path, SCHEMA)
+        self.db = SqliteDB(path, SCHEMA, namespace="desk")
 
     def add(self, sender_id: str, channel: str, kind: str, procedure_code: str, rating: str) -> int:
         """Store one rating (``up``/``down``); the sender id is kept only as a hash."""
         with self.db.transaction() as db:
             cur = db.execute(
                 "INSERT INTO feedback (created_at, sender_hash, channel, kind, procedure_code, rating)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (time.time(), hash_sender(sender_id), channel[:32], kind[:16], procedure_code[:64], rating),
             )
-        return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def purge_before(self, cutoff: float) -> int:
         """Delete ratings given before ``cutoff`` (epoch seconds; retention); returns how many."""

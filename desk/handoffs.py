@@ -43,7 +43,7 @@ class HandoffQueue:
 
     def __init__(self, path: Path) -> None:
         """Use the queue database at ``path`` (created on first use)."""
-        self.db = SqliteDB(path, SCHEMA, _add_handled_columns)
+        self.db = SqliteDB(path, SCHEMA, _add_handled_columns, namespace="desk")
 
     def add(self, sender_id: str, channel: str, transcript: list[dict[str, str]]) -> int:
         """Queue a request unless this sender already has an open one; return its id (transcript masked)."""
@@ -59,10 +59,10 @@ class HandoffQueue:
                 )
                 return int(row[0])
             cur = db.execute(
-                "INSERT INTO handoffs (sender_id, channel, created_at, transcript) VALUES (?, ?, ?, ?)",
+                "INSERT INTO handoffs (sender_id, channel, created_at, transcript) VALUES (?, ?, ?, ?) RETURNING id",
                 (sender_id, channel, time.time(), json.dumps(transcript, ensure_ascii=False)),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def open_requests(self) -> list[dict[str, Any]]:
         """Return open requests, oldest first."""
@@ -107,10 +107,10 @@ class HandoffQueue:
         """Record a staff reply sent to the citizen (phone/CCCD masked); return its id."""
         with self.db.transaction() as db:
             cur = db.execute(
-                "INSERT INTO handoff_replies (handoff_id, at, author, text) VALUES (?, ?, ?, ?)",
+                "INSERT INTO handoff_replies (handoff_id, at, author, text) VALUES (?, ?, ?, ?) RETURNING id",
                 (request_id, time.time(), author, mask_pii(text)),
             )
-        return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def purge_before(self, cutoff: float) -> int:
         """Delete requests (and their staff replies) created before ``cutoff`` (epoch seconds); returns how many."""

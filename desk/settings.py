@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from common.settings import HotlineSettings, RetentionSettings, invalid
+from common.settings import HotlineSettings, RetentionSettings, StorageSettings, invalid
 from desk import hours
 
 
@@ -29,7 +29,7 @@ Days = Annotated[str, _valid(hours.parse_days, "ISO weekdays such as 1-5 or 1,2,
 Clock = Annotated[str, _valid(hours.parse_clock, "a time of day as HH:MM, e.g. 07:30")]
 
 
-class DeskSettings(HotlineSettings, RetentionSettings):
+class DeskSettings(HotlineSettings, RetentionSettings, StorageSettings):
     """Settings of the desk: where it keeps its queues, the hotline, office hours, key and retention."""
 
     office_hours: str = Field("7h30–17h00, thứ Hai đến thứ Sáu", alias="OFFICE_HOURS")

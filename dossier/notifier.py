@@ -2,7 +2,9 @@
 
 Run with ``python -m dossier.notifier`` (``--once`` for a single cycle). Changes go to an outbox in
 the state database in the same transaction that records the new status, so a change is pushed once;
-undelivered pushes stay pending and are retried every cycle while the gateway is down.
+undelivered pushes stay pending and are retried every cycle while the gateway is down. Any number
+of notifiers may run: one leads (it holds the state database's ``notifier`` lock), the others wait
+and take over within a cycle when it stops.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from common.leader import Leadership
 from common.settings import load_or_exit, use_settings
 from dossier.adapters import OnestopAdapter, OnestopUnavailable, make_adapter
 from dossier.models import FINAL_STATUSES, Dossier, Status
@@ -136,13 +139,14 @@ class Notifier:
         delivered = await self.deliver()
         return changes, delivered
 
-    async def run_forever(self, interval_s: float, stop: asyncio.Event) -> None:
-        """Cycle every ``interval_s`` seconds until ``stop`` is set; errors never end the loop."""
+    async def run_forever(self, interval_s: float, stop: asyncio.Event, leader: Leadership | None = None) -> None:
+        """Cycle every ``interval_s`` seconds until ``stop`` is set, while ``leader`` leads; errors never end it."""
         while not stop.is_set():
             try:
-                changes, delivered = await self.run_once()
-                if changes or delivered:
-                    log.info("notifier cycle: %d change(s), %d push(es) delivered", changes, delivered)
+                if leader is None or await leader.ensure():
+                    changes, delivered = await self.run_once()
+                    if changes or delivered:
+                        log.info("notifier cycle: %d change(s), %d push(es) delivered", changes, delivered)
             except Exception:
                 log.exception("notifier cycle failed")
             with contextlib.suppress(TimeoutError):
@@ -172,7 +176,11 @@ async def _main(once: bool, settings: DossierSettings) -> None:
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         log.info("notifier polling every %.0fs, pushing to %s", settings.notifier_interval_s, notifier.push_url)
-        await notifier.run_forever(settings.notifier_interval_s, stop)
+        leader = Leadership(notifier.store.db, "notifier")
+        try:
+            await notifier.run_forever(settings.notifier_interval_s, stop, leader)
+        finally:
+            await leader.resign()
     finally:
         await notifier.adapter.close()
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from common.settings import REPO_ROOT, GatewayClientSettings, HotlineSettings, Url
+from common.settings import REPO_ROOT, GatewayClientSettings, HotlineSettings, StorageSettings, Url
 
 __all__ = ["REPO_ROOT", "DossierSettings"]
 
@@ -15,7 +15,7 @@ __all__ = ["REPO_ROOT", "DossierSettings"]
 Backend = Annotated[str, AfterValidator(lambda name: name.strip().lower() or "sqlite")]
 
 
-class DossierSettings(GatewayClientSettings, HotlineSettings):
+class DossierSettings(GatewayClientSettings, HotlineSettings, StorageSettings):
     """Everything the dossier capability can be configured with."""
 
     backend: Backend = Field("sqlite", alias="ONESTOP_BACKEND")

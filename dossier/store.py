@@ -1,4 +1,4 @@
-"""Our own SQLite state (audit, limits, subscriptions, outbox, verified pairs, alerts) and keyed hashing."""
+"""Our own state (audit, limits, subscriptions, outbox, verified pairs, alerts), SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -64,4 +64,4 @@ class StateDB(SqliteDB):
 
     def __init__(self, path: Path) -> None:
         """Remember the path; the schema is created on first use."""
-        super().__init__(path, SCHEMA)
+        super().__init__(path, SCHEMA, namespace="dossier")

@@ -42,8 +42,8 @@ class SubscriptionStore:
         """Follow ``code`` from its current ``status``; False when already subscribed."""
         with self.db.transaction(immediate=True) as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO subscriptions (sender, code, channel, last_status, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO subscriptions (sender, code, channel, last_status, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (sender, code, channel, status, time.time()),
             )
             return cur.rowcount > 0

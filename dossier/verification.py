@@ -27,7 +27,8 @@ class VerifiedPairs:
         ts = now if now is not None else time.time()
         with self.db.transaction(immediate=True) as conn:
             conn.execute("DELETE FROM verified_pairs WHERE expires_at <= ?", (ts,))
-            conn.execute("INSERT OR REPLACE INTO verified_pairs (pair_hash, expires_at) VALUES (?, ?)",
+            conn.execute("INSERT INTO verified_pairs (pair_hash, expires_at) VALUES (?, ?) ON CONFLICT(pair_hash) "
+                         "DO UPDATE SET expires_at = excluded.expires_at",
                          (self._key(sender, code), ts + self.ttl_s))
 
     def is_verified(self, sender: str, code: str, now: float | None = None) -> bool:
@@ -79,7 +80,8 @@ class CodeAlerts:
 
 
 def active_alerts(state_db: Path, now: float | None = None) -> list[CodeAlert]:
-    """Codes under attack recorded in the dossier state database at ``state_db`` (none when it does not exist)."""
-    if not state_db.exists():
+    """Codes under attack recorded in the dossier state database (none while its SQLite file does not exist)."""
+    db = StateDB(state_db)
+    if db.dialect == "sqlite" and not state_db.exists():
         return []
-    return CodeAlerts(StateDB(state_db)).active(now)
+    return CodeAlerts(db).active(now)

@@ -72,6 +72,15 @@ class KnowledgeService:
             return self.settings.clarify_margin
         return (self._searcher or KeywordSearcher).clarify_margin
 
+    def index_version(self, refresh: bool = False) -> str | None:
+        """The index version served (``v3``; None on keyword search), first swapping in a newer one if ``refresh``."""
+        searcher = self._searcher
+        if not isinstance(searcher, ProcedureSearcher):
+            return None
+        if refresh:
+            searcher.maybe_reload(force=True)
+        return searcher.version
+
     @property
     def semantic(self) -> bool:
         """True when the hybrid searcher (not keyword search) is in use."""

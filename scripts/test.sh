@@ -43,6 +43,8 @@ step "rasa test core (test stories, no prediction errors)" bash -c '
   grep -E "Correct|Finished" results/core.log | tail -3'
 step "stack smoke test (make run; REST, web chat, restart keeps the conversation)" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests/stack --run-stack
+step "cluster (make run-cluster: 2 replicas each on PostgreSQL, Redis, nginx; context across replicas, index publish)" \
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests/cluster -m cluster --run-cluster
 
 echo
 if ((failed)); then echo "failed steps: ${failed_steps[*]}"; fi

@@ -10,16 +10,19 @@ import pytest
 def pytest_addoption(parser: pytest.Parser) -> None:
     """--run-stack enables the tests that start the whole stack (slow: loads the Rasa model)."""
     parser.addoption("--run-stack", action="store_true", default=False, help="run whole-stack tests")
+    parser.addoption("--run-cluster", action="store_true", default=False,
+                     help="run the tests that start the whole cluster (scripts/run_cluster.sh, the trained model)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip stack tests unless asked for."""
-    if config.getoption("--run-stack"):
-        return
-    skip = pytest.mark.skip(reason="needs --run-stack (scripts/test.sh runs it)")
-    for item in items:
-        if "stack" in item.keywords:
-            item.add_marker(skip)
+    """Skip stack and cluster tests unless asked for."""
+    for marker, option in (("stack", "--run-stack"), ("cluster", "--run-cluster")):
+        if config.getoption(option):
+            continue
+        skip = pytest.mark.skip(reason=f"needs {option} (scripts/test.sh runs it)")
+        for item in items:
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -45,7 +45,7 @@ class SmsState:
 
     def __init__(self, path: Path) -> None:
         """Remember the file; it is created on first use."""
-        self.db = SqliteDB(path, SCHEMA)
+        self.db = SqliteDB(path, SCHEMA, namespace="sms")
 
     async def _run(self, fn: Callable[[], T]) -> T:
         """Run blocking SQLite work in a thread."""
@@ -55,7 +55,8 @@ class SmsState:
         """Keep the number a hash stands for (needed to send replies and notifications)."""
         def op() -> None:
             with self.db.transaction() as c:
-                c.execute("INSERT OR REPLACE INTO numbers VALUES (?, ?, ?)", (number_hash, number, time.time()))
+                c.execute("INSERT INTO numbers VALUES (?, ?, ?) ON CONFLICT(hash) DO UPDATE SET "
+                          "number = excluded.number, at = excluded.at", (number_hash, number, time.time()))
         await self._run(op)
 
     async def number(self, number_hash: str) -> str | None:
@@ -71,7 +72,8 @@ class SmsState:
         def op() -> None:
             with self.db.transaction() as c:
                 if payloads:
-                    c.execute("INSERT OR REPLACE INTO options VALUES (?, ?, ?)",
+                    c.execute("INSERT INTO options VALUES (?, ?, ?) ON CONFLICT(hash) DO UPDATE SET "
+                              "payloads = excluded.payloads, at = excluded.at",
                               (number_hash, json.dumps(payloads), time.time()))
                 else:
                     c.execute("DELETE FROM options WHERE hash=?", (number_hash,))
@@ -93,7 +95,8 @@ class SmsState:
         def op() -> None:
             with self.db.transaction() as c:
                 if text:
-                    c.execute("INSERT OR REPLACE INTO more VALUES (?, ?, ?)", (number_hash, text, time.time()))
+                    c.execute("INSERT INTO more VALUES (?, ?, ?) ON CONFLICT(hash) DO UPDATE SET text = excluded.text,"
+                              " at = excluded.at", (number_hash, text, time.time()))
                 else:
                     c.execute("DELETE FROM more WHERE hash=?", (number_hash,))
         await self._run(op)
@@ -116,7 +119,8 @@ class SmsState:
                                 (number_hash, day, kind)).fetchone()
                 used = int(row[0]) if row else 0
                 granted = max(0, min(wanted, limit - used))
-                c.execute("INSERT OR REPLACE INTO daily VALUES (?, ?, ?, ?)", (number_hash, day, kind, used + granted))
+                c.execute("INSERT INTO daily VALUES (?, ?, ?, ?) ON CONFLICT(hash, day, kind) "
+                          "DO UPDATE SET n = excluded.n", (number_hash, day, kind, used + granted))
                 c.execute("DELETE FROM daily WHERE day<>?", (day,))
             return granted
         return await self._run(op)
@@ -152,7 +156,7 @@ class SmsState:
         def op() -> None:
             now = time.time()
             with self.db.transaction() as c:
-                c.execute("INSERT OR IGNORE INTO dlr (ref, hash, sent_at, updated_at) VALUES (?, ?, ?, ?)",
+                c.execute("INSERT INTO dlr (ref, hash, sent_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                           (ref, number_hash, now, now))
         await self._run(op)
 

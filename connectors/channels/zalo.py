@@ -121,7 +121,7 @@ def mark_late(payload: dict[str, Any], created: float) -> dict[str, Any]:
 
 
 class ZaloTokens:
-    """OA access/refresh tokens persisted in SQLite; one refresh at a time."""
+    """OA access/refresh tokens persisted in the gateway store; one refresh at a time, across replicas."""
 
     def __init__(self, settings: GatewaySettings, store: Store, session: aiohttp.ClientSession) -> None:
         """Use ``store`` for persistence and ``session`` for the OAuth endpoint."""
@@ -158,7 +158,8 @@ class ZaloTokens:
 
     async def refresh(self, stale_access: str) -> TokenPair | None:
         """Exchange the refresh token unless another task already replaced ``stale_access``."""
-        async with self._lock:
+        # One refresh at a time in this process, then across replicas: a refresh token is single-use.
+        async with self._lock, self.store.exclusive("zalo-token-refresh"):
             pair = await self.store.get_tokens(TOKEN_NAME)
             if pair is None or not pair.refresh_token:
                 return None
