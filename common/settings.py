@@ -225,6 +225,17 @@ class GatewayClientSettings(PushTokenSettings):
     gateway_url: Url = Field("http://127.0.0.1:8080", alias="GATEWAY_URL")
 
 
+class RetentionSettings(EnvSettings):
+    """How long personal data is kept (conversations, hand-overs, phone numbers of SMS users)."""
+
+    retention_days: float = Field(90.0, alias="RETENTION_DAYS")
+
+    @property
+    def retention_s(self) -> float:
+        """Personal data older than this many seconds is deleted (at least one day)."""
+        return max(self.retention_days, 1.0) * 86400
+
+
 class HotlineSettings(EnvSettings):
     """The centre's hotline, quoted in replies."""
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from common.settings import HotlineSettings, invalid
+from common.settings import HotlineSettings, RetentionSettings, invalid
 from desk import hours
 
 
@@ -29,7 +29,7 @@ Days = Annotated[str, _valid(hours.parse_days, "ISO weekdays such as 1-5 or 1,2,
 Clock = Annotated[str, _valid(hours.parse_clock, "a time of day as HH:MM, e.g. 07:30")]
 
 
-class DeskSettings(HotlineSettings):
+class DeskSettings(HotlineSettings, RetentionSettings):
     """Settings of the desk: where it keeps its queues, the hotline, office hours, key and retention."""
 
     office_hours: str = Field("7h30–17h00, thứ Hai đến thứ Sáu", alias="OFFICE_HOURS")
@@ -38,13 +38,7 @@ class DeskSettings(HotlineSettings):
     open_until: Clock = Field("17:00", alias="DESK_OPEN_UNTIL")
     minutes_per_citizen: float = Field(5.0, gt=0, alias="DESK_MINUTES_PER_CITIZEN")
     hash_key: str = Field("", alias="TTHC_HASH_KEY")
-    retention_days: float = Field(90.0, alias="RETENTION_DAYS")
     retention_interval_s: float = Field(3600.0, alias="RETENTION_INTERVAL_S")
-
-    @property
-    def retention_s(self) -> float:
-        """Personal data older than this many seconds is deleted (at least one day)."""
-        return max(self.retention_days, 1.0) * 86400
 
     def desk_open(self, now: datetime | None = None) -> bool:
         """Whether staff are on duty at ``now`` (Vietnam time)."""
