@@ -40,7 +40,6 @@ class DeskSettings(HotlineSettings, RetentionSettings, StorageSettings):
     hash_key: str = Field("", alias="TTHC_HASH_KEY")
     retention_interval_s: float = Field(3600.0, alias="RETENTION_INTERVAL_S")
 
-
     def desk_open(self, now: datetime | None = None) -> bool:
         """Whether staff are on duty at ``now`` (Vietnam time)."""
         return hours.is_open(hours.parse_days(self.open_days), hours.parse_clock(self.open_from),

@@ -22,7 +22,8 @@ from desk.takeover import BACK_TEXT
 from knowledge.store import Catalogue
 
 CHROMIUM = "/usr/bin/chromium"
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Screenshots land in artifacts/ (not committed); docs/handover-*.png are copies of them.
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
 XSS = '<img src=x onerror="window.__pwned=1">'
@@ -74,6 +75,7 @@ class LiveStack:
 def test_citizen_asks_for_a_human_staff_take_over_and_hand_back(data_dir: Path):
     from playwright.sync_api import expect, sync_playwright
 
+    ARTIFACTS.mkdir(exist_ok=True)
     with LiveStack(data_dir) as live, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -124,7 +126,7 @@ def test_citizen_asks_for_a_human_staff_take_over_and_hand_back(data_dir: Path):
             staff.fill("#note", "Đã hướng dẫn nộp trực tuyến")
             staff.click("#note-form button")
             expect(staff.locator("#messages .note")).to_contain_text("Đã hướng dẫn nộp trực tuyến")
-            staff.screenshot(path=str(DOCS / "handover-desk.png"), full_page=True)
+            staff.screenshot(path=str(ARTIFACTS / "handover-desk.png"), full_page=True)
 
             staff.click("#handback")
             expect(citizen.locator(".msg.bot").last).to_have_text(BACK_TEXT, timeout=10000)
@@ -133,7 +135,7 @@ def test_citizen_asks_for_a_human_staff_take_over_and_hand_back(data_dir: Path):
             answer = citizen.locator(".msg.bot").last
             expect(answer).to_contain_text("15.000 đồng")
             expect(answer).to_contain_text("1.004194")
-            citizen.screenshot(path=str(DOCS / "handover-citizen.png"), full_page=True)
+            citizen.screenshot(path=str(ARTIFACTS / "handover-citizen.png"), full_page=True)
         finally:
             browser.close()
     assert live.rasa.staff_lines(sender) == [("editor", f"Cán bộ trả lời lần {i}") for i in (1, 2, 3)]
