@@ -227,6 +227,17 @@ class StorageSettings(EnvSettings):
     lease_s: float = Field(30.0, gt=0, alias="CLUSTER_LEASE_S")
 
 
+class RetentionSettings(EnvSettings):
+    """How long personal data is kept (conversations, hand-overs, phone numbers of SMS users)."""
+
+    retention_days: float = Field(90.0, alias="RETENTION_DAYS")
+
+    @property
+    def retention_s(self) -> float:
+        """Personal data older than this many seconds is deleted (at least one day)."""
+        return max(self.retention_days, 1.0) * 86400
+
+
 class HotlineSettings(EnvSettings):
     """The centre's hotline, quoted in replies."""
 

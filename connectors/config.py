@@ -8,13 +8,13 @@ from pydantic import Field
 
 from admin.config import AdminSettings
 from common.rasa import MAX_MESSAGE_CHARS
-from common.settings import REPO_ROOT, Flag, PushTokenSettings, RasaSettings, StorageSettings, Url
+from common.settings import REPO_ROOT, Flag, PushTokenSettings, RasaSettings, RetentionSettings, StorageSettings, Url
 from knowledge.config import KnowledgeSettings
 
 __all__ = ["REPO_ROOT", "GatewayProcessSettings", "GatewaySettings"]
 
 
-class GatewaySettings(PushTokenSettings, RasaSettings, StorageSettings):
+class GatewaySettings(PushTokenSettings, RasaSettings, RetentionSettings, StorageSettings):
     """Every setting of the connectors gateway."""
 
     host: str = Field("127.0.0.1", alias="GATEWAY_HOST")
@@ -23,6 +23,10 @@ class GatewaySettings(PushTokenSettings, RasaSettings, StorageSettings):
     # Who may show the web chat page in a frame (CSP frame-ancestors): 'none', 'self' or origins.
     web_frame_ancestors: str = Field("'self'", pattern=r"^[^;,\r\n]*$", alias="WEBCHAT_FRAME_ANCESTORS")
     max_body_bytes: int = Field(1024 * 1024, alias="GATEWAY_MAX_BODY_BYTES")
+    # One sender (a chat, a phone number, a web chat id) may send this many messages a minute, with at
+    # most this many waiting for an answer; beyond, they are told once a minute and not answered.
+    sender_max_per_minute: int = Field(30, ge=1, alias="GATEWAY_SENDER_MAX_PER_MINUTE")
+    sender_max_queued: int = Field(8, ge=1, alias="GATEWAY_SENDER_MAX_QUEUED")
     telegram_token: str = Field("", alias="TELEGRAM_TOKEN")
     telegram_secret: str = Field("", alias="TELEGRAM_SECRET")
     telegram_api_url: str = Field("https://api.telegram.org/bot", alias="TELEGRAM_API_URL")

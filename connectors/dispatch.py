@@ -29,6 +29,10 @@ class SenderQueues:
             self._workers[sender] = asyncio.create_task(self._work(sender), name=f"sender-{sender}")
         return fut
 
+    def depth(self, sender: str) -> int:
+        """How many of the sender's jobs wait or run now."""
+        return len(self._queues.get(sender, ())) + (sender in self._workers)
+
     async def _work(self, sender: str) -> None:
         """Drain one sender's queue, then exit."""
         queue = self._queues[sender]

@@ -20,6 +20,7 @@ from connectors.channels.base import ChatChannel
 from connectors.config import GatewaySettings
 from connectors.dispatch import Job, SenderQueues
 from connectors.http import error_json, read_json_object
+from connectors.limits import FLOOD_TEXT, SenderLimiter
 from connectors.metrics import Metrics
 from connectors.outbox import Outbox
 from connectors.store import PUSH_KEY, Store
@@ -39,6 +40,7 @@ class Gateway:
         self.metrics = Metrics()
         self.store = Store(settings.gateway_db, lease_s=settings.lease_s)
         self.queues = SenderQueues()
+        self.limiter = SenderLimiter(settings.sender_max_per_minute, settings.sender_max_queued)
         self.outbox = Outbox(
             self.store,
             self.metrics,
@@ -108,6 +110,19 @@ class Gateway:
             await asyncio.sleep(3600)
 
     # --- conversations ------------------------------------------------------------------------
+    def admit(self, sender: str, channel: ChatChannel | None = None) -> bool:
+        """Whether a sender's new message is within the flood limits; a refused sender is told once a minute."""
+        reason = self.limiter.refusal(sender, self.queues.depth(sender))
+        if not reason:
+            return True
+        self.metrics.errors.inc(kind=f"sender_{reason}_limit")
+        if self.limiter.should_warn(sender):
+            log.warning("sender %s over the %s limit: messages not answered for now", mask_pii(sender), reason)
+            if channel is not None:
+                recipient = sender.partition(":")[2]
+                self.in_order(sender, lambda: self.reply(channel, recipient, [BotMessage(FLOOD_TEXT)]))
+        return False
+
     def in_order(self, sender: str, job: Job) -> asyncio.Future[Any]:
         """Run ``job`` behind the sender's earlier jobs; the future holds its result."""
         return self.queues.submit(sender, job)

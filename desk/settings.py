@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from common.settings import HotlineSettings, StorageSettings
+from common.settings import HotlineSettings, RetentionSettings, StorageSettings
 
 
-class DeskSettings(HotlineSettings, StorageSettings):
+class DeskSettings(HotlineSettings, RetentionSettings, StorageSettings):
     """Settings of the desk: where it keeps its queues, the hotline, office hours, key and retention."""
 
     office_hours: str = Field("7h30–17h00, thứ Hai đến thứ Sáu", alias="OFFICE_HOURS")
     hash_key: str = Field("", alias="TTHC_HASH_KEY")
-    retention_days: float = Field(90.0, alias="RETENTION_DAYS")
     retention_interval_s: float = Field(3600.0, alias="RETENTION_INTERVAL_S")
-
-    @property
-    def retention_s(self) -> float:
-        """Personal data older than this many seconds is deleted (at least one day)."""
-        return max(self.retention_days, 1.0) * 86400

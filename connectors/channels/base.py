@@ -71,6 +71,9 @@ class GatewayPort(Protocol):
     def in_order(self, sender: str, job: Job) -> asyncio.Future[Any]:
         """Run ``job`` behind the sender's earlier jobs; the future holds its result."""
 
+    def admit(self, sender: str, channel: ChatChannel | None = None) -> bool:
+        """Whether a sender's new message is within the flood limits (refused senders are told once a minute)."""
+
     async def ask_rasa(
         self, sender: str, text: str, channel: str, metadata: dict[str, Any] | None = None
     ) -> list[BotMessage]:
@@ -150,6 +153,9 @@ class WebhookChannel(ABC, Generic[EventT]):
         if not await self.gateway.store.mark_seen(self.name, delivery.key):
             self.log.info("%s webhook: duplicate %s ignored", self.name, delivery.what)
             return web.json_response({"ok": True, "duplicate": True})
+        recipient = self.recipient_of(delivery.event)
+        if recipient is not None and not self.gateway.admit(self.sender(recipient), self):
+            return web.json_response({"ok": True, "limited": True})
         try:
             self.handle(delivery.event)
         except Exception as exc:
@@ -160,6 +166,10 @@ class WebhookChannel(ABC, Generic[EventT]):
     @abstractmethod
     async def receive(self, request: web.Request) -> Delivery[EventT] | web.Response:
         """Check and parse one webhook request; a response ends the request here."""
+
+    def recipient_of(self, event: EventT) -> str | None:
+        """The user an event comes from, for the flood limits (None: not limited)."""
+        return None
 
     @abstractmethod
     def handle(self, event: EventT) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ TOO_LONG_TEXT = (
     "(duoi {limit} ky tu), vi du: HS <ma ho so> hoac TT <cau hoi>."
 )
 SENDSMS_TIMEOUT = aiohttp.ClientTimeout(total=15)
+PRUNE_INTERVAL_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,21 @@ class SmsChannel(WebhookChannel[Mo]):
         self.hasher = Hasher.from_settings(settings.hash_key, settings.data_dir)
         self.allowed = {ip.strip() for ip in settings.sms_allowed_ips.split(",") if ip.strip()}
         self._continuing: set[str] = set()
+
+    async def on_start(self) -> None:
+        """Start deleting phone numbers older than the retention age (hourly)."""
+        self.gateway.spawn(self._prune_forever())
+
+    async def _prune_forever(self) -> None:
+        """Prune the SMS state now and then every ``PRUNE_INTERVAL_S``; a failed pass never ends the loop."""
+        while True:
+            try:
+                deleted = await self.state.prune(time.time() - self.settings.retention_s)
+                if deleted:
+                    self.log.info("sms: %d row(s) older than the retention age deleted", deleted)
+            except Exception as exc:
+                self.log.warning("sms: retention pass failed: %s", type(exc).__name__)
+            await asyncio.sleep(PRUNE_INTERVAL_S)
 
     def add_routes(self, app: web.Application) -> None:
         """MO (GET from get-url, POST accepted too) and delivery reports."""
@@ -128,6 +145,10 @@ class SmsChannel(WebhookChannel[Mo]):
         await self.state.remember_number(number_hash, number)
         kannel_id = query.get("id", b"").decode("latin-1")[:64]
         return Delivery(kannel_id or f"{number_hash}:{digest}", what, Mo(number, number_hash, text))
+
+    def recipient_of(self, event: Mo) -> str | None:
+        """The (hashed) number a message comes from."""
+        return event.number_hash
 
     def handle(self, event: Mo) -> None:
         """Answer the MO behind the number's earlier messages."""

@@ -137,6 +137,20 @@ class SmsState:
             return True
         return await self._run(op)
 
+    async def prune(self, cutoff: float) -> int:
+        """Delete numbers not heard from since ``cutoff`` (epoch seconds) and everything stale; rows deleted."""
+        def op() -> int:
+            now = time.time()
+            with self.db.transaction(immediate=True) as c:
+                deleted = c.execute("DELETE FROM numbers WHERE at<?", (cutoff,)).rowcount
+                deleted += c.execute("DELETE FROM options WHERE at<?", (min(cutoff, now - OPTIONS_TTL_S),)).rowcount
+                deleted += c.execute("DELETE FROM more WHERE at<?", (min(cutoff, now - MORE_TTL_S),)).rowcount
+                deleted += c.execute("DELETE FROM recent WHERE at<?", (cutoff,)).rowcount
+                deleted += c.execute("DELETE FROM dlr WHERE updated_at<?", (cutoff,)).rowcount
+                deleted += c.execute("DELETE FROM daily WHERE day<>?", (today(),)).rowcount
+            return deleted
+        return await self._run(op)
+
     async def dlr_sent(self, ref: str, number_hash: str) -> None:
         """Record a part handed to Kannel, awaiting its delivery report."""
         def op() -> None:

@@ -116,6 +116,13 @@ class TelegramChannel(WebhookChannel[Update]):
             return self.reject(400, "invalid_update", "unparseable update %s: %s", update_id, type(exc).__name__)
         return Delivery(str(update_id), f"update {update_id}", update)
 
+    def recipient_of(self, update: Update) -> str | None:
+        """The chat an update comes from."""
+        if update.callback_query is not None:
+            msg = update.callback_query.message
+            return str(msg.chat.id) if msg is not None else str(update.callback_query.from_user.id)
+        return str(update.message.chat.id) if update.message is not None else None
+
     def handle(self, update: Update) -> None:
         """Queue the work an update asks for behind the sender's earlier updates."""
         if update.callback_query is not None:

@@ -10,6 +10,7 @@ from aiohttp import web
 from common.messages import BotMessage
 from connectors.channels.base import GatewayPort
 from connectors.http import error_json, read_json_object
+from connectors.limits import FLOOD_TEXT
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 WEB_SENDER_RE = re.compile(r"^web:[A-Za-z0-9_-]{8,64}\Z")
@@ -62,6 +63,8 @@ class WebChat:
                 + ", anh/chị vui lòng rút gọn hoặc chia thành nhiều tin nhé.",
             )
         gw = self.gateway
+        if not gw.admit(sender):
+            return error_json(429, "too_many_messages", FLOOD_TEXT)
         text = message.strip()
         messages: list[BotMessage] = await gw.in_order(sender, lambda: gw.ask_rasa(sender, text, self.name))
         gw.metrics.messages.inc(amount=len(messages), channel=self.name, direction="out")

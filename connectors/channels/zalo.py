@@ -253,6 +253,10 @@ class ZaloChannel(WebhookChannel[ZaloEvent]):
             return web.json_response({"ok": True})
         return Delivery(event.dedupe_key, "delivery", event)
 
+    def recipient_of(self, event: ZaloEvent) -> str | None:
+        """The user an event comes from (following or unfollowing is not limited)."""
+        return event.user_id if event.kind not in ("follow", "unfollow") else None
+
     def handle(self, event: ZaloEvent) -> None:
         """Queue the work an event asks for behind the user's earlier events."""
         uid = event.user_id
