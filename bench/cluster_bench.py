@@ -142,7 +142,8 @@ async def load_phase(cluster: Cluster, rec: Recorder, users: list[User], seconds
                      "duplicated": check.duplicated, "unexpected": check.unexpected,
                      "busy_replies": check.busy_replies, "webhooks_redelivered_after_an_error": load.duplicates_sent,
                      "turn_timeouts": load.timeouts},
-        "cpu_seconds_per_message": {k: round((cpu1.get(k, 0.0) - v) / max(1, len(turns)), 4)
+        # None for a role whose replica was killed in the phase: its CPU time left with it.
+        "cpu_seconds_per_message": {k: round((cpu1[k] - v) / max(1, len(turns)), 4) if cpu1.get(k, -1) >= v else None
                                     for k, v in sorted(cpu0.items())},
     }
     if kills:
@@ -202,7 +203,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await tg_runner.cleanup()
         await zalo_runner.cleanup()
     one, two = out.get("replicas_1", {}), out.get("replicas_2", {})
-    if one and two:
+    if one.get("throughput_msgs_per_s") and two.get("throughput_msgs_per_s") and \
+            one["latency_last_reply"]["p95_ms"] and two["latency_last_reply"]["p95_ms"]:
         out["scaling_2_vs_1"] = {
             "throughput_ratio": round(two["throughput_msgs_per_s"] / one["throughput_msgs_per_s"], 2),
             "p95_ratio": round(two["latency_last_reply"]["p95_ms"] / one["latency_last_reply"]["p95_ms"], 2),
@@ -213,13 +215,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def projection(cpu_per_message: dict[str, float]) -> dict[str, Any]:
+def projection(cpu_per_message: dict[str, float | None]) -> dict[str, Any]:
     """On paper: cores a province of 2 million people needs at peak, from the measured CPU per message."""
     # Assumptions (stated, not measured): 5% of residents use the bot in a month, 8 messages each,
     # over 22 working days of 9 hours; the peak hour carries 3x the average hour.
     messages_per_month = 2_000_000 * 0.05 * 8
     peak_per_s = messages_per_month / (22 * 9 * 3600) * 3
-    cores = {role: round(peak_per_s * cpu, 3) for role, cpu in cpu_per_message.items()}
+    cores = {role: round(peak_per_s * (cpu or 0.0), 3) for role, cpu in cpu_per_message.items()}
     return {"assumptions": "2,000,000 residents, 5% monthly users x 8 messages, 22 days x 9 h, peak hour 3x average",
             "peak_messages_per_s": round(peak_per_s, 2), "cores_busy_at_peak_by_role": cores,
             "cores_busy_at_peak_total": round(sum(cores.values()), 2)}

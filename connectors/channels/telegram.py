@@ -117,11 +117,13 @@ class TelegramChannel(WebhookChannel[Update]):
         return Delivery(str(update_id), f"update {update_id}", update)
 
     def recipient_of(self, update: Update) -> str | None:
-        """The chat an update comes from."""
-        if update.callback_query is not None:
-            msg = update.callback_query.message
-            return str(msg.chat.id) if msg is not None else str(update.callback_query.from_user.id)
-        return str(update.message.chat.id) if update.message is not None else None
+        """The chat an update comes from (None when the update names none)."""
+        query, message = update.callback_query, update.message
+        chat = getattr(query.message if query is not None else message, "chat", None)
+        if chat is not None and getattr(chat, "id", None) is not None:
+            return str(chat.id)
+        user = getattr(query, "from_user", None)
+        return str(user.id) if user is not None and getattr(user, "id", None) is not None else None
 
     def handle(self, update: Update) -> None:
         """Queue the work an update asks for behind the sender's earlier updates."""
