@@ -114,7 +114,8 @@ def rank_eval(searcher: ProcedureSearcher, devset: Devset) -> dict[str, Any]:
             misses.append({"q": question, "want": codes, "got": ranked[:3], "pos": pos, "decision": decision.kind})
     table: dict[str, Any] = {}
     for key, s in stats.items():
-        row = {m: round(statistics.fmean(s[m]), 3) for m in ("top1", "top3", "mrr", "answered", "clarified")}
+        row: dict[str, Any] = {m: round(statistics.fmean(s[m]), 3)
+                               for m in ("top1", "top3", "mrr", "answered", "clarified")}
         row["answer_precision"] = round(statistics.fmean(s["answer_right"]), 3) if s["answer_right"] else None
         row["clarify_recall"] = round(statistics.fmean(s["clarify_has_right"]), 3) if s["clarify_has_right"] else None
         row["n"] = len(s["top1"])
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     questions = [q for _, _, q in sets["longtail_heldout"]]
     encoder.memo = None  # latency includes encoding every query
-    report = {
+    report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "omp_threads": os.environ.get("OMP_NUM_THREADS"),
                     "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2),
                     "encoder_engine": encoder.engine},

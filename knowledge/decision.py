@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -28,8 +28,11 @@ FEATURES = ("dense", "lead", "agree", "word_cover")
 
 
 class _Hit(Protocol):
-    code: str
-    score: float
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,10 @@ class Decision:
     """``answer`` (one candidate), ``clarify`` (2–4 candidates) or ``not_found`` (none)."""
 
     kind: Literal["answer", "clarify", "not_found"]
-    candidates: list = field(default_factory=list)
+    candidates: list[Any] = field(default_factory=list)
 
 
-def features(dense: np.ndarray, lexical: np.ndarray, fused: np.ndarray, order: Sequence[int],
+def features(dense: np.ndarray, lexical: np.ndarray, fused: np.ndarray, order: np.ndarray | Sequence[int],
              j: int, cover: float) -> list[float]:
     """Signals for the hit at rank ``j`` of ``order``: dense match, lead, agreement, word coverage.
 

@@ -294,7 +294,7 @@ class ProcedureSearcher:
             keep = self._kind_mask(index)[ids[0]]
             np.maximum.at(doc_sim, index.owners[ids[0][keep]], sims[0][keep])
             dense = np.clip((doc_sim - cfg.dense_floor) / cfg.dense_span, 0.0, 1.0)
-        fused = cfg.lexical_weight * lexical + cfg.dense_weight * dense + extra_lexical
+        fused: np.ndarray = cfg.lexical_weight * lexical + cfg.dense_weight * dense + extra_lexical
         if cfg.use_scope:
             fused = fused - cfg.scope_penalty * self._out_of_scope(index)
         expansions = expansions + lexicon
