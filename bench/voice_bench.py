@@ -259,13 +259,15 @@ def main() -> None:
         "asr": {"baseline": bench_asr(baseline, samples), "new": bench_asr(asr, samples)},
         "tasks": bench_tasks({"baseline": baseline, "new": asr}, matcher, procedures),
     }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))  # partial results survive an interrupted run
     old = settings.model_copy(update={"menu": False})
     new = settings.model_copy(update={"menu": True})
-    counts = (1, 2) if quick else (1, 2, 4)
-    result["turns"] = {
-        "baseline": [asyncio.run(run_calls(baseline, old, samples, n)) for n in counts],
-        "new": [asyncio.run(run_calls(asr, new, samples, n, matcher)) for n in counts],
-    }
+    result["turns"] = {"baseline": [], "new": []}
+    for n in (1, 2) if quick else (1, 2, 4):
+        result["turns"]["baseline"].append(asyncio.run(run_calls(baseline, old, samples, n)))
+        result["turns"]["new"].append(asyncio.run(run_calls(asr, new, samples, n, matcher)))
+        OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
     result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["notes"] = ("Turn latency = end of caller input (VAD end minus the end-of-speech silence; keypad: when the "
                        "input completed) to the first reply RTP packet; includes ASR, Rasa (faked, instant) and TTS. "
