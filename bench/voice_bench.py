@@ -251,21 +251,26 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     baseline = BaselineWhisper(asr.model)  # type: ignore[attr-defined]
     quick = os.environ.get("VOICE_BENCH_QUICK") == "1"
+    parts = os.environ.get("VOICE_BENCH_PARTS", "asr,tasks,turns").split(",")  # e.g. "turns" alone
     result: dict[str, Any] = {
         "machine": {"cores": os.cpu_count(), "asr_threads": settings.asr_threads,
                     "note": "shared with 4 other engineers' work during the run: compare ratios, not absolutes"},
         "asr_model": str(settings.asr_model), "asr_load_s": round(load_s, 2),
         "asr_prompt": asr.prompt,  # type: ignore[attr-defined]
-        "asr": {"baseline": bench_asr(baseline, samples), "new": bench_asr(asr, samples)},
-        "tasks": bench_tasks({"baseline": baseline, "new": asr}, matcher, procedures),
     }
+    if "asr" in parts:
+        result["asr"] = {"baseline": bench_asr(baseline, samples), "new": bench_asr(asr, samples)}
+    if "tasks" in parts:
+        result["tasks"] = bench_tasks({"baseline": baseline, "new": asr}, matcher, procedures)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))  # partial results survive an interrupted run
     old = settings.model_copy(update={"menu": False})
     new = settings.model_copy(update={"menu": True})
-    counts = (1, 2) if quick else (1, 2, 4)
-    result["turns"] = {
-        "baseline": [asyncio.run(run_calls(baseline, old, samples, n)) for n in counts],
-        "new": [asyncio.run(run_calls(asr, new, samples, n, matcher)) for n in counts],
-    }
+    result["turns"] = {"baseline": [], "new": []}
+    for n in () if "turns" not in parts else (1, 2) if quick else (1, 2, 4):
+        result["turns"]["baseline"].append(asyncio.run(run_calls(baseline, old, samples, n)))
+        result["turns"]["new"].append(asyncio.run(run_calls(asr, new, samples, n, matcher)))
+        OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
     result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["notes"] = ("Turn latency = end of caller input (VAD end minus the end-of-speech silence; keypad: when the "
                        "input completed) to the first reply RTP packet; includes ASR, Rasa (faked, instant) and TTS. "
@@ -273,9 +278,11 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
     summary = {k: v for k, v in result.items() if k not in ("asr", "tasks")}
-    summary["tasks"] = {k: v for k, v in result["tasks"].items() if k not in ("baseline", "new")}
-    summary["tasks"]["wer"] = {k: result["tasks"][k]["wer"] for k in ("baseline", "new")}
-    summary["asr_wer_8k"] = {k: result["asr"][k]["8k_ulaw"]["wer"] for k in ("baseline", "new")}
+    if "tasks" in result:
+        summary["tasks"] = {k: v for k, v in result["tasks"].items() if k not in ("baseline", "new")}
+        summary["tasks"]["wer"] = {k: result["tasks"][k]["wer"] for k in ("baseline", "new")}
+    if "asr" in result:
+        summary["asr_wer_8k"] = {k: result["asr"][k]["8k_ulaw"]["wer"] for k in ("baseline", "new")}
     print(json.dumps(summary, ensure_ascii=False, indent=1))
 
 
