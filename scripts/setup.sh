@@ -65,10 +65,13 @@ make_venv() {  # $1 dir, $2 python, $3 lock, $4.. packages to install first
   "$dir/bin/python" -c "import sys; sys.exit(0)"
   echo "$want" > "$dir/.stamp"
 }
-make_venv .venv-rasa "$PY310" requirements/rasa.lock
-.venv-rasa/bin/python -c "import rasa, pyvi" || die ".venv-rasa is broken: rasa or pyvi does not import"
+# Both venvs are built at once: most of the time goes to downloads and unpacking, not to the CPU.
+make_venv .venv-rasa "$PY310" requirements/rasa.lock &
+rasa_venv_pid=$!
 # torch first, from the CPU build on this machine's disk: a resolver left alone pulls a CUDA build.
-make_venv .venv "$PY311" requirements/app.lock "torch==2.13.0"
+make_venv .venv "$PY311" requirements/app.lock "torch==2.13.0" || { wait "$rasa_venv_pid"; exit 1; }
+wait "$rasa_venv_pid" || die ".venv-rasa could not be built (see above)"
+.venv-rasa/bin/python -c "import rasa, pyvi" || die ".venv-rasa is broken: rasa or pyvi does not import"
 .venv/bin/python -c "import torch, rasa_sdk; assert '+cpu' in torch.__version__ or not torch.cuda.is_available()" \
   || die ".venv is broken: torch or rasa_sdk does not import"
 
