@@ -17,30 +17,57 @@ step() {  # name, command...
   fi
 }
 
+# Steps that each keep about one core busy run two or three at a time on the 2-core CI machine:
+# step_bg starts one in the background, join_steps waits for them and prints each one's output in turn.
+bg_dir=$(mktemp -d); bg_names=()
+trap 'rm -rf "$bg_dir"' EXIT
+step_bg() {  # name, command...
+  local name=$1 i=${#bg_names[@]}; shift
+  bg_names+=("$name")
+  ( t0=$(date +%s); "$@" >"$bg_dir/$i.log" 2>&1; echo "$? $(( $(date +%s) - t0 ))" >"$bg_dir/$i.rc" ) &
+}
+join_steps() {
+  wait
+  local i rc secs
+  for i in "${!bg_names[@]}"; do
+    echo; echo "==== ${bg_names[$i]} (run alongside: ${#bg_names[@]} steps at once)"
+    cat "$bg_dir/$i.log"
+    read -r rc secs <"$bg_dir/$i.rc" || { rc=1; secs=?; }
+    if [ "$rc" = 0 ]; then
+      passed=$((passed + 1)); echo "==== ${bg_names[$i]}: ok ($secs s)"
+    else
+      failed=$((failed + 1)); failed_steps+=("${bg_names[$i]}"); echo "==== ${bg_names[$i]}: FAILED ($secs s)"
+    fi
+  done
+  bg_names=()
+}
+
 rasa_cmd() { .venv-rasa/bin/rasa "$@"; }
 
 step "ruff" .venv/bin/ruff check .
-step "mypy" .venv/bin/mypy
 step "import contracts (.importlinter)" .venv/bin/lint-imports --no-cache
-step "pytest (.venv-rasa: tokenizer, NLU components, tracker store, REST channel)" \
+step_bg "mypy" .venv/bin/mypy
+step_bg "pytest (.venv-rasa: tokenizer, NLU components, tracker store, REST channel)" \
   .venv-rasa/bin/python -m pytest -q -p no:cacheprovider tests/nlu tests/security/test_pii_masking.py \
   tests/security/test_tracker_store.py tests/security/test_tracker_store_conversation.py \
   tests/security/test_rasa_rest_channel.py tests/dialogue/test_tracker_window.py tests/dialogue/test_payload_parse.py tests/dialogue/test_rasa_speedups.py
+join_steps
 step "pytest (.venv: actions, knowledge, dossier, connectors, ...)" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/nlu
-step "rasa data validate" rasa_cmd data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
-step "rasa test nlu (held-out set, macro F1 >= 0.90)" bash -c '
+step_bg "rasa data validate" rasa_cmd data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
+step_bg "rasa test nlu (held-out set, macro F1 >= 0.90)" bash -c '
   rm -rf results/nlu && mkdir -p results &&
   .venv-rasa/bin/rasa test nlu --nlu tests/nlu/test_nlu.yml --model models/tthc.tar.gz --out results/nlu --no-plot >results/nlu.log 2>&1 ||
   { tail -30 results/nlu.log; exit 1; }
   .venv/bin/python scripts/check_nlu.py results/nlu 0.90'
-step "rasa test core (test stories, no prediction errors)" bash -c '
+step_bg "rasa test core (test stories, no prediction errors)" bash -c '
   rm -rf results/core results/test_stories && mkdir -p results/test_stories &&
   for f in tests/*/test_stories*.yml; do cp "$f" "results/test_stories/$(basename "$(dirname "$f")")_$(basename "$f")"; done &&
   .venv-rasa/bin/rasa test core --stories results/test_stories --model models/tthc.tar.gz --out results/core \
     --fail-on-prediction-errors --no-plot >results/core.log 2>&1 ||
   { tail -40 results/core.log; cat results/core/failed_test_stories.yml 2>/dev/null | head -80; exit 1; }
   grep -E "Correct|Finished" results/core.log | tail -3'
+join_steps
 step "stack smoke test (make run; REST, web chat, restart keeps the conversation)" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests/stack --run-stack
 step "cluster (make run-cluster: 2 replicas each on PostgreSQL, Redis, nginx; context across replicas, index publish)" \

@@ -64,7 +64,9 @@ def rasa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     data = tmp_path_factory.mktemp("rasa-data")
     port = free_port()
     args = shell(data, f"ensure_rasa_token && rasa_server_args {port}").splitlines()
-    args[args.index("--model") + 1] = str(data / "no-model.tar.gz")
+    # An empty folder: a missing path would make Rasa fall back to ./models and load the real model.
+    (data / "no-models").mkdir()
+    args[args.index("--model") + 1] = str(data / "no-models")
     token = (data / ".rasa_token").read_text()
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TRACKER_STORE_URL": f"sqlite:///{data / 't.db'}",
            "ACTION_SERVER_URL": "http://127.0.0.1:9/webhook"}
