@@ -32,15 +32,20 @@ from bot.tracker_store import RedactingSQLTrackerStore
 from tests.dialogue.test_tracker_window import DOMAIN, _turn
 
 DIGITS = "4821"
+BARE_DIGITS = "7350"
 PHONE = "0912345678"
 ORIGINAL_RESOLVE = Event.resolve_by_type
 
 
 def _conversation() -> list[list[dict]]:
     """35 turns as event dictionaries: questions, forms, the 4 digits answered, a phone number typed."""
+    opening = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
     turns: list[list[Event]] = []
     for i in range(35):
-        if i % 7 == 3:
+        if i % 7 == 3 and i % 2:  # the digits typed with no entity found: masked because they were asked for
+            turns.append([UserUttered(f"là {BARE_DIGITS} ạ", {"name": "inform"}), ActionExecuted("dossier_form"),
+                          BotUttered("Chưa đúng"), ActionExecuted("action_listen")])
+        elif i % 7 == 3:
             turns.append([UserUttered(DIGITS, {"name": "inform"}, [{"entity": "verification_digits", "value": DIGITS,
                                                                     "start": 0, "end": 4}]),
                           ActionExecuted("dossier_form"), SlotSet("verification_digits", DIGITS),
@@ -51,8 +56,7 @@ def _conversation() -> list[list[dict]]:
                           BotUttered("Dạ"), ActionExecuted("action_listen")])
         else:
             turns.append(_turn(i))
-    opening = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
-    turns[0] = opening + turns[0]
+    turns[0] = opening + turns[0]  # created first: the latest session starts at its timestamp
     return [[e.as_dict() for e in turn] for turn in turns]
 
 
@@ -84,6 +88,7 @@ def test_fast_save_stores_what_the_whole_tracker_redaction_stored(tmp_path: Path
     assert len(new) == sum(len(turn) for turn in conversation)
     text = json.dumps(new, ensure_ascii=False)
     assert PHONE not in text and f"Mã {DIGITS}" not in text and f'"{DIGITS}"' not in text
+    assert "là **** ạ" in text  # turn 3, just after the form asked for the digits
 
 
 def test_event_classes_are_found_as_rasa_finds_them() -> None:
