@@ -42,7 +42,7 @@ STAGES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "rasa": [
         ("tracker_load", ("retrieve (rasa/core/tracker_store.py", "retrieve (bot/tracker_store.py",
                           "_retrieve (rasa/core/tracker_store.py")),
-        ("tracker_save", ("save (rasa/core/tracker_store.py", "_additional_events (")),
+        ("tracker_save", ("save (rasa/core/tracker_store.py", "save (bot/tracker_store.py", "_additional_events (")),
         ("nlu_tokenizer", ("bot/nlu/tokenizer.py", "bot/nlu/segmentation.py")),
         ("nlu_lexical_syntactic", ("lexical_syntactic_featurizer.py",)),
         ("nlu_count_vectors", ("count_vectors_featurizer.py",)),

@@ -20,8 +20,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import ActiveLoop, ConversationPaused, Event, LoopInterrupted, SlotSet
+from rasa.shared.core.events import (
+    ActiveLoop,
+    ConversationPaused,
+    Event,
+    LoopInterrupted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy import create_engine, text
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot import rasa_speedups
 from common.text import find_dossier_codes, mask_pii
@@ -98,8 +112,28 @@ def _redact_user(event: dict[str, Any], secrets: frozenset[str], digits_asked: b
 
 def redact_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events (``Event.as_dict()`` form, in order) with phone, CCCD and second-factor values masked."""
-    secrets = _second_factors(events)
+    return _redact_from(events, _second_factors(events), None)
+
+
+def _context_before(events: list[Event], start: int) -> tuple[frozenset[str], Any]:
+    """The second factors of ``events`` and the slot asked at ``start``, as ``redact_events`` would find them."""
+    found: set[str] = set()
     requested: Any = None
+    for i, event in enumerate(events):
+        if isinstance(event, SlotSet):
+            if event.key == SECOND_FACTOR:
+                found.add(str(event.value))
+            elif event.key == REQUESTED_SLOT and i < start:
+                requested = event.value
+        elif isinstance(event, UserUttered):
+            found.update(str(e.get("value")) for e in event.entities or [] if e.get("entity") == SECOND_FACTOR)
+        elif isinstance(event, ActiveLoop) and event.name is None and i < start:
+            requested = None
+    return frozenset(s for s in found if s.isdigit() and len(s) >= 3), requested
+
+
+def _redact_from(events: list[dict[str, Any]], secrets: frozenset[str], requested: Any) -> list[dict[str, Any]]:
+    """The events redacted knowing the conversation's second factors and the slot asked before the first."""
     result = []
     for event in events:
         kind = event.get("event")
@@ -142,11 +176,35 @@ def install_log_redaction() -> None:
             handler.addFilter(RedactingLogFilter())
 
 
+def _tuned_sqlite_engine(engine: Engine) -> Engine:
+    """The engine over the same SQLite file, keeping its connections, in write-ahead-log mode.
+
+    Rasa's engine opens a connection per load or save; closing the last one checkpoints the log to the
+    file (an fsync) every time. Here connections stay open, and a commit syncs only at the log's
+    checkpoints: a power cut (not a crash of Rasa) may lose the last turns written, never corrupt the
+    file. The log mode stays with the file; the sync level is set on each new connection.
+    """
+
+    def on_connect(connection: Any, _record: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    url = engine.url
+    engine.dispose()
+    tuned = create_engine(url, poolclass=QueuePool, pool_size=2, connect_args={"check_same_thread": False})
+    sa_event.listen(tuned, "connect", on_connect)
+    with tuned.connect() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+    return tuned
+
+
 @dataclass(frozen=True)
 class _Checkpoint:
     """Where a long session's loaded window starts: the last stored event before it and the state there."""
 
     event_id: int
+    stored_through: int  # the session's events stored up to ``event_id``, included
     head: tuple[dict[str, Any], ...]  # the session's opening events, up to ``session_started``
     state: tuple[dict[str, Any], ...]  # slot, loop and pause events that rebuild the state at ``event_id``
 
@@ -206,22 +264,31 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     (and the speed-ups of ``bot.rasa_speedups``).
     """
 
+    engine: Engine
+
     def __init__(self, *args: Any, window_turns: int = WINDOW_TURNS, speedups: bool = True, **kwargs: Any) -> None:
         """Open the SQL store (a SQLite file made private) and redact Rasa's log output from now on.
 
-        ``window_turns: 0`` loads whole sessions and ``speedups: false`` leaves Rasa's action calls and
-        policy ensemble as they are (endpoints.yml; bench/efficiency_bench.py measures today's code so).
+        ``window_turns: 0`` loads whole sessions and ``speedups: false`` leaves Rasa's action calls, policy
+        ensemble, SQLite connections and saving as they are (endpoints.yml; bench/efficiency_bench.py measures
+        today's code so).
         """
         super().__init__(*args, **kwargs)
         self.window_turns = max(0, int(window_turns))
         self._checkpoints: OrderedDict[str, _Checkpoint] = OrderedDict()
+        self._stored: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self.speedups = str(speedups).strip().lower() not in ("false", "0", "no")
+        self._last_id_sql = text(f"SELECT max(id) FROM {self.SQLEvent.__table__.fullname} WHERE sender_id = :sender")
         database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         if database and database != ":memory:":
+            if self.speedups:
+                self.engine = _tuned_sqlite_engine(self.engine)
+                self.sessionmaker = sessionmaker(bind=self.engine)
             for suffix in ("", "-wal", "-shm", "-journal"):
                 if os.path.exists(database + suffix):
                     os.chmod(database + suffix, 0o600)
         install_log_redaction()
-        if str(speedups).strip().lower() not in ("false", "0", "no"):
+        if self.speedups:
             rasa_speedups.install()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
@@ -232,10 +299,11 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
             found = query.filter(self.SQLEvent.id > checkpoint.event_id) if checkpoint else query
-            rows = [(r.id, r.type_name, r.action_name, r.data) for r in found]
-            stored_before = query.count() - len(rows) if checkpoint else 0
-        if stored_before <= 0:  # no checkpoint, or a new session began after it: these rows are the session
-            checkpoint = None
+            columns = (self.SQLEvent.id, self.SQLEvent.type_name, self.SQLEvent.action_name, self.SQLEvent.data)
+            rows = [tuple(r) for r in found.with_entities(*columns)]
+        if checkpoint is not None and (not rows or any(row[1] == SessionStarted.type_name for row in rows)):
+            checkpoint = None  # a new session began after it (or the conversation was deleted): rows are the session
+        stored_before = checkpoint.stored_through if checkpoint else 0
         events = [json.loads(row[3]) for row in rows]
         head, state = (checkpoint.head, checkpoint.state) if checkpoint else (_session_head(events), ())
         starts = _turn_starts(rows)
@@ -243,11 +311,15 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             cut = starts[-self.window_turns]
             before = DialogueStateTracker.from_dict(sender_id, [*head, *state, *events[:cut]], self.domain.slots)
             state = _state_events(before, events[cut - 1].get("timestamp"))
-            checkpoint = _Checkpoint(rows[cut - 1][0], head, state)
+            checkpoint = _Checkpoint(rows[cut - 1][0], stored_before + cut, head, state)
             rows, events, stored_before = rows[cut:], events[cut:], stored_before + cut
         if checkpoint is None:
             self._checkpoints.pop(sender_id, None)
-            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots) if events else None
+            if not events:
+                return None
+            tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+            self._remember_stored(sender_id, rows[-1][0], len(tracker.events))
+            return tracker
         self._checkpoints[sender_id] = checkpoint
         self._checkpoints.move_to_end(sender_id)
         while len(self._checkpoints) > MAX_CHECKPOINTS:
@@ -256,25 +328,80 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         mark = {"prefix": len(prefix), "stored_before": stored_before}
         last = len(checkpoint.head) - 1  # the ``session_started`` event carries the marker
         prefix[last] = dict(prefix[last], metadata={**(prefix[last].get("metadata") or {}), WINDOW_MARK: mark})
-        return DialogueStateTracker.from_dict(sender_id, [*prefix, *events], self.domain.slots)
+        tracker = DialogueStateTracker.from_dict(sender_id, [*prefix, *events], self.domain.slots)
+        self._remember_stored(sender_id, rows[-1][0] if rows else checkpoint.event_id, len(tracker.events))
+        return tracker
 
-    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        """The events not yet stored, redacted (the whole loaded tracker is read to know what was asked)."""
+    def _remember_stored(self, sender_id: str, last_id: int, stored_events: int) -> None:
+        """Note the last stored row of a conversation and how many of its tracker's events are stored."""
+        if self.speedups:
+            self._stored[sender_id] = (last_id, stored_events)
+            self._stored.move_to_end(sender_id)
+            while len(self._stored) > MAX_CHECKPOINTS:
+                self._stored.popitem(last=False)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store the events not yet stored, redacted, each serialised once."""
+        if not self.speedups:
+            return await super().save(tracker)
+        await self.stream_events(tracker)
+        sender_id = tracker.sender_id
+        with self.session_scope() as session:
+            last_id = session.execute(self._last_id_sql, {"sender": sender_id}).scalar()
+            known = self._stored.get(sender_id)
+            # Nothing written since this process loaded or saved the conversation: no need to count the rows.
+            start = known[1] if known is not None and known[0] == last_id else self._first_unstored(session, tracker)
+            added = []
+            for event, data in self._new_rows(tracker, start):
+                intent = (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY)
+                added.append(self.SQLEvent(sender_id=sender_id, type_name=event.type_name,
+                                           timestamp=data.get("timestamp"), intent_name=intent,
+                                           action_name=data.get("name"), data=json.dumps(data)))
+            session.add_all(added)
+            session.flush()
+            new_last = max((row.id for row in added), default=last_id)
+            session.commit()
+        if new_last is not None:
+            self._remember_stored(sender_id, new_last, len(tracker.events))
+
+    def _first_unstored(self, session: Any, tracker: DialogueStateTracker) -> int:
+        """The index of the tracker's first event not in the database, from a count of the stored session."""
         stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
         mark = _window_mark(tracker)
-        start = stored if mark is None else max(mark["prefix"], mark["prefix"] + stored - mark["stored_before"])
-        new = list(tracker.events)[start:]
+        return stored if mark is None else max(mark["prefix"], mark["prefix"] + stored - mark["stored_before"])
+
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator[Event]:
+        """The events not yet stored, redacted over the whole tracker (Rasa's ``save``, ``speedups: false``)."""
+        new = list(tracker.events)[self._first_unstored(session, tracker):]
         if not new:
             return iter(())
         everything = [event.as_dict() for event in tracker.events]
         redacted = redact_events(everything)[len(everything) - len(new):]
-        return iter(_as_event(original, data) for original, data in zip(new, redacted, strict=True))
+        pairs = zip(new, redacted, strict=True)
+        return iter(_as_row(original, original.as_dict(), data)[0] for original, data in pairs)
+
+    def _new_rows(self, tracker: DialogueStateTracker, start: int) -> list[tuple[Event, dict[str, Any]]]:
+        """The events from ``start`` on, redacted, with the dictionary to store for each."""
+        events = list(tracker.events)
+        if start >= len(events):
+            return []
+        secrets, requested = _context_before(events, start)
+        new = events[start:]
+        originals = [event.as_dict() for event in new]
+        redacted = _redact_from(originals, secrets, requested)
+        return [_as_row(event, original, data) for event, original, data in zip(new, originals, redacted, strict=True)]
+
+
+def _as_row(event: Event, original: dict[str, Any], data: dict[str, Any]) -> tuple[Event, dict[str, Any]]:
+    """The event and the dictionary to store: the original's when redaction changed nothing."""
+    if data == original:
+        return event, original
+    stored = _as_event(event, data)
+    return stored, stored.as_dict()
 
 
 def _as_event(original: Event, data: dict[str, Any]) -> Event:
-    """The redacted event, or the original when redaction changed nothing."""
-    if data == original.as_dict():
-        return original
+    """The redacted event (the original if Rasa cannot read it back)."""
     redacted = Event.from_parameters(data)
     if redacted is None:  # not seen with Rasa 3.6's events; keep the conversation rather than lose it
         logger.warning("could not redact a %s event before storing it", original.type_name)

@@ -88,6 +88,7 @@ def test_windowed_session_sees_what_the_whole_session_sees(tmp_path: Path, windo
         assert again.past_states(DOMAIN)[-6:] == full.past_states(DOMAIN)[-6:]
         stored = asyncio.run(store.retrieve_full_tracker("web:w"))
         assert stored is not None and [e.as_dict() for e in stored.events] == [e.as_dict() for e in full.events]
+    assert again is not None
     user_turns = sum(isinstance(e, UserUttered) for e in again.events)
     assert window_turns <= user_turns <= window_turns + WINDOW_SLACK + 1
     assert len(again.events) < len(full.events) / 2
