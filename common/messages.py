@@ -94,7 +94,8 @@ def replies_to(events: Iterable[Any], key: str) -> list[BotMessage] | None:
             metadata = event.get("metadata")
             found = isinstance(metadata, dict) and metadata.get("inbox") == key
         elif kind == "bot" and found:
-            data = event.get("data") if isinstance(event.get("data"), dict) else {}
+            data = event.get("data")
+            data = data if isinstance(data, dict) else {}
             raw.append({"text": event.get("text"), "buttons": data.get("buttons"), "image": data.get("image")})
     return parse_messages(raw) if found else None
 

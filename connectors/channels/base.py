@@ -33,7 +33,7 @@ class ChatChannel(Protocol):
 
     name: str
     prefix: str
-    durable: bool  # its events go through the durable inbox (``decode_event`` and ``process``)
+    durable: ClassVar[bool]  # its events go through the durable inbox (``decode_event`` and ``process``)
 
     async def start(self, gateway: GatewayPort) -> None:
         """Prepare clients; must not fail when the remote API is unreachable."""
