@@ -25,7 +25,7 @@ step "import contracts (.importlinter)" .venv/bin/lint-imports --no-cache
 step "pytest (.venv-rasa: tokenizer, NLU components, tracker store, REST channel)" \
   .venv-rasa/bin/python -m pytest -q -p no:cacheprovider tests/nlu tests/security/test_pii_masking.py \
   tests/security/test_tracker_store.py tests/security/test_tracker_store_conversation.py \
-  tests/security/test_rasa_rest_channel.py tests/dialogue/test_tracker_window.py tests/dialogue/test_payload_parse.py tests/dialogue/test_rasa_speedups.py
+  tests/security/test_rasa_rest_channel.py tests/security/test_event_broker.py tests/dialogue/test_tracker_window.py tests/dialogue/test_payload_parse.py tests/dialogue/test_rasa_speedups.py
 step "pytest (.venv: actions, knowledge, dossier, connectors, ...)" \
   .venv/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/nlu
 step "rasa data validate" rasa_cmd data validate --fail-on-warnings --config config.yml --domain domain.yml --data data
