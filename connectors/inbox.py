@@ -80,8 +80,8 @@ class Inbox:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self._in_flight:
-            await asyncio.wait(list(self._in_flight.values()), timeout=grace_s)
+        if self._in_flight:  # claims are no longer renewed: finish well within what is left of them
+            await asyncio.wait(list(self._in_flight.values()), timeout=min(grace_s, self.store.lease_s / 2))
         for task in list(self._in_flight.values()):
             task.cancel()
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
