@@ -3,8 +3,9 @@
 Run with the Rasa venv: ``.venv-rasa/bin/python bench/event_broker_bench.py``. For SQLite files and for a
 throwaway PostgreSQL (tests/cluster/services.py: fsync off, loopback), the same process times, per turn of
 a typical exchange (user message, action, slot, bot answer, action_listen): Rasa's ``SQLTrackerStore.save``
-(the baseline, which every message already pays) and ``AnalyticsSQLEventBroker.publish`` of the turn's
-events. Results: bench/results/event_broker.json (wall milliseconds per turn and the ratio).
+(the baseline, which every message already pays), Rasa's stock ``SQLEventBroker.publish`` (one commit per
+event) and ``AnalyticsSQLEventBroker.publish`` (queued; a writer thread inserts batches), both on the
+caller's thread as Rasa's event loop runs them. Results: bench/results/event_broker.json (wall ms per turn).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def turn_events(i: int) -> list[Any]:
 
 async def measure(url: str, turns: int) -> dict[str, float]:
     """Milliseconds per turn for the tracker store's save and for the broker's publish, on one database."""
+    from rasa.core.brokers.sql import SQLEventBroker
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
@@ -50,7 +52,8 @@ async def measure(url: str, turns: int) -> dict[str, float]:
     domain = Domain.from_dict({"slots": {"procedure_code": {"type": "any", "mappings": []}}})
     store = SQLTrackerStore(domain, host=url.replace("events", "tracker"))
     broker = AnalyticsSQLEventBroker(host=url)
-    save_s = publish_s = 0.0
+    stock = SQLEventBroker(host=url.replace("events", "stock"))
+    save_s = publish_s = stock_s = 0.0
     for i in range(turns):
         sender = f"tg:{i % 20}"
         tracker = await store.retrieve(sender) or DialogueStateTracker(sender, domain.slots)
@@ -62,13 +65,25 @@ async def measure(url: str, turns: int) -> dict[str, float]:
         save_s += time.perf_counter() - start
         start = time.perf_counter()
         for event in events:
+            stock.publish({"sender_id": sender, **event.as_dict()})
+        stock_s += time.perf_counter() - start
+        start = time.perf_counter()
+        for event in events:
             broker.publish({"sender_id": sender, **event.as_dict()})
         publish_s += time.perf_counter() - start
+    start = time.perf_counter()
+    broker.flush()
+    flush_s = time.perf_counter() - start
+    await broker.close()
     broker.engine.dispose()
+    stock.engine.dispose()
     store.engine.dispose()
     return {"tracker_save_ms_per_turn": round(1000 * save_s / turns, 2),
-            "broker_publish_ms_per_turn": round(1000 * publish_s / turns, 2),
-            "broker_over_tracker_save": round(publish_s / save_s, 2)}
+            "stock_sql_broker_publish_ms_per_turn": round(1000 * stock_s / turns, 2),
+            "stock_broker_over_tracker_save": round(stock_s / save_s, 2),
+            "analytics_broker_publish_ms_per_turn": round(1000 * publish_s / turns, 3),
+            "analytics_broker_over_tracker_save": round(publish_s / save_s, 3),
+            "writer_backlog_at_end_ms": round(1000 * flush_s, 1)}
 
 
 def main() -> int:
@@ -85,7 +100,7 @@ def main() -> int:
         results["sqlite"] = asyncio.run(measure(f"sqlite:///{tmp}/events.db", args.turns))
     server = start_postgres()
     try:
-        for db in ("events", "tracker"):
+        for db in ("events", "tracker", "stock"):
             server.create_database(db)
         results["postgresql"] = asyncio.run(measure(server.url("events"), args.turns))
     finally:

@@ -169,10 +169,10 @@ class Gateway:
         if item is not None:
             metadata["inbox"] = item.key
             if item.attempts:  # a replica died holding it: Rasa may have answered it already
-                answered = await self._answered_before(sender, item.key)
+                answered = await self._answered_before(sender, item)
                 if answered is not None:
                     log.info("inbox: %s answered before the replica holding it died; its answer is reused",
-                             item.key.partition(":")[0])
+                             item.channel)
                     return answered
         try:
             return await self.rasa.send(sender, nfc(text), channel, **metadata)
@@ -181,16 +181,25 @@ class Gateway:
             log_rasa_failure(channel, sender, exc)
             return [BotMessage(BUSY_TEXT)]
 
-    async def _answered_before(self, sender: str, key: str) -> list[BotMessage] | None:
-        """Rasa's answer to the message sent with inbox key ``key``, from the tracker; None if it has none."""
+    async def _answered_before(self, sender: str, item: InboxItem) -> list[BotMessage] | None:
+        """Rasa's answer to a taken-over message, from the tracker; None when Rasa has not answered it.
+
+        The dead replica's request may still be running in Rasa: the tracker is read again until that
+        request would have timed out. It started before the replica died, at most a third of a lease after
+        its last renewal; with the defaults (30 s lease, 20 s timeout) that moment has passed already.
+        """
         if self.events is None:
             return None
-        try:
-            tracker = await self.events.tracker(sender)
-        except TrackerUnavailable as exc:
-            log.warning("inbox: tracker not readable (%s); the message is sent to Rasa again", exc)
-            return None
-        return replies_to(tracker.get("events") or [], key)
+        deadline = item.held_until - self.store.lease_s * 2 / 3 + self.settings.rasa_timeout
+        while True:
+            try:
+                answered = replies_to((await self.events.tracker(sender)).get("events") or [], item.key)
+            except TrackerUnavailable as exc:
+                log.warning("inbox: tracker not readable (%s); the message is sent to Rasa again", exc)
+                return None
+            if answered is not None or time.time() >= deadline:
+                return answered
+            await asyncio.sleep(min(1.0, max(0.05, deadline - time.time())))
 
     async def reply(
         self, channel: ChatChannel, recipient: str, messages: list[BotMessage], push: bool = False

@@ -90,6 +90,7 @@ class InboxItem:
     attempts: int  # how many times it was claimed before this claim (more than 0: a replica died with it)
     claimed: bool  # claimed by this replica now (False: it waits behind the sender's earlier items)
     ahead: int = 0  # the sender's earlier items still in the inbox when this one was accepted
+    held_until: float = 0.0  # when the previous claim ran out (taken over: its replica was dead by then)
     finished: bool = False  # set once its reply is queued (the row went in the same transaction)
 
     @property
@@ -236,7 +237,8 @@ class Store:
             next_at: float | None = None
             for rid, ch, sender, msg_id, raw, attempts, claimed_until in rows:
                 if claimed_until <= now and len(items) < limit:
-                    items.append(InboxItem(rid, ch, sender, msg_id, json.loads(raw), attempts, True))
+                    items.append(InboxItem(rid, ch, sender, msg_id, json.loads(raw), attempts, True,
+                                           held_until=claimed_until))
                 elif claimed_until > now:
                     next_at = claimed_until if next_at is None else min(next_at, claimed_until)
             conn.executemany(

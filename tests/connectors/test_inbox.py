@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from connectors_fakes import tg_text_update, wait_until
@@ -50,4 +51,22 @@ async def test_message_rasa_answered_before_its_replica_died_is_not_asked_again(
     await dead_replica_accepted(s.settings, tg_text_update(7, 555, "hộ chiếu"))
     await wait_until(lambda: len(s.tg.sent()) == 1)
     assert s.rasa.texts() == ["hộ chiếu"]  # Rasa handled it once
+    assert s.tg.sent()[0]["text"] == "Bạn nói: hộ chiếu"
+
+
+async def test_message_rasa_is_still_answering_for_a_dead_replica_is_not_asked_again(make_stack: Any) -> None:
+    """Rasa is still busy with the dead replica's request at take-over: its answer is awaited, not asked twice."""
+    s = await make_stack(lease_s=1.0)
+    s.rasa.delay = 1.0
+
+    async def dying_request() -> None:
+        body = {"sender": "tg:555", "message": "hộ chiếu", "metadata": {"channel": "telegram", "inbox": "telegram:8"}}
+        async with s.client.session.post(f"{s.settings.rasa_url}/webhooks/rest/webhook", json=body) as resp:
+            assert resp.status == 200
+
+    request = asyncio.ensure_future(dying_request())
+    await dead_replica_accepted(s.settings, tg_text_update(8, 555, "hộ chiếu"))
+    await wait_until(lambda: len(s.tg.sent()) == 1)
+    await request
+    assert s.rasa.texts() == ["hộ chiếu"]
     assert s.tg.sent()[0]["text"] == "Bạn nói: hộ chiếu"

@@ -40,6 +40,7 @@ def test_broker_keeps_counts_and_drops_personal_data(tmp_path: Path, monkeypatch
     ]
     for event in events:
         broker.publish({"sender_id": "tg:42", **event.as_dict()})
+    asyncio.run(broker.close())  # what is queued is written before the writer stops
     rows = sqlite3.connect(db).execute("SELECT sender_id, data FROM events ORDER BY id").fetchall()
     records = [json.loads(data) for _, data in rows]
     assert {sender for sender, _ in rows} == {"tg:42"}
