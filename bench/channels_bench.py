@@ -776,9 +776,9 @@ async def check_user(session: aiohttp.ClientSession, rasa_url: str, rec: Recorde
     check.turns += len(sent)
     events = await fetch_tracker(session, rasa_url, user.sender)
     turns = tracker_turns(events)
-    keys = Counter(str((e.get("metadata") or {}).get("inbox")) for e in events
-                   if e.get("event") == "user" and (e.get("metadata") or {}).get("inbox"))
-    check.rasa_twice += sum(n - 1 for n in keys.values())
+    inbox_ids = Counter(str((e.get("metadata") or {}).get("inbox")) for e in events
+                        if e.get("event") == "user" and (e.get("metadata") or {}).get("inbox"))
+    check.rasa_twice += sum(n - 1 for n in inbox_ids.values())
     if len(turns) != len(sent):
         check.user_event_mismatch += 1
     expected = [expected_calls(user.channel, msgs) for _, msgs in turns]
