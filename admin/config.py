@@ -51,6 +51,8 @@ class AdminSettings(GatewayClientSettings, RasaSettings, StorageSettings):
 
     enabled: Flag = Field(True, alias="ADMIN_ENABLED")  # the gateway mounts the console under /admin
     tracker_url: str = Field("", alias="TRACKER_STORE_URL")
+    # Rasa's event broker table (bot.event_broker): the dashboard's analytics; empty = read the tracker store
+    analytics_url: str = Field("", alias="ANALYTICS_DB_URL")
     # auto: Secure when the request came over https (or X-Forwarded-Proto)
     secure_cookie: Annotated[str, BeforeValidator(lambda mode: mode.lower() if isinstance(mode, str) else mode)] = (
         Field("auto", alias="ADMIN_SECURE_COOKIE")

@@ -20,6 +20,7 @@ import jinja2
 from aiohttp import web
 
 from admin import auth, dashboard, forms
+from admin.analytics import BrokerAnalytics
 from admin.config import AdminSettings
 from admin.jobs import IndexJob
 from admin.store import ROLE_LABELS, ROLE_RANK, AdminStore, Session
@@ -111,6 +112,7 @@ class Console:
         self.rasa_events = RasaEvents(settings.rasa_url, "", settings.rasa_timeout)
         self.takeover = Takeover(self.live, append or self.rasa_events.append, push)
         self.tracker = dashboard.TrackerReader(settings.tracker_store_url)
+        self.analytics = BrokerAnalytics(settings.analytics_url) if settings.analytics_url else None
         self.job = IndexJob(settings.index_build_cmd, on_finish=self._build_finished)
         self.pending: dict[str, PendingImport] = {}
         self._all_cache: tuple[int, list[Procedure]] | None = None
@@ -154,6 +156,8 @@ class Console:
         await self.job.close()
         await self.rasa_events.close()
         self.tracker.close()
+        if self.analytics is not None:
+            self.analytics.close()
         with contextlib.suppress(AttributeError):
             self.catalogue.close()
 

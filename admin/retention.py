@@ -1,7 +1,8 @@
 """The retention daemon (``python -m admin.retention``, started by scripts/run.sh): deletes old personal data.
 
-Every RETENTION_INTERVAL_S it deletes conversations (Rasa's tracker events), hand-over requests, feedback
-and unanswered questions older than RETENTION_DAYS. ``--once`` runs one pass (e.g. from cron).
+Every RETENTION_INTERVAL_S it deletes conversations (Rasa's tracker events and, with ANALYTICS_DB_URL, the
+event broker's rows), hand-over requests, feedback and unanswered questions older than RETENTION_DAYS.
+``--once`` runs one pass (e.g. from cron).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 
+from admin.analytics import purge_before
 from admin.config import AdminSettings
 from common.settings import load_or_exit, use_settings
 from desk.retention import PurgeReport, purge
@@ -34,6 +37,9 @@ def run_once(settings: RetentionProcessSettings) -> PurgeReport:
         report = purge(settings.data_dir, inbox, settings.tracker_store_url, settings.retention_s)
     finally:
         inbox.engine.dispose()
+    if settings.analytics_url:
+        analytics = purge_before(settings.analytics_url, time.time() - settings.retention_s)
+        log.info("retention: deleted %d analytics event(s) of Rasa's event broker", analytics)
     log.info("retention (older than %g days): deleted %d conversation event(s), %d hand-over(s), %d rating(s), "
              "%d unanswered question(s)", settings.retention_days, report.tracker_events, report.handoffs,
              report.feedback, report.unanswered)

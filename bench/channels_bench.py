@@ -758,6 +758,8 @@ class Check:
     unexpected: int = 0
     out_of_order_senders: int = 0
     user_event_mismatch: int = 0
+    rasa_twice: int = 0  # user messages Rasa handled twice (the same gateway inbox id in the tracker)
+    lost_in_senders_with_busy: int = 0  # lost calls of senders who got the busy reply (Rasa too slow)
     busy_replies: int = 0
     dossier_found: int = 0
     dossier_turns: int = 0
@@ -772,7 +774,11 @@ async def check_user(session: aiohttp.ClientSession, rasa_url: str, rec: Recorde
     """Compare what the fake API got for one user with what Rasa answered to each of its messages."""
     sent = [t for t in user.turns if t.sent_at and t.status == 200]
     check.turns += len(sent)
-    turns = tracker_turns(await fetch_tracker(session, rasa_url, user.sender))
+    events = await fetch_tracker(session, rasa_url, user.sender)
+    turns = tracker_turns(events)
+    inbox_ids = Counter(str((e.get("metadata") or {}).get("inbox")) for e in events
+                        if e.get("event") == "user" and (e.get("metadata") or {}).get("inbox"))
+    check.rasa_twice += sum(n - 1 for n in inbox_ids.values())
     if len(turns) != len(sent):
         check.user_event_mismatch += 1
     expected = [expected_calls(user.channel, msgs) for _, msgs in turns]
@@ -785,7 +791,10 @@ async def check_user(session: aiohttp.ClientSession, rasa_url: str, rec: Recorde
     extra = have - want
     check.duplicated += sum(n for k, n in extra.items() if k in want)
     check.unexpected += sum(n for k, n in extra.items() if k not in want)
-    check.busy_replies += sum(1 for a in got if "Hệ thống đang bận" in a.key)
+    busy = sum(1 for a in got if "Hệ thống đang bận" in a.key)
+    check.busy_replies += busy
+    if busy:
+        check.lost_in_senders_with_busy += sum((want - have).values())
     if [a.key for a in got] != flat:
         check.out_of_order_senders += 1
     pos = 0

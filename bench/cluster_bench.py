@@ -140,8 +140,9 @@ async def load_phase(cluster: Cluster, rec: Recorder, users: list[User], seconds
         "latency_last_reply": summary([lat for _, lat in latencies]),
         "delivery": {"turns": check.turns, "turns_complete": check.turns_complete, "lost": check.lost,
                      "duplicated": check.duplicated, "unexpected": check.unexpected,
-                     "busy_replies": check.busy_replies, "webhooks_redelivered_after_an_error": load.duplicates_sent,
-                     "turn_timeouts": load.timeouts},
+                     "busy_replies": check.busy_replies, "lost_in_senders_with_busy": check.lost_in_senders_with_busy,
+                     "rasa_handled_twice": check.rasa_twice,
+                     "webhooks_redelivered_after_an_error": load.duplicates_sent, "turn_timeouts": load.timeouts},
         # None for a role whose replica was killed in the phase: its CPU time left with it.
         "cpu_seconds_per_message": {k: round((cpu1[k] - v) / max(1, len(turns)), 4) if cpu1.get(k, -1) >= v else None
                                     for k, v in sorted(cpu0.items())},

@@ -77,6 +77,29 @@ def parse_messages(raw: Iterable[Any]) -> list[BotMessage]:
     return [m for m in (parse_message(r) for r in raw) if m is not None]
 
 
+def replies_to(events: Iterable[Any], key: str) -> list[BotMessage] | None:
+    """The bot's answer in tracker ``events`` to the user message sent with metadata ``inbox: key``.
+
+    None when no such message is in the tracker (Rasa never finished it, so it must be asked again).
+    """
+    found = False
+    raw: list[dict[str, Any]] = []
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        kind = event.get("event")
+        if kind == "user":
+            if found:
+                break
+            metadata = event.get("metadata")
+            found = isinstance(metadata, dict) and metadata.get("inbox") == key
+        elif kind == "bot" and found:
+            data = event.get("data")
+            data = data if isinstance(data, dict) else {}
+            raw.append({"text": event.get("text"), "buttons": data.get("buttons"), "image": data.get("image")})
+    return parse_messages(raw) if found else None
+
+
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units, the unit Telegram counts in."""
     return len(text.encode("utf-16-le")) // 2

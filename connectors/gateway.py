@@ -13,7 +13,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from common.messages import BUSY_TEXT, PUSH_SENDER_RE, BotMessage, PushRejected, parse_message
+from common.messages import (
+    BUSY_TEXT,
+    PUSH_SENDER_RE,
+    BotMessage,
+    PushRejected,
+    parse_message,
+    replies_to,
+)
 from common.rasa import RasaClient, RasaUnavailable, log_rasa_failure
 from common.rasa_api import RasaEvents, TrackerUnavailable
 from common.text import mask_pii, nfc
@@ -22,10 +29,11 @@ from connectors.config import GatewaySettings
 from connectors.dispatch import Job, SenderQueues
 from connectors.handover import HandoverRouter
 from connectors.http import error_json, read_json_object
+from connectors.inbox import Inbox
 from connectors.limits import FLOOD_TEXT, SenderLimiter
 from connectors.metrics import Metrics
 from connectors.outbox import Outbox
-from connectors.store import PUSH_KEY, Store
+from connectors.store import INBOX_ITEM, PUSH_KEY, InboxItem, Store
 
 log = logging.getLogger("connectors")
 MAX_PUSH_MESSAGES = 20
@@ -50,6 +58,7 @@ class Gateway:
             settings.outbox_max_age_s,
             settings.outbox_retry_base_s,
         )
+        self.inbox = Inbox(self.store, self.metrics, self.in_order)
         self.channels: dict[str, ChatChannel] = {c.prefix: c for c in (channels or [])}
         self.handover = HandoverRouter(settings.data_dir / "live.db")
         self.session: aiohttp.ClientSession | None = None
@@ -79,11 +88,15 @@ class Gateway:
         for channel in self.channels.values():
             await channel.start(self)
             self.outbox.register(channel)
+            if channel.durable:
+                self.inbox.register(channel)
         self.outbox.start()
+        self.inbox.start()
         self.spawn(self._housekeeping())
 
     async def close(self) -> None:
         """Stop everything; queued outbox items stay in SQLite."""
+        await self.inbox.close()
         for task in list(self._bg):
             task.cancel()
         await asyncio.gather(*self._bg, return_exceptions=True)
@@ -118,9 +131,12 @@ class Gateway:
             await asyncio.sleep(3600)
 
     # --- conversations ------------------------------------------------------------------------
-    def admit(self, sender: str, channel: ChatChannel | None = None) -> bool:
-        """Whether a sender's new message is within the flood limits; a refused sender is told once a minute."""
-        reason = self.limiter.refusal(sender, self.queues.depth(sender))
+    def admit(self, sender: str, channel: ChatChannel | None = None, waiting: int = 0) -> bool:
+        """Whether a sender's new message is within the flood limits; a refused sender is told once a minute.
+
+        ``waiting``: the sender's earlier messages still in the inbox (all replicas), beside this one's queue.
+        """
+        reason = self.limiter.refusal(sender, max(waiting, self.queues.depth(sender)))
         if not reason:
             return True
         self.metrics.errors.inc(kind=f"sender_{reason}_limit")
@@ -135,6 +151,10 @@ class Gateway:
         """Run ``job`` behind the sender's earlier jobs; the future holds its result."""
         return self.queues.submit(sender, job)
 
+    def take_inbox(self, item: InboxItem) -> None:
+        """Handle an inbox item this replica just accepted (now, or when the sender's turn comes)."""
+        self.inbox.take(item)
+
     async def ask_rasa(
         self, sender: str, text: str, channel: str, metadata: dict[str, Any] | None = None
     ) -> list[BotMessage]:
@@ -144,12 +164,42 @@ class Gateway:
         routed = await self.handover.route(sender, nfc(text), channel)
         if routed is not None:  # staff hold this conversation
             return routed
+        metadata = dict(metadata or {})
+        item = INBOX_ITEM.get()
+        if item is not None:
+            metadata["inbox"] = item.key
+            if item.attempts:  # a replica died holding it: Rasa may have answered it already
+                answered = await self._answered_before(sender, item)
+                if answered is not None:
+                    log.info("inbox: %s answered before the replica holding it died; its answer is reused",
+                             item.channel)
+                    return answered
         try:
-            return await self.rasa.send(sender, nfc(text), channel, **(metadata or {}))
+            return await self.rasa.send(sender, nfc(text), channel, **metadata)
         except RasaUnavailable as exc:
             self.metrics.errors.inc(kind="rasa_unavailable")
             log_rasa_failure(channel, sender, exc)
             return [BotMessage(BUSY_TEXT)]
+
+    async def _answered_before(self, sender: str, item: InboxItem) -> list[BotMessage] | None:
+        """Rasa's answer to a taken-over message, from the tracker; None when Rasa has not answered it.
+
+        The dead replica's request may still be running in Rasa: the tracker is read again until that
+        request would have timed out. It started before the replica died, at most a third of a lease after
+        its last renewal; with the defaults (30 s lease, 20 s timeout) that moment has passed already.
+        """
+        if self.events is None:
+            return None
+        deadline = item.held_until - self.store.lease_s * 2 / 3 + self.settings.rasa_timeout
+        while True:
+            try:
+                answered = replies_to((await self.events.tracker(sender)).get("events") or [], item.key)
+            except TrackerUnavailable as exc:
+                log.warning("inbox: tracker not readable (%s); the message is sent to Rasa again", exc)
+                return None
+            if answered is not None or time.time() >= deadline:
+                return answered
+            await asyncio.sleep(min(1.0, max(0.05, deadline - time.time())))
 
     async def reply(
         self, channel: ChatChannel, recipient: str, messages: list[BotMessage], push: bool = False

@@ -86,11 +86,11 @@ as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start 
   -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$PG_DIR -c max_connections=200" \
   >/dev/null || die "PostgreSQL did not start; see $PG_DIR/server.log"
 PG="postgresql://postgres@127.0.0.1:$PG_PORT"
-for db in tthc rasa; do
+for db in tthc rasa rasa_events; do
   as_pg psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 \
     || as_pg createdb -h 127.0.0.1 -p "$PG_PORT" -U postgres "$db"
 done
-export STATE_DB_URL="$PG/tthc" CATALOGUE_DB_URL="$PG/tthc" TRACKER_STORE_URL="$PG/rasa"
+export STATE_DB_URL="$PG/tthc" CATALOGUE_DB_URL="$PG/tthc" TRACKER_STORE_URL="$PG/rasa" ANALYTICS_DB_URL="$PG/rasa_events"
 .venv/bin/python -m common.migrate >>"$LOGS/migrate.log"
 # The catalogue's and the unanswered log's tables (their own create_all), once, before replicas race for them.
 .venv/bin/python -c "from knowledge.store import Catalogue; from desk.unanswered import UnansweredInbox
@@ -99,9 +99,9 @@ if [ "$(.venv/bin/python -m knowledge stats 2>/dev/null | grep -Eo '^procedures:
   say "importing the seed catalogue into PostgreSQL"
   .venv/bin/python -m knowledge import knowledge/catalogue/*.yml >>"$LOGS/migrate.log"
 fi
-# Rasa's tracker tables, created once before the replicas race to create them.
-.venv-rasa/bin/python -c "from bot.tracker_store import RedactingSQLTrackerStore as S; S(host='$TRACKER_STORE_URL')" \
-  >>"$LOGS/migrate.log" 2>&1
+# Rasa's tracker and event broker tables, created once before the replicas race to create them.
+.venv-rasa/bin/python -c "from bot.tracker_store import RedactingSQLTrackerStore as S; S(host='$TRACKER_STORE_URL')
+from bot.event_broker import AnalyticsSQLEventBroker as B; B(host='$ANALYTICS_DB_URL')" >>"$LOGS/migrate.log" 2>&1
 
 # --- Redis (Rasa's lock store) ----------------------------------------------------------------------------
 start redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$CLUSTER_DIR"

@@ -25,9 +25,13 @@ def compute_stats(console: Console, days: int) -> dashboard.Stats:
     day_list, since = dashboard.period(days)
     stats = dashboard.Stats(day_list)
     try:
-        dashboard.tracker_stats(stats, console.tracker.events(since))
+        if console.analytics is not None:  # the event broker's table, read forward from the last row folded
+            console.analytics.refresh()
+            console.analytics.fill(stats)
+        else:
+            dashboard.tracker_stats(stats, console.tracker.events(since))
     except Exception as exc:  # no table yet, unreachable PostgreSQL, ...
-        log.warning("dashboard: tracker store unreadable: %s", exc)
+        log.warning("dashboard: conversation events unreadable: %s", exc)
         stats.notes.append("Chưa đọc được kho hội thoại của Rasa (tracker store); số liệu hội thoại để trống.")
     since_dt = datetime.fromtimestamp(since, timezone.utc)
     stats.unanswered = sum(

@@ -21,7 +21,7 @@ from connectors.config import GatewaySettings
 from connectors.dispatch import Job
 from connectors.http import error_json
 from connectors.metrics import Metrics
-from connectors.store import Store
+from connectors.store import InboxItem, Store
 
 BUTTONS_PROMPT = "Anh/chị chọn một mục bên dưới:"
 MORE_BUTTONS_PROMPT = "Các lựa chọn khác:"
@@ -33,9 +33,16 @@ class ChatChannel(Protocol):
 
     name: str
     prefix: str
+    durable: ClassVar[bool]  # its events go through the durable inbox (``decode_event`` and ``process``)
 
     async def start(self, gateway: GatewayPort) -> None:
         """Prepare clients; must not fail when the remote API is unreachable."""
+
+    def decode_event(self, data: dict[str, Any]) -> Any:
+        """An event back from its stored form (durable channels)."""
+
+    async def process(self, event: Any) -> None:
+        """Handle one event now (durable channels)."""
 
     async def close(self) -> None:
         """Release clients."""
@@ -71,8 +78,14 @@ class GatewayPort(Protocol):
     def in_order(self, sender: str, job: Job) -> asyncio.Future[Any]:
         """Run ``job`` behind the sender's earlier jobs; the future holds its result."""
 
-    def admit(self, sender: str, channel: ChatChannel | None = None) -> bool:
-        """Whether a sender's new message is within the flood limits (refused senders are told once a minute)."""
+    def take_inbox(self, item: InboxItem) -> None:
+        """Handle an inbox item this replica just accepted (now, or when the sender's turn comes)."""
+
+    def admit(self, sender: str, channel: ChatChannel | None = None, waiting: int = 0) -> bool:
+        """Whether a sender's new message is within the flood limits (refused senders are told once a minute).
+
+        ``waiting``: the sender's earlier messages still in the inbox.
+        """
 
     async def ask_rasa(
         self, sender: str, text: str, channel: str, metadata: dict[str, Any] | None = None
@@ -115,6 +128,7 @@ class WebhookChannel(ABC, Generic[EventT]):
     invalid_code: ClassVar[str]
     text_limit: ClassVar[int]
     max_buttons: ClassVar[int | None] = None
+    durable: ClassVar[bool] = False  # True: events are stored in the inbox before the webhook answers
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Create the channel; it needs a gateway only from ``start`` on."""
@@ -150,6 +164,8 @@ class WebhookChannel(ABC, Generic[EventT]):
         delivery = await self.receive(request)
         if isinstance(delivery, web.Response):
             return delivery
+        if self.durable:
+            return await self.accept(delivery)
         if not await self.gateway.store.mark_seen(self.name, delivery.key):
             self.log.info("%s webhook: duplicate %s ignored", self.name, delivery.what)
             return web.json_response({"ok": True, "duplicate": True})
@@ -163,6 +179,40 @@ class WebhookChannel(ABC, Generic[EventT]):
             return error_json(400, self.invalid_code)
         return web.json_response({"ok": True})
 
+    async def accept(self, delivery: Delivery[EventT]) -> web.Response:
+        """Store the event with its ``seen`` row, answer 200; the inbox hands it to ``process`` in order."""
+        try:
+            stored = self.encode_event(delivery.event)
+        except Exception as exc:
+            self.log.warning("%s webhook: %s not handled: %s", self.name, delivery.what, type(exc).__name__)
+            return error_json(400, self.invalid_code)
+        item = await self.gateway.store.accept(self.name, delivery.key, self.conversation_of(delivery.event), stored)
+        if item is None:
+            self.log.info("%s webhook: duplicate %s ignored", self.name, delivery.what)
+            return web.json_response({"ok": True, "duplicate": True})
+        recipient = self.recipient_of(delivery.event)
+        if recipient is not None and not self.gateway.admit(self.sender(recipient), self, item.ahead):
+            await self.gateway.store.inbox_done(item)
+            return web.json_response({"ok": True, "limited": True})
+        self.gateway.take_inbox(item)
+        return web.json_response({"ok": True})
+
+    def encode_event(self, event: EventT) -> dict[str, Any]:
+        """The event in a form the inbox stores as JSON (durable channels)."""
+        raise NotImplementedError
+
+    def decode_event(self, data: dict[str, Any]) -> EventT:
+        """The event back from ``encode_event``'s form (raise ValueError when it cannot be)."""
+        raise NotImplementedError
+
+    def conversation_of(self, event: EventT) -> str:
+        """The user whose events are handled in order (durable channels; default: ``recipient_of``)."""
+        return self.recipient_of(event) or ""
+
+    async def process(self, event: EventT) -> None:
+        """Handle one event now, in the sender's turn (durable channels)."""
+        raise NotImplementedError
+
     @abstractmethod
     async def receive(self, request: web.Request) -> Delivery[EventT] | web.Response:
         """Check and parse one webhook request; a response ends the request here."""
@@ -171,9 +221,9 @@ class WebhookChannel(ABC, Generic[EventT]):
         """The user an event comes from, for the flood limits (None: not limited)."""
         return None
 
-    @abstractmethod
     def handle(self, event: EventT) -> None:
-        """Queue the work an event asks for behind the sender's earlier events."""
+        """Queue the work an event asks for behind the sender's earlier events (channels without the inbox)."""
+        self.in_order(self.conversation_of(event), lambda: self.process(event))
 
     def reject(self, status: int, code: str, reason: str = "", *args: object, metric: str = "") -> web.Response:
         """A 4xx JSON error, logged (when ``reason`` is given) and counted (when ``metric`` is given)."""

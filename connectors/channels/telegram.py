@@ -62,6 +62,7 @@ class TelegramChannel(WebhookChannel[Update]):
     path = "/telegram/webhook"
     invalid_code = "invalid_update"
     text_limit = TEXT_LIMIT
+    durable = True
 
     def __init__(self, settings: GatewaySettings, bot: Bot | None = None) -> None:
         """Create the channel; the Bot client is created lazily."""
@@ -125,27 +126,33 @@ class TelegramChannel(WebhookChannel[Update]):
         user = getattr(query, "from_user", None)
         return str(user.id) if user is not None and getattr(user, "id", None) is not None else None
 
-    def handle(self, update: Update) -> None:
-        """Queue the work an update asks for behind the sender's earlier updates."""
+    def encode_event(self, event: Update) -> dict[str, Any]:
+        """The update as the Bot API sent it."""
+        return event.to_dict()
+
+    def decode_event(self, data: dict[str, Any]) -> Update:
+        """The stored update, parsed again."""
+        update = Update.de_json(data, self.bot)
+        if update is None:
+            raise ValueError("empty update")
+        return update
+
+    async def process(self, update: Update) -> None:
+        """Do what an update asks, in the sender's turn: ask Rasa (a tap: its button's payload) or explain."""
         if update.callback_query is not None:
             query = update.callback_query
             msg = query.message
             chat_id = str(msg.chat.id) if msg is not None else str(query.from_user.id)
             data = query.data or ""
-
-            async def on_button() -> None:
-                """Acknowledge the tap, then send the button's payload to Rasa (or say it expired)."""
-                try:
-                    await self.bot.answer_callback_query(query.id)
-                except TelegramError as exc:
-                    log.warning("answer_callback_query failed: %s", type(exc).__name__)
-                payload = await self.button_payload(data) if data else None
-                if payload is None:
-                    await self.gateway.reply(self, chat_id, [BotMessage(EXPIRED_BUTTON_TEXT)])
-                    return
-                await self.gateway.respond(self, chat_id, payload)
-
-            self.in_order(chat_id, on_button)
+            try:
+                await self.bot.answer_callback_query(query.id)
+            except TelegramError as exc:
+                log.warning("answer_callback_query failed: %s", type(exc).__name__)
+            payload = await self.button_payload(data) if data else None
+            if payload is None:
+                await self.gateway.reply(self, chat_id, [BotMessage(EXPIRED_BUTTON_TEXT)])
+                return
+            await self.gateway.respond(self, chat_id, payload)
             return
         message = update.message
         if message is None:
@@ -153,11 +160,11 @@ class TelegramChannel(WebhookChannel[Update]):
             return
         chat_id = str(message.chat.id)
         if message.text:
-            self.converse(chat_id, map_command(message.text))
+            await self.gateway.respond(self, chat_id, map_command(message.text))
         elif message.voice is not None or message.audio is not None or message.video_note is not None:
-            self.notify(chat_id, VOICE_TEXT)
+            await self.gateway.reply(self, chat_id, [BotMessage(VOICE_TEXT)])
         else:
-            self.notify(chat_id, TEXT_ONLY_TEXT)
+            await self.gateway.reply(self, chat_id, [BotMessage(TEXT_ONLY_TEXT)])
 
     def measure(self, text: str) -> int:
         """Telegram counts message length in UTF-16 code units."""

@@ -9,6 +9,7 @@ and the refresh token is single-use, so it is persisted before use and refreshed
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -21,7 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from common.messages import GREET_PAYLOAD, TEXT_ONLY_TEXT, VOICE_TEXT, Button, truncate
+from common.messages import GREET_PAYLOAD, TEXT_ONLY_TEXT, VOICE_TEXT, BotMessage, Button, truncate
 from common.text import mask_pii
 from connectors.channels.base import Delivery, WebhookChannel
 from connectors.config import GatewaySettings
@@ -204,6 +205,7 @@ class ZaloChannel(WebhookChannel[ZaloEvent]):
     path = "/zalo/webhook"
     invalid_code = "invalid_event"
     text_limit = TEXT_LIMIT
+    durable = True
     max_buttons = MAX_BUTTONS
 
     def __init__(self, settings: GatewaySettings) -> None:
@@ -257,32 +259,39 @@ class ZaloChannel(WebhookChannel[ZaloEvent]):
         """The user an event comes from (following or unfollowing is not limited)."""
         return event.user_id if event.kind not in ("follow", "unfollow") else None
 
-    def handle(self, event: ZaloEvent) -> None:
-        """Queue the work an event asks for behind the user's earlier events."""
+    def conversation_of(self, event: ZaloEvent) -> str:
+        """The user an event comes from (following and unfollowing included)."""
+        return event.user_id
+
+    def encode_event(self, event: ZaloEvent) -> dict[str, Any]:
+        """The parsed event's fields."""
+        return dataclasses.asdict(event)
+
+    def decode_event(self, data: dict[str, Any]) -> ZaloEvent:
+        """The stored event's fields back into an event."""
+        fields = {f.name for f in dataclasses.fields(ZaloEvent)}
+        return ZaloEvent(**{k: str(v) for k, v in data.items() if k in fields})
+
+    async def process(self, event: ZaloEvent) -> None:
+        """Do what an event asks, in the user's turn: release held replies, then ask Rasa or explain."""
         uid = event.user_id
         if event.kind != "unfollow":
             # The user's message re-opens the interaction window: held replies go before the new answer.
-            self.in_order(uid, lambda: self.gateway.release_held(self, uid, mark_late))
+            await self.gateway.release_held(self, uid, mark_late)
         if event.kind == "text":
-            text = event.text
-
-            async def on_text() -> None:
-                """Send the text to Rasa, or the payload behind a ``#tthc:`` button reply."""
-                message = text
-                if text.startswith(PAYLOAD_PREFIX):
-                    payload = await self.button_payload(text[len(PAYLOAD_PREFIX):].strip())
-                    message = payload if payload is not None else text
-                await self.gateway.respond(self, uid, message)
-
-            self.in_order(uid, on_text)
+            message = event.text
+            if message.startswith(PAYLOAD_PREFIX):
+                payload = await self.button_payload(message[len(PAYLOAD_PREFIX):].strip())
+                message = payload if payload is not None else message
+            await self.gateway.respond(self, uid, message)
         elif event.kind == "follow":
-            self.converse(uid, GREET_PAYLOAD)
+            await self.gateway.respond(self, uid, GREET_PAYLOAD)
         elif event.kind == "unfollow":
             log.info("zalo: user %s unfollowed the OA", mask_pii(uid))
         elif event.kind == "voice":
-            self.notify(uid, VOICE_TEXT)
+            await self.gateway.reply(self, uid, [BotMessage(VOICE_TEXT)])
         else:
-            self.notify(uid, TEXT_ONLY_TEXT)
+            await self.gateway.reply(self, uid, [BotMessage(TEXT_ONLY_TEXT)])
 
     async def render_button(self, button: Button) -> dict[str, Any]:
         """A template button: links open in the browser, others send ``#tthc:<short id>`` back."""

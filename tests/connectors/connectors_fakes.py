@@ -30,6 +30,7 @@ class FakeRasa:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.events: dict[str, list[dict[str, Any]]] = {}  # each conversation's tracker events
         self.down = False
         self.delay = 0.0
 
@@ -37,7 +38,11 @@ class FakeRasa:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self.webhook)
         app.router.add_get("/", self.root)
+        app.router.add_get("/conversations/{sender}/tracker", self.tracker)
         return app
+
+    async def tracker(self, request: web.Request) -> web.Response:
+        return web.json_response({"events": self.events.get(request.match_info["sender"], [])})
 
     async def root(self, request: web.Request) -> web.Response:
         if self.down:
@@ -54,18 +59,25 @@ class FakeRasa:
         if message.startswith("slow:"):
             await asyncio.sleep(0.3)
         self.calls.append(body)
+        answer = self.answer(body, message)
+        self.events.setdefault(body["sender"], []).extend(
+            [{"event": "user", "text": message, "metadata": body.get("metadata") or {}}]
+            + [{"event": "bot", "text": a["text"], "data": {"buttons": a.get("buttons")}} for a in answer])
+        return web.json_response(answer)
+
+    def answer(self, body: dict[str, Any], message: str) -> list[dict[str, Any]]:
+        sender = body["sender"]
         if message == "/greet":
-            return web.json_response([{"recipient_id": body["sender"], "text": "Xin chào anh/chị!",
-                                       "buttons": [{"title": "Hỏi thủ tục", "payload": "/ask_procedure"},
-                                                   {"title": "Tra cứu hồ sơ", "payload": "/check_status"}]}])
+            return [{"recipient_id": sender, "text": "Xin chào anh/chị!",
+                     "buttons": [{"title": "Hỏi thủ tục", "payload": "/ask_procedure"},
+                                 {"title": "Tra cứu hồ sơ", "payload": "/check_status"}]}]
         if message.startswith("/ask_procedure"):
-            return web.json_response([{"recipient_id": body["sender"], "text": "Anh/chị muốn hỏi thủ tục nào?"}])
+            return [{"recipient_id": sender, "text": "Anh/chị muốn hỏi thủ tục nào?"}]
         if message == "long":
             text = "\n\n".join(f"Đoạn {i}: " + "thủ tục hành chính " * 40 for i in range(12))
-            return web.json_response([{"recipient_id": body["sender"], "text": text}])
-        return web.json_response([{"recipient_id": body["sender"], "text": f"Bạn nói: {message}",
-                                   "buttons": [{"title": "Hỏi thủ tục",
-                                                "payload": '/ask_procedure{"procedure_code":"1.001193"}'}]}])
+            return [{"recipient_id": sender, "text": text}]
+        return [{"recipient_id": sender, "text": f"Bạn nói: {message}",
+                 "buttons": [{"title": "Hỏi thủ tục", "payload": '/ask_procedure{"procedure_code":"1.001193"}'}]}]
 
     def texts(self) -> list[str]:
         return [c["message"] for c in self.calls]

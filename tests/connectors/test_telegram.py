@@ -16,7 +16,7 @@ async def test_text_message_forwarded_and_answered_with_keyboard(stack):
     assert resp.status == 200
     await wait_until(lambda: len(stack.tg.sent()) == 1)
     call = stack.rasa.calls[0]
-    assert call["sender"] == "tg:555" and call["metadata"] == {"channel": "telegram"}
+    assert call["sender"] == "tg:555" and call["metadata"] == {"channel": "telegram", "inbox": "telegram:1"}
     sent = stack.tg.sent()[0]
     assert sent["chat_id"] == "555" and sent["text"] == "Bạn nói: làm giấy khai sinh cần gì"
     keyboard = json.loads(sent["reply_markup"])["inline_keyboard"]

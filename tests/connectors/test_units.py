@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from common.messages import BotMessage, Button, parse_message, split_text, truncate, utf16_len
+from common.messages import BotMessage, Button, parse_message, replies_to, split_text, truncate, utf16_len
 from connectors.channels.zalo import VN_TZ, parse_event, seconds_until_morning
 from connectors.gateway import GATEWAY_KEY
 from connectors.logs import PiiMaskingFormatter
@@ -141,3 +141,23 @@ def test_logs_mask_pii():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "user %s cccd %s", ("0912345678", "001099012345"), None)
     line = formatter.format(record)
     assert "0912345678" not in line and "001099012345" not in line and "78" in line
+
+
+def test_answer_of_an_inbox_message_is_found_in_the_tracker() -> None:
+    """A message Rasa answered before its gateway died: the answer is read back instead of asking twice."""
+    events = [
+        {"event": "user", "text": "xin chào", "metadata": {"inbox": "telegram:1"}},
+        {"event": "bot", "text": "Chào anh/chị", "data": {}},
+        {"event": "user", "text": "hộ chiếu", "metadata": {"inbox": "telegram:2"}},
+        {"event": "action", "name": "action_search"},
+        {"event": "bot", "text": "Cần tờ khai", "data": {"buttons": [{"title": "Xem", "payload": "/xem"}]}},
+        {"event": "bot", "text": "Còn gì nữa không?"},
+        {"event": "user", "text": "cảm ơn", "metadata": {"inbox": "telegram:3"}},
+        {"event": "bot", "text": "Không có gì"},
+    ]
+    assert replies_to(events, "telegram:2") == [
+        BotMessage("Cần tờ khai", (Button("Xem", "/xem"),)), BotMessage("Còn gì nữa không?")
+    ]
+    assert replies_to(events, "telegram:3") == [BotMessage("Không có gì")]
+    assert replies_to(events, "telegram:4") is None  # never reached Rasa's tracker: ask again
+    assert replies_to([{"event": "user", "metadata": {"inbox": "zalo:9"}}, "junk"], "zalo:9") == []

@@ -19,7 +19,7 @@ async def test_text_event_answered_with_template_buttons(stack):
     assert resp.status == 200
     await wait_until(lambda: len(stack.zalo.sent) == 1)
     call = stack.rasa.calls[0]
-    assert call["sender"] == "zalo:u1001" and call["metadata"] == {"channel": "zalo"}
+    assert call["sender"] == "zalo:u1001" and call["metadata"] == {"channel": "zalo", "inbox": "zalo:m1"}
     sent = stack.zalo.sent[0]
     assert sent["recipient"] == {"user_id": "u1001"}
     assert sent["message"]["text"] == "Bạn nói: làm hộ chiếu cần gì"
