@@ -127,3 +127,17 @@ def test_longtail_sets_are_outside_the_curated_set_and_disjoint() -> None:
     assert held_codes <= known and dev_codes <= known
     assert not (held_codes | dev_codes) & curated
     assert not held_codes & dev_codes
+
+
+def test_wilson_lower_bound_is_below_the_observed_precision() -> None:
+    assert decision.wilson_lower(0, 0) == 0.0
+    assert 0.90 < decision.wilson_lower(98, 100) < 0.98
+    assert decision.wilson_lower(10, 10) < decision.wilson_lower(100, 100) < 1.0
+
+
+def test_threshold_is_the_lowest_from_which_precision_holds() -> None:
+    probs = [0.99] * 60 + [0.9] * 20 + [0.7] * 20
+    right = [True] * 60 + [True] * 20 + [True, False] * 10
+    assert decision.choose_threshold(probs, right, (0.6, 0.8, 0.95)) == 0.8
+    # a wrong answer at the very top spoils every threshold below it too
+    assert decision.choose_threshold([0.99, 0.9], [False, True], (0.5, 0.95)) is None
