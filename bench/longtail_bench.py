@@ -6,7 +6,9 @@ ablation that turns each new component off in turn. Per method and style: top-1,
 calibration of the answer policy (precision of confident answers, share answered, share clarified).
 Also the existing unseen set (bench/devset/unseen.tsv, curated procedures) and warm search latency.
 
-Run: ``.venv/bin/python bench/longtail_bench.py`` → bench/results/longtail.json (and .md).
+Run: ``flock /work/bench.lock .venv/bin/python bench/longtail_bench.py`` → bench/results/longtail.json
+(and .md); or the accuracy part alone with ``--skip-latency`` and then only the latency, under the
+lock, with ``--latency-only``.
 The held-out set (bench/longtail/questions.tsv) is never used for tuning; bench/longtail/dev.tsv is.
 """
 
@@ -187,11 +189,11 @@ def methods() -> dict[str, SearchConfig]:
     """Folded BM25, today's engine, the full engine and one ablation per new component."""
     full = SearchConfig()
     today = SearchConfig(use_lexicon=False, use_derived=False, use_result=False, use_scope=False,
-                         calibrated=False, use_spelling=False, use_accents=False)
+                         calibrated=False, use_spelling=False, use_accents=False, dense_expansion_chars=10_000)
     return {
         "bm25_folded": SearchConfig(use_dense=False, use_synonyms=False, use_prior=False, use_lexicon=False,
                                     use_derived=False, use_result=False, use_scope=False, calibrated=False,
-                                    use_spelling=False, use_accents=False),
+                                    use_spelling=False, use_accents=False, dense_expansion_chars=10_000),
         "today": today,
         "full": full,
         "full_no_lexicon": replace(full, use_lexicon=False),
@@ -226,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-misses", action="store_true")
     parser.add_argument("--fit", action="store_true", help="fit the calibration on the dev sets and print it")
     parser.add_argument("--methods", default="", help="comma-separated methods to run (default: all)")
+    parser.add_argument("--skip-latency", action="store_true", help="accuracy only (latency belongs under the lock)")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="measure latency only and add it to the results already written")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = get_settings(KnowledgeSettings)
@@ -240,6 +245,18 @@ def main(argv: list[str] | None = None) -> int:
              time.perf_counter() - t0)
     if args.fit:
         fit(ProcedureSearcher.from_index(index, encoder, config=SearchConfig()))
+        return 0
+    if args.latency_only:
+        # Run under `flock /work/bench.lock`; the accuracy figures already written are kept.
+        written = json.loads((RESULTS / "longtail.json").read_text(encoding="utf-8"))
+        questions = [q for _, _, q in load_devset(HELD_OUT)]
+        encoder.memo = None  # latency includes encoding every query
+        searchers = {name: ProcedureSearcher.from_index(index, encoder, config=methods()[name])
+                     for name in ("bm25_folded", "today", "full")}
+        load_before = round(os.getloadavg()[0], 2)
+        written["latency_warm"] = {name: latency(s, questions) for name, s in searchers.items()}
+        written["machine"] = machine(encoder, load_before)
+        write_report(written)
         return 0
     sets: dict[str, Devset] = {"longtail_dev": load_devset(DEV), "curated_dev": load_devset(CURATED_DEV)}
     if not args.dev_only:
@@ -265,40 +282,56 @@ def main(argv: list[str] | None = None) -> int:
                 print(set_name, row)
     if args.dev_only:
         return 0
-    questions = [q for _, _, q in sets["longtail_heldout"]]
-    encoder.memo = None  # latency includes encoding every query
+    latencies: dict[str, Any] = {}
     load_before = round(os.getloadavg()[0], 2)
-    latencies = {name: latency(searchers[name], questions) for name in ("bm25_folded", "today", "full")
-                 if name in searchers}
+    if not args.skip_latency:
+        questions = [q for _, _, q in sets["longtail_heldout"]]
+        encoder.memo = None  # latency includes encoding every query
+        latencies = {name: latency(searchers[name], questions) for name in ("bm25_folded", "today", "full")
+                     if name in searchers}
     report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "omp_threads": os.environ.get("OMP_NUM_THREADS"),
-                    "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2),
-                    "load_average_1m_before_latency": load_before, "encoder_engine": encoder.engine},
+        "machine": machine(encoder, load_before),
         "catalogue": {"procedures": len(procs), "seeded": seeded, "passages": len(index.vectors)},
         "sets": {name: len(rows) for name, rows in sets.items()},
         "latency_warm": latencies,
         "results": results,
         "misses_full": misses,
     }
+    write_report(report)
+    return 0
+
+
+def machine(encoder: Encoder, load_before: float) -> dict[str, Any]:
+    """The machine, thread setting and load averages a latency figure was measured under."""
+    return {"cpus": os.cpu_count(), "omp_threads": os.environ.get("OMP_NUM_THREADS"),
+            "python": platform.python_version(), "load_average_1m": round(os.getloadavg()[0], 2),
+            "load_average_1m_before_latency": load_before, "encoder_engine": encoder.engine}
+
+
+def write_report(report: dict[str, Any]) -> None:
+    """Write bench/results/longtail.json and its Markdown summary."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "longtail.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    cat = report["catalogue"]
     lines = ["# Long-tail search benchmark", "",
-             f"Catalogue {len(procs)} procedures ({seeded} curated), {len(index.vectors)} passages; sets: "
+             f"Catalogue {cat['procedures']} procedures ({cat['seeded']} curated), {cat['passages']} passages; sets: "
              + ", ".join(f"{k} {v}" for k, v in report["sets"].items()) + ".", ""]
-    for set_name in sets:
-        lines += table(set_name, results[set_name])
-    machine = report["machine"]
-    lines += [f"Warm latency (ms, query encoding included; load average {machine['load_average_1m_before_latency']}"
-              f" before, {machine['load_average_1m']} after, on {machine['cpus']} cores, "
-              f"OMP_NUM_THREADS={machine['omp_threads']}):", "",
-              "| method | wall p50 | wall p95 | CPU p50 | CPU p95 | encoding CPU p50 | encoding CPU p95 |",
-              "|---|---|---|---|---|---|---|"]
-    lines += [f"| {k} | {v['p50_ms']} | {v['p95_ms']} | {v['cpu_p50_ms']} | {v['cpu_p95_ms']} | "
-              f"{v['encode_cpu_p50_ms']} | {v['encode_cpu_p95_ms']} |" for k, v in report["latency_warm"].items()]
+    for set_name, block in report["results"].items():
+        lines += table(set_name, block)
+    m = report["machine"]
+    if report["latency_warm"]:
+        lines += [f"Warm latency (ms, query encoding included; load average {m['load_average_1m_before_latency']}"
+                  f" before, {m['load_average_1m']} after, on {m['cpus']} cores, "
+                  f"OMP_NUM_THREADS={m['omp_threads']}):", "",
+                  "| method | wall p50 | wall p95 | CPU p50 | CPU p95 | encoding CPU p50 | encoding CPU p95 |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {k} | {v['p50_ms']} | {v['p95_ms']} | {v['cpu_p50_ms']} | {v['cpu_p95_ms']} | "
+                  f"{v['encode_cpu_p50_ms']} | {v['encode_cpu_p95_ms']} |" for k, v in report["latency_warm"].items()]
+    else:
+        lines += ["Latency not measured in this run (`--latency-only` under `flock /work/bench.lock` adds it)."]
     lines += [""]
     (RESULTS / "longtail.md").write_text("\n".join(lines))
     print("\n".join(lines))
-    return 0
 
 
 if __name__ == "__main__":

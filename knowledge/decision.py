@@ -108,7 +108,7 @@ def wilson_lower(right: int, n: int, z: float = 1.645) -> float:
     return (centre - spread) / (1 + z * z / n)
 
 
-def choose_threshold(probs: Sequence[float], right: Sequence[bool], grid: Sequence[float],
+def choose_threshold(probs: np.ndarray | Sequence[float], right: np.ndarray | Sequence[bool], grid: Sequence[float],
                      target: float = 0.95) -> float | None:
     """Lowest threshold of ``grid`` from which on the precision's lower bound stays ≥ ``target`` (None: none)."""
     p = np.asarray(probs, float)

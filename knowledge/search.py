@@ -7,7 +7,9 @@ for, minus penalties for title qualifiers the question does not mention ("có y�
 "lưu động", "cấp trung ương", "... ở nước ngoài", narrow audiences such as "cán bộ xã", an action
 such as "cấp lại" it does not ask for). Title actions are confirmed with accents ("đối với" is not
 "đổi"); a title naming several actions earns the bonus when any of them is asked and is pushed down
-at most once otherwise.
+at most once otherwise. Before scoring, syllables the catalogue never uses are repaired to the
+nearest catalogue syllable, and an unaccented question gets its accents back from the catalogue's
+bigrams for the dense encoder (:mod:`knowledge.spelling`).
 
 :attr:`Hit.score` is a 0..1 confidence (logistic in the hit's dense similarity and its lead over
 the runner-up); scores never increase down the list. Recommended use, measured by
@@ -159,6 +161,7 @@ class ProcedureSearcher:
         self.index = self.store.load_current()
         self.encoder = encoder if encoder is not None else load_encoder(self.index.model_name)
         self._check_model()
+        self._prepare(self.index)
 
     @classmethod
     def load(cls, data_dir: Path, config: SearchConfig | None = None) -> ProcedureSearcher:
@@ -182,6 +185,7 @@ class ProcedureSearcher:
         self.index = index
         self.encoder = encoder
         self._check_model()
+        self._prepare(index)
         return self
 
     def _qualifiers(self, index: ProcedureIndex) -> tuple[list[str], Any]:
@@ -237,6 +241,11 @@ class ProcedureSearcher:
             self._scope_key = key
         return self._scope
 
+    def _prepare(self, index: ProcedureIndex) -> None:
+        """Build the per-version tables now, so that no question pays for them (~1 s on the national catalogue)."""
+        self._qualifiers(index)
+        self.speller(index)
+
     def speller(self, index: ProcedureIndex) -> Speller:
         """Syllable tables of ``index`` for typo repair and accent restoration (built once per version)."""
         cached = getattr(self, "_speller", None)
@@ -274,6 +283,7 @@ class ProcedureSearcher:
                 return False
             if index.model_name != self.encoder.name:
                 self.encoder = load_encoder(index.model_name)
+            self._prepare(index)
             self.index, self._loaded_name = index, name
         log.info("search index switched to %s", name)
         return True
