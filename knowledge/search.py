@@ -7,7 +7,9 @@ for, minus penalties for title qualifiers the question does not mention ("có y�
 "lưu động", "cấp trung ương", "... ở nước ngoài", narrow audiences such as "cán bộ xã", an action
 such as "cấp lại" it does not ask for). Title actions are confirmed with accents ("đối với" is not
 "đổi"); a title naming several actions earns the bonus when any of them is asked and is pushed down
-at most once otherwise.
+at most once otherwise. Before scoring, syllables the catalogue never uses are repaired to the
+nearest catalogue syllable, and an unaccented question gets its accents back from the catalogue's
+bigrams for the dense encoder (:mod:`knowledge.spelling`).
 
 :attr:`Hit.score` is a 0..1 confidence (logistic in the hit's dense similarity and its lead over
 the runner-up); scores never increase down the list. Recommended use, measured by
@@ -42,6 +44,7 @@ from knowledge.cues import asked_actions, normalised, title_action_confirmed
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
+from knowledge.spelling import Speller
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,18 @@ AUDIENCES = ("can bo xa", "ngoai giao", "tau bay", "tau bien", "si quan", "nha g
 NOT_FOUND_THRESHOLD = 0.5
 CLOSE_MARGIN = 0.15
 LEXICON = Path(__file__).with_name("lexicon.yml")
+
+
+def whole_expansions(parts: list[str], limit: int) -> str:
+    """The expansions joined by "; ", as many whole ones as fit in ``limit`` characters."""
+    out: list[str] = []
+    used = 0
+    for part in parts:
+        used += len(part) + (2 if out else 0)
+        if used > limit:
+            break
+        out.append(part)
+    return "; ".join(out)
 
 
 @dataclass(frozen=True)
@@ -96,9 +111,16 @@ class SearchConfig:
     calibrated: bool = True
     lexicon_weight: float = 0.6
     derived_weight: float = 0.5
-    result_weight: float = 0.4
+    result_weight: float = 0.1
     scope_penalty: float = 0.1
     scope_levels: tuple[str, ...] = ("cap tinh", "cap huyen", "cap xa")
+    # Typos repaired against the catalogue's syllables; unaccented questions get their accents back
+    # (from the catalogue's bigrams) before the dense encoder reads them (knowledge/spelling.py).
+    use_spelling: bool = True
+    use_accents: bool = True
+    # The encoder also reads the synonym and lexicon expansions, cut to whole ones within this many
+    # characters: encoding cost grows with the text, and the first expansions carry the meaning.
+    dense_expansion_chars: int = 80
 
 
 @dataclass
@@ -139,6 +161,7 @@ class ProcedureSearcher:
         self.index = self.store.load_current()
         self.encoder = encoder if encoder is not None else load_encoder(self.index.model_name)
         self._check_model()
+        self._prepare(self.index)
 
     @classmethod
     def load(cls, data_dir: Path, config: SearchConfig | None = None) -> ProcedureSearcher:
@@ -162,6 +185,7 @@ class ProcedureSearcher:
         self.index = index
         self.encoder = encoder
         self._check_model()
+        self._prepare(index)
         return self
 
     def _qualifiers(self, index: ProcedureIndex) -> tuple[list[str], Any]:
@@ -217,6 +241,19 @@ class ProcedureSearcher:
             self._scope_key = key
         return self._scope
 
+    def _prepare(self, index: ProcedureIndex) -> None:
+        """Build the per-version tables now, so that no question pays for them (~1 s on the national catalogue)."""
+        self._qualifiers(index)
+        self.speller(index)
+
+    def speller(self, index: ProcedureIndex) -> Speller:
+        """Syllable tables of ``index`` for typo repair and accent restoration (built once per version)."""
+        cached = getattr(self, "_speller", None)
+        if cached is None or cached[0] is not index:
+            cached = (index, Speller(index.lexical, index.accented))
+            self._speller = cached
+        return cached[1]
+
     def _check_model(self) -> None:
         if self.index.model_name and self.index.model_name != self.encoder.name:
             log.warning("index was built with %s but queries use %s", self.index.model_name,
@@ -246,6 +283,7 @@ class ProcedureSearcher:
                 return False
             if index.model_name != self.encoder.name:
                 self.encoder = load_encoder(index.model_name)
+            self._prepare(index)
             self.index, self._loaded_name = index, name
         log.info("search index switched to %s", name)
         return True
@@ -257,6 +295,13 @@ class ProcedureSearcher:
         index = self.index
         n = len(index.docs)
         folded = normalize_query(query)
+        accented = has_diacritics(query)
+        if cfg.use_spelling:
+            corrected = " ".join(self.speller(index).correct(tokens(folded)))
+            if corrected != " ".join(tokens(folded)):
+                folded = corrected
+                if not accented:
+                    query = corrected
         expansions = self.synonyms.expansions(query) if cfg.use_synonyms else []
         lexicon = self.lexicon.expansions(query) if cfg.use_lexicon else []
         lexical = np.zeros(n, np.float32)
@@ -269,7 +314,7 @@ class ProcedureSearcher:
                 for col, w in index.lexical.query_vector(terms(extra), weight).items():
                     qvec[col] = max(qvec.get(col, 0.0), w)
             raw = index.lexical.score(qvec)
-            if cfg.accent_weight and index.accented is not None and has_diacritics(query):
+            if cfg.accent_weight and index.accented is not None and accented:
                 # Accents the citizen typed disambiguate folded collisions (báo/bảo, tử/tư).
                 avec = index.accented.query_vector(accented_terms(query, drop_stopwords=True))
                 raw = raw + cfg.accent_weight * index.accented.score(avec)
@@ -284,8 +329,11 @@ class ProcedureSearcher:
         dense = np.zeros(n, np.float32)
         if cfg.use_dense and len(index.vectors):
             text = nfc(query).strip()
-            if expansions or lexicon:
-                text = f"{text} ({'; '.join(expansions + lexicon)})"
+            if cfg.use_accents and not accented and index.accented is not None:
+                text = self.speller(index).restore_accents(text)
+            extra = whole_expansions(expansions + lexicon, cfg.dense_expansion_chars)
+            if extra:
+                text = f"{text} ({extra})"
             qv = self.encoder.encode_queries([text])
             k = min(cfg.dense_passages, len(index.vectors))
             sims, ids = index.dense_index().search(qv, k)

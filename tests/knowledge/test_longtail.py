@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from knowledge import decision
@@ -127,3 +128,40 @@ def test_longtail_sets_are_outside_the_curated_set_and_disjoint() -> None:
     assert held_codes <= known and dev_codes <= known
     assert not (held_codes | dev_codes) & curated
     assert not held_codes & dev_codes
+
+
+def test_wilson_lower_bound_is_below_the_observed_precision() -> None:
+    assert decision.wilson_lower(0, 0) == 0.0
+    assert 0.90 < decision.wilson_lower(98, 100) < 0.98
+    assert decision.wilson_lower(10, 10) < decision.wilson_lower(100, 100) < 1.0
+
+
+def test_threshold_is_the_lowest_from_which_precision_holds() -> None:
+    probs = [0.99] * 60 + [0.9] * 20 + [0.7] * 20
+    right = [True] * 60 + [True] * 20 + [True, False] * 10
+    assert decision.choose_threshold(probs, right, (0.6, 0.8, 0.95)) == 0.8
+    # a wrong answer at the very top spoils every threshold below it too
+    assert decision.choose_threshold([0.99, 0.9], [False, True], (0.5, 0.95)) is None
+
+
+class _Recording(FakeEncoder):
+    """A fake encoder that remembers the query texts it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        self.queries += texts
+        return super().encode_queries(texts, batch_size)
+
+
+def test_searcher_repairs_typos_and_gives_the_encoder_accents(tiny: ProcedureIndex) -> None:
+    encoder = _Recording()
+    searcher = ProcedureSearcher.from_index(tiny, encoder)
+    hits = searcher.search("cap chung chi hanh nghee thu y", top_k=2)
+    assert {h.code for h in hits} == {"9.000001", "9.000002"}
+    assert encoder.queries[-1].startswith("cấp chứng chỉ hành nghề thú y")
+    plain = ProcedureSearcher.from_index(tiny, encoder, config=SearchConfig(use_spelling=False, use_accents=False))
+    plain.search("cap chung chi hanh nghee thu y", top_k=2)
+    assert encoder.queries[-1].startswith("cap chung chi hanh nghee thu y")
