@@ -1,4 +1,7 @@
-"""Live hand-over sessions: who waits for staff, who answers, and every message of the take-over (SQLite)."""
+"""Live hand-over sessions: who waits for staff, who answers, and every message of the take-over.
+
+A SQLite file by default; the ``desk`` schema on PostgreSQL with ``STATE_DB_URL`` (migration 0003).
+"""
 
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ class LiveDesk:
 
     def __init__(self, path: Path) -> None:
         """Use the database at ``path`` (created on first use)."""
-        self.db = SqliteDB(path, SCHEMA)
+        self.db = SqliteDB(path, SCHEMA, namespace="desk")
 
     def seq(self) -> int:
         """The change counter: it moves whenever a session or a message changes."""
@@ -82,13 +85,12 @@ class LiveDesk:
                            (status, claimed_by, now if claimed_by else None, row["id"]))
                 session_id = int(row["id"])
             else:
-                cur = db.execute(
+                session_id = int(db.execute(
                     "INSERT INTO live_sessions (sender_id, channel, status, started_by, topic, handoff_id, created_at,"
-                    " claimed_by, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " claimed_by, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (sender_id, channel, status, started_by, mask_pii(topic)[:200], handoff_id, now, claimed_by,
                      now if claimed_by else None),
-                )
-                session_id = int(cur.lastrowid or 0)
+                ).fetchone()[0])
                 for line in history or []:
                     kind = "history_user" if line.get("from") == "user" else "history_bot"
                     db.execute("INSERT INTO live_messages (session_id, at, kind, text) VALUES (?, ?, ?, ?)",
@@ -140,15 +142,15 @@ class LiveDesk:
             raise ValueError(f"unknown message kind {kind!r}")
         now = time.time()
         with self.db.transaction(immediate=True) as db:
-            cur = db.execute(
-                "INSERT INTO live_messages (session_id, at, kind, author, text) VALUES (?, ?, ?, ?, ?)",
+            message_id = int(db.execute(
+                "INSERT INTO live_messages (session_id, at, kind, author, text) VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (session_id, now, kind, author, mask_pii(text)[:MAX_TEXT]),
-            )
+            ).fetchone()[0])
             if kind == "staff":
                 db.execute("UPDATE live_sessions SET first_reply_at = ? WHERE id = ? AND first_reply_at IS NULL",
                            (now, session_id))
             _bump(db)
-        return int(cur.lastrowid or 0)
+        return message_id
 
     def messages(self, session_id: int, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
         """The session's messages after message id ``after``, oldest first."""
@@ -178,7 +180,7 @@ class LiveDesk:
         with self.db.transaction(immediate=True) as db:
             cur = db.execute(
                 f"UPDATE live_sessions SET claimed_by = ?, claimed_at = ?, status = 'active'"
-                f" WHERE id = ? AND status IN {OPEN} AND (claimed_by = ? OR ?)",
+                f" WHERE id = ? AND status IN {OPEN} AND (claimed_by = ? OR ? = 1)",
                 (to, time.time(), session_id, holder, int(force)),
             )
             row = db.execute("SELECT * FROM live_sessions WHERE id = ?", (session_id,)).fetchone()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from connectors.channels.sms_state import SmsState
 from connectors.store import Store, TokenPair
 from desk.feedback import FeedbackStore
 from desk.handoffs import HandoffQueue
+from desk.live import ClaimConflict, LiveDesk
 from dossier.audit import AuditLog
 from dossier.limits import FailureLimiter
 from dossier.store import StateDB
@@ -193,3 +195,34 @@ def test_admin_sees_code_alerts_from_postgres(on_pg: str, tmp_path: Path) -> Non
 
     CodeAlerts(StateDB(tmp_path / "dossier_state.db")).raise_alert("CODE-9", until_ts=2000.0, now=1000.0)
     assert [a.code for a in active_alerts(tmp_path / "dossier_state.db", now=1500.0)] == ["CODE-9"]
+
+
+def test_live_desk_is_shared_between_replicas(on_pg: str, tmp_path: Path) -> None:
+    """A session opened by an action server is claimed once across gateways; messages and the counter are shared."""
+    actions = LiveDesk(tmp_path / "a" / "live.db")
+    desk_a, desk_b = LiveDesk(tmp_path / "b" / "live.db"), LiveDesk(tmp_path / "c" / "live.db")
+    assert actions.db.dialect == "postgresql"
+    seq0 = desk_a.seq()
+    session, new = actions.start("zalo:1", "zalo", topic="đổi cccd, số 0912345678",
+                                 history=[{"from": "user", "text": "CCCD 012345678901"}])
+    assert new and "0912345678" not in session["topic"]
+    assert actions.start("zalo:1", "zalo") == (session, False)
+    assert desk_b.seq() > seq0 and [s["id"] for s in desk_b.queue()] == [session["id"]]
+    assert desk_a.claim(session["id"], "alice")["claimed_by"] == "alice"
+    with pytest.raises(ClaimConflict) as conflict:
+        desk_b.claim(session["id"], "bob")
+    assert conflict.value.holder == "alice"
+    with pytest.raises(ClaimConflict):
+        desk_b.transfer(session["id"], "bob", "bob")
+    assert desk_b.transfer(session["id"], "bob", "bob", force=True)["claimed_by"] == "bob"
+    first = desk_b.add_message(session["id"], "staff", "Chào anh")
+    second = actions.add_message(session["id"], "citizen", "gọi 0912345678")
+    assert second > first
+    texts = [m["text"] for m in desk_a.messages(session["id"])]
+    assert texts[-2] == "Chào anh" and "0912345678" not in texts[-1] and "012345678901" not in texts[0]
+    assert desk_a.get(session["id"])["first_reply_at"] is not None
+    assert desk_a.close(session["id"], "bob", "resolved")["status"] == "closed"
+    assert desk_b.close(session["id"], "bob", "resolved") is None
+    assert actions.live_for("zalo:1") is None
+    assert desk_a.stats(0)["answered"] == 1
+    assert actions.purge_before(time.time() + 1) == 1 and desk_a.messages(session["id"]) == []
