@@ -91,10 +91,8 @@ for db in tthc rasa rasa_events; do
     || as_pg createdb -h 127.0.0.1 -p "$PG_PORT" -U postgres "$db"
 done
 export STATE_DB_URL="$PG/tthc" CATALOGUE_DB_URL="$PG/tthc" TRACKER_STORE_URL="$PG/rasa" ANALYTICS_DB_URL="$PG/rasa_events"
+# Every schema, the catalogue's and the unanswered log's tables included (migration 0004), before any replica.
 .venv/bin/python -m common.migrate >>"$LOGS/migrate.log"
-# The catalogue's and the unanswered log's tables (their own create_all), once, before replicas race for them.
-.venv/bin/python -c "from knowledge.store import Catalogue; from desk.unanswered import UnansweredInbox
-c = Catalogue('$CATALOGUE_DB_URL'); UnansweredInbox(c.engine); c.close()" >>"$LOGS/migrate.log" 2>&1
 if [ "$(.venv/bin/python -m knowledge stats 2>/dev/null | grep -Eo '^procedures: [0-9]+' | grep -Eo '[0-9]+' || echo 0)" = 0 ]; then
   say "importing the seed catalogue into PostgreSQL"
   .venv/bin/python -m knowledge import knowledge/catalogue/*.yml >>"$LOGS/migrate.log"

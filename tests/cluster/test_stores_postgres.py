@@ -226,3 +226,29 @@ def test_live_desk_is_shared_between_replicas(on_pg: str, tmp_path: Path) -> Non
     assert actions.live_for("zalo:1") is None
     assert desk_a.stats(0)["answered"] == 1
     assert actions.purge_before(time.time() + 1) == 1 and desk_a.messages(session["id"]) == []
+
+
+def test_migrations_create_the_catalogue_tables_as_the_code_defines_them(pg_url: str) -> None:
+    """Every SQLAlchemy table of ours exists after the migrations with the columns, types and nullability the code has."""
+    from sqlalchemy import inspect
+
+    from common.db import make_engine
+    from desk.unanswered import metadata as inbox_metadata
+    from knowledge.store import metadata as catalogue_metadata
+
+    engine = make_engine(pg_url)
+    try:
+        inspector = inspect(engine)
+        for table in [*catalogue_metadata.sorted_tables, *inbox_metadata.sorted_tables]:
+            assert inspector.has_table(table.name, schema="public"), table.name
+            columns = {c["name"]: c for c in inspector.get_columns(table.name, schema="public")}
+            assert set(columns) == {c.name for c in table.columns}, table.name
+            for column in table.columns:
+                found = columns[column.name]
+                assert found["nullable"] == column.nullable, (table.name, column.name)
+                want = column.type.compile(dialect=engine.dialect).replace("FLOAT", "DOUBLE PRECISION")
+                assert found["type"].compile(dialect=engine.dialect) == want, (table.name, column.name)
+            assert {i["name"] for i in inspector.get_indexes(table.name, schema="public")} >= {
+                i.name for i in table.indexes if i.name}, table.name
+    finally:
+        engine.dispose()
