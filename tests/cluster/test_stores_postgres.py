@@ -229,7 +229,7 @@ def test_live_desk_is_shared_between_replicas(on_pg: str, tmp_path: Path) -> Non
 
 
 def test_migrations_create_the_catalogue_tables_as_the_code_defines_them(pg_url: str) -> None:
-    """Every SQLAlchemy table of ours exists after the migrations with the columns, types and nullability the code has."""
+    """Every SQLAlchemy table of ours exists after the migrations with the columns and types the code has."""
     from sqlalchemy import inspect
 
     from common.db import make_engine
