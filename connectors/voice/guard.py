@@ -11,7 +11,7 @@ import re
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 import numpy as np
@@ -100,12 +100,22 @@ def rejection(text: str, audio_s: float, prompt_phrases: Sequence[str] = ()) -> 
 
 @dataclass
 class Transcript:
-    """One decode: the text ('' when nothing usable), why a text was discarded, and the seconds it took."""
+    """One decode: the text ('' when nothing usable), why a text was discarded, and the seconds it took.
+
+    ``alternatives`` are the decoder's next-best readings (n-best, best first, each passed the same
+    checks): the menu may prefer one that names a procedure, answers yes/no or holds a dossier code.
+    """
 
     text: str
     rejected: str = ""
     seconds: float = 0.0
     raw: str = ""
+    alternatives: list[str] = field(default_factory=list)
+
+    @property
+    def hypotheses(self) -> list[str]:
+        """The text and its alternatives, best first ([] when nothing was usable)."""
+        return [t for t in (self.text, *self.alternatives) if t]
 
 
 class ASR(Protocol):
