@@ -169,7 +169,7 @@ def bench_tasks(engines: dict[str, ASR], matcher: ProcedureMatcher, procedures: 
             for key, ok in outcome(u.kind, u.expected, result, matcher).items():
                 scores.setdefault(u.kind, {}).setdefault(key, []).append(ok)
             rows.append({"kind": u.kind, "ref": u.text, "hyp": result.text, "alternatives": result.alternatives,
-                         "rejected": result.rejected,
+                         "raw": result.raw, "rejected": result.rejected,
                          "prompt_echo_or_loop": bool(rejection(result.raw, len(pcm) / RATE, OLD_PROMPT.split(". ")))})
         out["kinds"][label] = {k: {m: round(sum(v) / len(v), 3) for m, v in metrics.items()}
                                for k, metrics in scores.items()}
@@ -311,6 +311,21 @@ def main() -> None:
         merged["kinds"] = kinds
         runs.append({**stamp("tasks", started, load), "engines": chosen})
         OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    if "rescore" in parts and "tasks" in result:
+        # The stored readings of every variant through the current menu code (no decoding: the same transcripts).
+        from voice_testset import build
+
+        utterances = build(procedures)
+        tasks = result["tasks"]
+        for label in [k for k, v in tasks.items() if isinstance(v, dict) and "per_utterance" in v]:
+            scores: dict[str, dict[str, list[bool]]] = {}
+            for u, row in zip(utterances, tasks[label]["per_utterance"], strict=True):
+                decoded = Transcript(row["hyp"], row["rejected"], 0.0, row["hyp"], row.get("alternatives", []))
+                for key, ok in outcome(u.kind, u.expected, decoded, matcher).items():
+                    scores.setdefault(u.kind, {}).setdefault(key, []).append(ok)
+            tasks["kinds"][label] = {k: {m: round(sum(v) / len(v), 3) for m, v in metrics.items()}
+                                     for k, metrics in scores.items()}
+        runs.append({"part": "rescore", "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
     if "turns" in parts:
         started, load = time.time(), os.getloadavg()
         old = settings.model_copy(update={"menu": False})
