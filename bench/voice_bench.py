@@ -312,7 +312,8 @@ def main() -> None:
         runs.append({**stamp("tasks", started, load), "engines": chosen})
         OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
     if "rescore" in parts and "tasks" in result:
-        # The stored readings of every variant through the current menu code (no decoding: the same transcripts).
+        # The stored readings of every variant through the current menu code (no decoding: the same transcripts),
+        # beside the scores taken when they were decoded.
         from voice_testset import build
 
         utterances = build(procedures)
@@ -323,8 +324,8 @@ def main() -> None:
                 decoded = Transcript(row["hyp"], row["rejected"], 0.0, row["hyp"], row.get("alternatives", []))
                 for key, ok in outcome(u.kind, u.expected, decoded, matcher).items():
                     scores.setdefault(u.kind, {}).setdefault(key, []).append(ok)
-            tasks["kinds"][label] = {k: {m: round(sum(v) / len(v), 3) for m, v in metrics.items()}
-                                     for k, metrics in scores.items()}
+            tasks.setdefault("kinds_rescored", {})[label] = {
+                k: {m: round(sum(v) / len(v), 3) for m, v in metrics.items()} for k, metrics in scores.items()}
         runs.append({"part": "rescore", "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
     if "turns" in parts:
         started, load = time.time(), os.getloadavg()
