@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
 
+from common.text import nfc
 from connectors.voice.audio import RATE, resample
 from connectors.voice.config import VoiceSettings
 from connectors.voice.guard import ASR as ASR
@@ -36,6 +38,11 @@ BASE_PHRASES = ("thủ tục hành chính", "tra cứu hồ sơ", "mã hồ sơ"
 PROMPT_MAX_CHARS = 400  # about 150 Whisper tokens: the prompt may use at most half of the 448-token context
 MAX_N_BEST = 8
 N_BEST_MARGIN = 0.3  # mean log-probability per token an alternative may lose against the best reading
+
+
+def _words(text: str) -> str:
+    """Lower-case words of ``text``, tones kept, punctuation dropped."""
+    return " ".join(re.findall(r"\w+", nfc(text).lower()))
 
 
 def build_prompt(phrases: Sequence[str], max_chars: int = PROMPT_MAX_CHARS) -> list[str]:
@@ -124,7 +131,14 @@ class FasterWhisperASR:
         # Scores are mean log-probabilities per token: a reading far below the best is noise, not an alternative.
         close = [t for t, score in zip(texts[1:], result.scores[1:], strict=False)
                  if score >= result.scores[0] - N_BEST_MARGIN]
-        alternatives = [t for t in dict.fromkeys(close) if t and t != raw and not rejection(t, audio_s, self.phrases)]
+        # Readings that differ only in punctuation or case are one reading.
+        seen = {_words(raw)}
+        alternatives = []
+        for text in close:
+            key = _words(text)
+            if key and key not in seen and not rejection(text, audio_s, self.phrases):
+                seen.add(key)
+                alternatives.append(text)
         seconds = time.perf_counter() - t0
         if why:
             log.info("ASR output discarded (%s, %.1f s of audio)", why, audio_s)
