@@ -15,6 +15,7 @@ fixed prompt), no menu, no catalogue; both share one loaded model (same weights,
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import resource
 import statistics
@@ -34,11 +35,11 @@ from connectors.voice import audio  # noqa: E402
 from connectors.voice.asr import ASR, Transcript, load_asr  # noqa: E402
 from connectors.voice.assets import assemble_whisper_base, extract_vieneu_samples  # noqa: E402
 from connectors.voice.audio import RATE, resample  # noqa: E402
-from connectors.voice.catalogue import ProcedureMatcher, load_procedures  # noqa: E402
+from connectors.voice.catalogue import Match, ProcedureMatcher, load_procedures  # noqa: E402
 from connectors.voice.config import VoiceSettings  # noqa: E402
 from connectors.voice.gateway import VoiceGateway  # noqa: E402
 from connectors.voice.guard import rejection  # noqa: E402
-from connectors.voice.menu import FIXED, Dialogue, is_status_request, yes_no  # noqa: E402
+from connectors.voice.menu import ASK_AGAIN, FIXED, Dialogue, is_status_request, with_code  # noqa: E402
 from connectors.voice.normalize import normalize_spoken, render_for_speech  # noqa: E402
 from connectors.voice.tts import EspeakTTS, load_tts  # noqa: E402
 
@@ -119,21 +120,27 @@ def bench_asr(asr: ASR, samples: list[tuple[str, np.ndarray, np.ndarray, str]]) 
     return result
 
 
-def outcome(kind: str, expected: str, text: str, matcher: ProcedureMatcher) -> dict[str, bool]:
-    """Task success of one transcript as the menu would act on it (fresh call, greeting menu)."""
+def outcome(kind: str, expected: str, result: Transcript, matcher: ProcedureMatcher) -> dict[str, bool]:
+    """Task success of one decode (best reading and n-best alternatives) as the menu would act on it."""
+    text, hypotheses = result.text, result.hypotheses
     if kind in ("yes", "no"):
-        return {"intent": yes_no(text) is (kind == "yes")}
+        dialogue = Dialogue(matcher)
+        code = next(iter(matcher.procedures))
+        dialogue.state, dialogue.candidates = "confirm", [Match(code, "x", 0.5)]
+        step = dialogue.on_speech(text, result.alternatives) if text else None
+        said_yes, said_no = dialogue.confirmed == [code], bool(step and step.say and step.say[0] == ASK_AGAIN)
+        return {"intent": said_yes if kind == "yes" else said_no}
     if kind == "code":
-        return {"intent": True, "code": expected in normalize_spoken(text)}
+        return {"intent": True, "code": bool(hypotheses) and expected in normalize_spoken(with_code(hypotheses))}
     dialogue = Dialogue(matcher)
-    step = dialogue.on_speech(text) if text else None
+    step = dialogue.on_speech(text, result.alternatives) if text else None
     if step is None:
         return {"intent": False, **({"top1": False, "after_confirm": False} if kind == "procedure" else {})}
     if kind == "operator":
         return {"intent": step.operator}
     if kind == "status":
-        return {"intent": bool(step.bot) and is_status_request(text)}
-    top = matcher.match(text, 3)
+        return {"intent": bool(step.bot) and is_status_request(step.bot)}
+    top = matcher.match(dialogue._best_named(hypotheses), 3)
     reached = dialogue.confirmed[:1] == [expected] or (
         dialogue.state == "confirm" and expected in [c.code for c in dialogue.candidates[:2]])
     return {"intent": dialogue.state in ("answered", "confirm"), "top1": bool(top) and top[0].code == expected,
@@ -159,9 +166,10 @@ def bench_tasks(engines: dict[str, ASR], matcher: ProcedureMatcher, procedures: 
             decode_s.append(result.seconds)
             e, n = wer_counts(u.text, result.text)
             errors, words = errors + e, words + n
-            for key, ok in outcome(u.kind, u.expected, result.text, matcher).items():
+            for key, ok in outcome(u.kind, u.expected, result, matcher).items():
                 scores.setdefault(u.kind, {}).setdefault(key, []).append(ok)
-            rows.append({"kind": u.kind, "ref": u.text, "hyp": result.text, "rejected": result.rejected,
+            rows.append({"kind": u.kind, "ref": u.text, "hyp": result.text, "alternatives": result.alternatives,
+                         "raw": result.raw, "rejected": result.rejected,
                          "prompt_echo_or_loop": bool(rejection(result.raw, len(pcm) / RATE, OLD_PROMPT.split(". ")))})
         out["kinds"][label] = {k: {m: round(sum(v) / len(v), 3) for m, v in metrics.items()}
                                for k, metrics in scores.items()}
@@ -234,8 +242,26 @@ async def run_calls(asr: ASR, settings: VoiceSettings, samples: list[Any], concu
     }
 
 
+def variant(asr: ASR, n_best: int = 1, biased: bool = True) -> ASR:
+    """The loaded engine with other decode settings (same weights, same threads)."""
+    engine = copy.copy(asr)
+    engine.n_best = n_best  # type: ignore[attr-defined]
+    if not biased:
+        engine.bias(())  # type: ignore[attr-defined]
+    return engine
+
+
+def stamp(part: str, started: float, load_before: tuple[float, float, float]) -> dict[str, Any]:
+    """When a part ran, how long it took and the load average (1/5/15 min) before and after."""
+    import os
+
+    return {"part": part, "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+            "wall_s": round(time.time() - started, 1), "load_before": [round(x, 2) for x in load_before],
+            "load_after": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main() -> None:
-    """Run everything (baseline and new, same process, same model) and write the JSON."""
+    """Run the chosen parts (same process, same model for every variant) and merge them into the JSON."""
     import os
 
     from knowledge.config import KnowledgeSettings
@@ -249,40 +275,84 @@ def main() -> None:
     t0 = time.perf_counter()
     asr = load_asr(settings, matcher.phrases())
     load_s = time.perf_counter() - t0
-    baseline = BaselineWhisper(asr.model)  # type: ignore[attr-defined]
     quick = os.environ.get("VOICE_BENCH_QUICK") == "1"
     parts = os.environ.get("VOICE_BENCH_PARTS", "asr,tasks,turns").split(",")  # e.g. "turns" alone
-    result: dict[str, Any] = {
+    n_best = int(os.environ.get("VOICE_BENCH_N_BEST", "4"))
+    engines: dict[str, ASR] = {
+        "baseline": BaselineWhisper(asr.model),  # type: ignore[attr-defined]
+        "unbiased": variant(asr, biased=False), "new": variant(asr), "n_best": variant(asr, n_best),
+    }
+    chosen = os.environ.get("VOICE_BENCH_ENGINES", ",".join(engines)).split(",")
+    fresh = os.environ.get("VOICE_BENCH_FRESH") == "1" or not OUT.exists()
+    result: dict[str, Any] = {} if fresh else json.loads(OUT.read_text())
+    result.update({
         "machine": {"cores": os.cpu_count(), "asr_threads": settings.asr_threads,
-                    "note": "shared with 4 other engineers' work during the run: compare ratios, not absolutes"},
+                    "note": "shared with other engineers' work during the runs: see runs[].load_*, compare "
+                            "variants measured in the same run, not absolutes"},
         "asr_model": str(settings.asr_model), "asr_load_s": round(load_s, 2),
         "asr_prompt": asr.prompt,  # type: ignore[attr-defined]
-    }
-    if "asr" in parts:
-        result["asr"] = {"baseline": bench_asr(baseline, samples), "new": bench_asr(asr, samples)}
-    if "tasks" in parts:
-        result["tasks"] = bench_tasks({"baseline": baseline, "new": asr}, matcher, procedures)
+        "n_best": n_best,
+    })
+    runs = result.setdefault("runs", [])
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))  # partial results survive an interrupted run
-    old = settings.model_copy(update={"menu": False})
-    new = settings.model_copy(update={"menu": True})
-    result["turns"] = {"baseline": [], "new": []}
-    for n in () if "turns" not in parts else (1, 2) if quick else (1, 2, 4):
-        result["turns"]["baseline"].append(asyncio.run(run_calls(baseline, old, samples, n)))
-        result["turns"]["new"].append(asyncio.run(run_calls(asr, new, samples, n, matcher)))
+    if "asr" in parts:
+        started, load = time.time(), os.getloadavg()
+        asr_part = result.setdefault("asr", {})
+        for label in chosen:
+            asr_part[label] = bench_asr(engines[label], samples)
+        runs.append({**stamp("asr", started, load), "engines": chosen})
+        OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))  # partial results survive a stop
+    if "tasks" in parts:
+        started, load = time.time(), os.getloadavg()
+        tasks = bench_tasks({label: engines[label] for label in chosen}, matcher, procedures)
+        merged = result.setdefault("tasks", {})
+        kinds = {**merged.get("kinds", {}), **tasks.pop("kinds")}
+        merged.update(tasks)
+        merged["kinds"] = kinds
+        runs.append({**stamp("tasks", started, load), "engines": chosen})
         OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
-    result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if "rescore" in parts and "tasks" in result:
+        # The stored readings of every variant through the current menu code (no decoding: the same transcripts),
+        # beside the scores taken when they were decoded.
+        from voice_testset import build
+
+        utterances = build(procedures)
+        tasks = result["tasks"]
+        for label in [k for k, v in tasks.items() if isinstance(v, dict) and "per_utterance" in v]:
+            scores: dict[str, dict[str, list[bool]]] = {}
+            for u, row in zip(utterances, tasks[label]["per_utterance"], strict=True):
+                decoded = Transcript(row["hyp"], row["rejected"], 0.0, row["hyp"], row.get("alternatives", []))
+                for key, ok in outcome(u.kind, u.expected, decoded, matcher).items():
+                    scores.setdefault(u.kind, {}).setdefault(key, []).append(ok)
+            tasks.setdefault("kinds_rescored", {})[label] = {
+                k: {m: round(sum(v) / len(v), 3) for m, v in metrics.items()} for k, metrics in scores.items()}
+        runs.append({"part": "rescore", "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+    if "turns" in parts:
+        started, load = time.time(), os.getloadavg()
+        old = settings.model_copy(update={"menu": False})
+        new = settings.model_copy(update={"menu": True})
+        turns = result.setdefault("turns", {})
+        turns["baseline"], turns["new"] = [], []
+        for n in (1, 2) if quick else (1, 2, 4):
+            turns["baseline"].append(asyncio.run(run_calls(engines["baseline"], old, samples, n)))
+            turns["new"].append(asyncio.run(run_calls(asr, new, samples, n, matcher)))
+            OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+        runs.append(stamp("turns", started, load))
+        result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["notes"] = ("Turn latency = end of caller input (VAD end minus the end-of-speech silence; keypad: when the "
                        "input completed) to the first reply RTP packet; includes ASR, Rasa (faked, instant) and TTS. "
-                       "Speech turns speak the natural vieneu recordings; keypad turns are '*' (menu) and '1'.")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
+                       "Speech turns speak the natural vieneu recordings; keypad turns are '*' (menu) and '1'. "
+                       "Task variants: baseline = old decoder settings and fixed prompt; unbiased = bounded decoding, "
+                       "no prompt; new = bounded + catalogue prompt (greedy); n_best = new with a beam search "
+                       "returning n readings, re-scored by the menu against the catalogue, yes/no and codes.")
     OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
     summary = {k: v for k, v in result.items() if k not in ("asr", "tasks")}
     if "tasks" in result:
-        summary["tasks"] = {k: v for k, v in result["tasks"].items() if k not in ("baseline", "new")}
-        summary["tasks"]["wer"] = {k: result["tasks"][k]["wer"] for k in ("baseline", "new")}
+        summary["tasks"] = {k: v for k, v in result["tasks"].items() if k == "kinds"}
+        summary["tasks"]["wer"] = {k: v["wer"] for k, v in result["tasks"].items()
+                                   if isinstance(v, dict) and "wer" in v}
     if "asr" in result:
-        summary["asr_wer_8k"] = {k: result["asr"][k]["8k_ulaw"]["wer"] for k in ("baseline", "new")}
+        summary["asr_wer_8k"] = {k: v["8k_ulaw"]["wer"] for k, v in result["asr"].items()}
     print(json.dumps(summary, ensure_ascii=False, indent=1))
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
 
+from common.text import nfc
 from connectors.voice.audio import RATE, resample
 from connectors.voice.config import VoiceSettings
 from connectors.voice.guard import ASR as ASR
@@ -34,6 +36,13 @@ log = logging.getLogger(__name__)
 # Whisper reads its prompt as "the text before this one": a comma list of what callers here say.
 BASE_PHRASES = ("thủ tục hành chính", "tra cứu hồ sơ", "mã hồ sơ", "lệ phí", "giấy tờ", "tổng đài viên")
 PROMPT_MAX_CHARS = 400  # about 150 Whisper tokens: the prompt may use at most half of the 448-token context
+MAX_N_BEST = 8
+N_BEST_MARGIN = 0.3  # mean log-probability per token an alternative may lose against the best reading
+
+
+def _words(text: str) -> str:
+    """Lower-case words of ``text``, tones kept, punctuation dropped."""
+    return " ".join(re.findall(r"\w+", nfc(text).lower()))
 
 
 def build_prompt(phrases: Sequence[str], max_chars: int = PROMPT_MAX_CHARS) -> list[str]:
@@ -57,13 +66,17 @@ class FasterWhisperASR:
     name = "faster-whisper"
 
     def __init__(self, model_path: str, threads: int = 2, beam_size: int = 1, workers: int = 1,
-                 phrases: Sequence[str] = BASE_PHRASES) -> None:
+                 phrases: Sequence[str] = BASE_PHRASES, n_best: int = 1) -> None:
         """Load the model once and run one warm-up decode (the first decode is otherwise slow)."""
         from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
 
         self.model = WhisperModel(model_path, device="cpu", compute_type="int8", cpu_threads=threads,
                                   num_workers=workers)
+        self.tokenizer = Tokenizer(self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe",
+                                   language="vi")
         self.beam_size = beam_size
+        self.n_best = max(1, min(n_best, MAX_N_BEST))
         self.bias(phrases)
         self.transcribe(np.zeros(RATE, np.int16))
 
@@ -71,12 +84,15 @@ class FasterWhisperASR:
         """Set the vocabulary the decoder is nudged toward (no phrases: no prompt at all)."""
         self.phrases = build_prompt(phrases) if phrases else []
         self.prompt = ", ".join(self.phrases) + "." if self.phrases else None
+        self.prompt_tokens = self.tokenizer.encode(" " + self.prompt) if self.prompt else []
 
     def decode(self, pcm: np.ndarray, rate: int = RATE) -> Transcript:
         """Transcribe one utterance within the bounds; a discarded text comes back in ``raw``."""
         t0 = time.perf_counter()
         audio = resample(pcm, rate, 16000).astype(np.float32) / 32768.0
         audio_s = len(audio) / 16000
+        if self.n_best > 1 and audio_s <= 30:
+            return self._decode_n_best(audio, audio_s, t0)
         segments, _info = self.model.transcribe(
             audio, language="vi", beam_size=self.beam_size, vad_filter=False, condition_on_previous_text=False,
             initial_prompt=self.prompt, without_timestamps=True, temperature=0.0,
@@ -92,6 +108,43 @@ class FasterWhisperASR:
             return Transcript("", why, seconds, raw)
         return Transcript(raw, "", seconds, raw)
 
+    def _decode_n_best(self, audio: np.ndarray, audio_s: float, t0: float) -> Transcript:
+        """One beam search returning ``n_best`` readings (same prompt, token limit and checks as ``decode``)."""
+        from faster_whisper.transcribe import get_suppressed_tokens, pad_or_trim
+
+        model = self.model
+        features = model.feature_extractor(audio)
+        encoded = model.encode(pad_or_trim(features[:, :features.shape[-1] - 1]))
+        prompt = model.get_prompt(self.tokenizer, self.prompt_tokens, without_timestamps=True)
+        result = model.model.generate(
+            encoded, [prompt], beam_size=max(self.beam_size, self.n_best), num_hypotheses=self.n_best,
+            max_length=len(prompt) + max_new_tokens(audio_s), return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=list(get_suppressed_tokens(self.tokenizer, [-1]) or []),
+        )[0]
+        texts = [self.tokenizer.decode(ids).strip() for ids in result.sequences_ids]
+        length = len(result.sequences_ids[0]) if result.sequences_ids else 0
+        avg_logprob = result.scores[0] * length / (length + 1) if result.scores else -10.0
+        if not texts or (result.no_speech_prob >= 0.8 and avg_logprob <= -0.7):
+            return Transcript("", "", time.perf_counter() - t0, "")
+        raw = texts[0]
+        why = rejection(raw, audio_s, self.phrases)
+        # Scores are mean log-probabilities per token: a reading far below the best is noise, not an alternative.
+        close = [t for t, score in zip(texts[1:], result.scores[1:], strict=False)
+                 if score >= result.scores[0] - N_BEST_MARGIN]
+        # Readings that differ only in punctuation or case are one reading.
+        seen = {_words(raw)}
+        alternatives = []
+        for text in close:
+            key = _words(text)
+            if key and key not in seen and not rejection(text, audio_s, self.phrases):
+                seen.add(key)
+                alternatives.append(text)
+        seconds = time.perf_counter() - t0
+        if why:
+            log.info("ASR output discarded (%s, %.1f s of audio)", why, audio_s)
+            return Transcript("", why, seconds, raw, alternatives)
+        return Transcript(raw, "", seconds, raw, alternatives)
+
     def transcribe(self, pcm: np.ndarray, rate: int = RATE) -> str:
         """Transcribe one utterance ('' when nothing usable)."""
         return self.decode(pcm, rate).text
@@ -105,7 +158,7 @@ def load_local_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASE
                 f"no Whisper model in {settings.asr_model}: run 'python -m connectors.voice.assets' (setup does)"
             )
         return FasterWhisperASR(str(settings.asr_model), settings.asr_threads, settings.asr_beam_size,
-                                settings.asr_workers, phrases if settings.asr_bias else ())
+                                settings.asr_workers, phrases if settings.asr_bias else (), settings.asr_n_best)
     if ":" in settings.asr_engine:
         # A plug-in: "package.module:factory", called with the settings, returning an ASR.
         module_name, _, attr = settings.asr_engine.partition(":")

@@ -219,7 +219,7 @@ class Call(CallMedia):
                 turn.source = "button"
                 await self._turn(turn, self.buttons[choice][1])
             elif self.dialogue is not None:
-                await self._step(turn, self.dialogue.on_speech(text))
+                await self._step(turn, self.dialogue.on_speech(text, result.alternatives))
             else:
                 await self._turn(turn, spoken)
         finally:

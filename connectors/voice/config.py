@@ -48,6 +48,7 @@ class VoiceSettings(RasaSettings, GatewayClientSettings):
     asr_threads: int = Field(2, alias="ASR_THREADS")
     asr_workers: int = Field(1, alias="ASR_WORKERS")
     asr_beam_size: int = Field(1, alias="ASR_BEAM_SIZE")
+    asr_n_best: int = Field(1, ge=1, le=8, alias="ASR_N_BEST")
     asr_bias: Flag = Field(True, alias="ASR_BIAS")
     asr_budget_s: float = Field(8.0, gt=0, le=60, alias="ASR_BUDGET_S")
     asr_keep_warm_s: float = Field(120.0, ge=0, alias="ASR_KEEP_WARM_S")

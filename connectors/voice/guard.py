@@ -11,7 +11,7 @@ import re
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, cast
 
 import numpy as np
@@ -24,6 +24,10 @@ MAX_SYLLABLES_PER_S = 8.0
 SYLLABLE_SLACK = 4
 # Whisper's BPE spends about 2-3 tokens per Vietnamese syllable (diacritics cost bytes).
 TOKENS_PER_SYLLABLE = 3
+# Folded words of a dossier code read aloud (digits, the letter, separators).
+CODE_WORDS = frozenset({"khong", "linh", "mot", "hai", "ba", "bon", "tu", "nam", "lam", "sau", "bay", "tam", "chin",
+                        "cham", "gach", "ngang", "noi", "hat"})
+DIGIT_REPEATS = 6
 
 
 def syllables(text: str) -> list[str]:
@@ -44,12 +48,16 @@ def max_new_tokens(audio_s: float, cap: int = 200) -> int:
 def repeats(words: Sequence[str], min_repeats: int = 3, max_n: int = 6) -> bool:
     """Whether an n-gram (2 ≤ n ≤ ``max_n``) occurs ``min_repeats`` times in a row, or one word one time more.
 
-    "không không không" can be a real answer; "không không không không" and phrase loops are not.
+    "không không không" can be a real answer; "không không không không" and phrase loops are not. Digits
+    read one by one repeat for real (a code ending 1111, "không một, không một"): a gram of digits and code
+    separators only counts as a loop from ``DIGIT_REPEATS`` times in a row.
     """
     for n in range(1, max_n + 1):
-        times = min_repeats + 1 if n == 1 else min_repeats
-        for start in range(0, len(words) - n * times + 1):
+        least = min_repeats + 1 if n == 1 else min_repeats
+        for start in range(0, len(words) - n * least + 1):
             gram = list(words[start:start + n])
+            digits = all(w.isdigit() or w in CODE_WORDS for w in gram)
+            times = max(least, DIGIT_REPEATS) if digits else least
             if all(list(words[start + k * n:start + (k + 1) * n]) == gram for k in range(1, times)):
                 return True
     return False
@@ -100,12 +108,22 @@ def rejection(text: str, audio_s: float, prompt_phrases: Sequence[str] = ()) -> 
 
 @dataclass
 class Transcript:
-    """One decode: the text ('' when nothing usable), why a text was discarded, and the seconds it took."""
+    """One decode: the text ('' when nothing usable), why a text was discarded, and the seconds it took.
+
+    ``alternatives`` are the decoder's next-best readings (n-best, best first, each passed the same
+    checks): the menu may prefer one that names a procedure, answers yes/no or holds a dossier code.
+    """
 
     text: str
     rejected: str = ""
     seconds: float = 0.0
     raw: str = ""
+    alternatives: list[str] = field(default_factory=list)
+
+    @property
+    def hypotheses(self) -> list[str]:
+        """The text and its alternatives, best first ([] when nothing was usable)."""
+        return [t for t in (self.text, *self.alternatives) if t]
 
 
 class ASR(Protocol):

@@ -13,9 +13,10 @@ procedure's code typed as 7 digits and # answers it directly.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from common.text import fold_diacritics, nfc
+from common.text import find_dossier_codes, fold_diacritics, nfc
 from connectors.voice.catalogue import Match, ProcedureMatcher, document_items, spoken_summary
 from connectors.voice.normalize import normalize_spoken
 
@@ -33,8 +34,11 @@ FIXED = (MENU_TEXT, ASK_PROCEDURE, NOT_FOUND, ASK_AGAIN, END_OF_LIST, SMS_SENT, 
          "Nhấn phím 1 để nghe tiếp, phím 2 để nghe lại.", "Nhấn phím 2 để nghe lại.",
          "Nhấn phím 9 để nhận danh sách qua tin nhắn.", "Nhấn phím sao để về menu chính.",
          "Nhấn phím 1 để nghe giấy tờ cần chuẩn bị.")
+MAX_ALTERNATIVES = 7
+RANK_PENALTY = 0.05  # an alternative reading must match the catalogue this much better per rank to win
 _YES = {"dung", "vang", "co", "u", "uh", "da dung", "dung roi", "phai", "dung vay", "chinh xac", "ok", "mot", "1"}
 _NO = {"khong", "sai", "khong phai", "sai roi", "khong dung", "hai", "2"}
+_ONSET = re.compile(r"^(?:ngh|ng|nh|ch|kh|gh|gi|ph|th|tr|qu|[bcdghklmnpqrstvx])")
 _OPERATOR = re.compile(r"\b(?:tong dai vien|nhan vien|gap nguoi|nguoi that|chuyen may|tu van vien)\b")
 _DOSSIER = re.compile(r"\b(?:tra cuu|ma ho so|ho so cua (?:toi|em|minh)|tinh trang ho so|ket qua ho so|"
                       r"ho so (?:da|toi dau|den dau))\b")
@@ -55,6 +59,32 @@ def yes_no(text: str) -> bool | None:
     if folded in _NO:
         return False
     return None
+
+
+def _rimes(folded: str) -> tuple[str, ...]:
+    """Each syllable without its initial consonant, final -ng/-nh as -n (what a poor line keeps of a word)."""
+    return tuple(re.sub(r"n[gh]$", "n", _ONSET.sub("", w) or w) for w in folded.split())
+
+
+_SOUNDS: dict[tuple[str, ...], set[bool]] = {}
+for _form, _value in [*((f, True) for f in _YES), *((f, False) for f in _NO)]:
+    if _form not in ("mot", "hai", "1", "2", "ok", "u", "uh"):  # key names and interjections: exact only
+        _SOUNDS.setdefault(_rimes(_form), set()).add(_value)
+
+
+def sounds_like_yes_no(text: str) -> bool | None:
+    """A yes/no the recogniser misheard ("hồn thái" for "không phải"): same vowels and endings as one answer only."""
+    folded = re.sub(r"\b(?:a|ah|em|nhe)$", "", _folded(text)).strip()
+    values = _SOUNDS.get(_rimes(folded), set()) if 1 <= len(folded.split()) <= 3 else set()
+    return next(iter(values)) if len(values) == 1 else None
+
+
+def with_code(hypotheses: Sequence[str]) -> str:
+    """The first reading that holds a whole dossier code once spoken digits are normalised (else the best)."""
+    for hypothesis in hypotheses:
+        if find_dossier_codes(normalize_spoken(hypothesis)):
+            return hypothesis
+    return hypotheses[0]
 
 
 def is_status_request(text: str) -> bool:
@@ -176,13 +206,24 @@ class Dialogue:
         self.state = "procedure"
         return Step([ASK_AGAIN])
 
-    def on_speech(self, text: str) -> Step:
-        """A transcript (never empty)."""
-        folded = _folded(text)
+    def on_speech(self, text: str, alternatives: Sequence[str] = ()) -> Step:
+        """A transcript (never empty) and the recogniser's next-best readings of the same audio, if any.
+
+        The best reading decides, except where an alternative fits what this point of the call expects
+        and the best one does not: a yes/no at the confirm turn, a dossier code, a procedure name that
+        matches the catalogue better (n-best re-scored against the catalogue).
+        """
+        hypotheses = [text, *(a for a in alternatives[:MAX_ALTERNATIVES] if a and a != text)]
         if self.state == "confirm":
-            answer = yes_no(text)
+            answer = next((a for a in map(yes_no, hypotheses) if a is not None), None)
+            if answer is None:
+                answer = next((a for a in map(sounds_like_yes_no, hypotheses) if a is not None), None)
             if answer is not None:
                 return self._confirmed(answer)
+        text = with_code(hypotheses)
+        if text == hypotheses[0] and self.state in ("menu", "procedure", "bot"):
+            text = self._best_named(hypotheses)
+        folded = _folded(text)
         if self.state in ("answered", "docs"):
             if self.sms and _SMS.search(folded):
                 return Step(sms_code=self.code, short_answer=True)
@@ -199,6 +240,18 @@ class Dialogue:
             self.state = "bot"
             return Step(bot=spoken)
         return self._procedure(text, spoken)
+
+    def _best_named(self, hypotheses: Sequence[str]) -> str:
+        """The reading whose best catalogue match scores highest (ties and near-ties go to the better reading)."""
+        if self.matcher is None or len(hypotheses) < 2:
+            return hypotheses[0]
+        best, best_score = hypotheses[0], -1.0
+        for rank, hypothesis in enumerate(hypotheses):
+            top = self.matcher.match(hypothesis, 1)
+            score = (top[0].score if top else 0.0) - RANK_PENALTY * rank
+            if score > best_score:
+                best, best_score = hypothesis, score
+        return best
 
     def _strong(self, text: str) -> bool:
         """Whether the transcript names a procedure for sure (lets the caller leave a bot conversation)."""

@@ -7,6 +7,7 @@ beyond it, and the external-ASR fallback.
 from __future__ import annotations
 
 import asyncio
+import copy
 import io
 import time
 import wave
@@ -36,6 +37,17 @@ def test_silence_and_noise_give_nothing_plausible(asr: ASR) -> None:
 def test_biased_decoding_still_transcribes_natural_speech(asr: ASR, samples: list[Sample]) -> None:
     result = recognise(asr, samples[0].pcm)
     assert not result.rejected and wer(samples[0].text, result.text) < 0.5, result.text
+
+
+def test_n_best_decoding_returns_checked_alternatives(asr: ASR, samples: list[Sample]) -> None:
+    assert isinstance(asr, FasterWhisperASR)
+    engine = copy.copy(asr)
+    engine.n_best = 3
+    result = recognise(engine, samples[0].pcm)
+    assert not result.rejected and wer(samples[0].text, result.text) < 0.5, result.text
+    assert 1 <= len(result.alternatives) <= 2 and result.text not in result.alternatives, result.alternatives
+    assert all(wer(samples[0].text, a) < 0.7 for a in result.alternatives), result.alternatives
+    assert recognise(engine, np.zeros(RATE * 2, np.int16)).alternatives == []  # none close to the best
 
 
 class SlowASR:

@@ -13,7 +13,11 @@ PROMPT = build_prompt(["cấp lại căn cước", "đăng ký khai sinh", "mấ
 @pytest.mark.parametrize(("text", "audio_s", "why"), [
     ("Cho em hỏi cấp lại căn cước cần gì ạ?", 3.0, ""),
     ("không không không", 1.5, ""),  # a real, emphatic answer
-    ("không không không không", 1.5, "repetition"),
+    ("không không không không không không", 2.5, "repetition"),
+    ("đúng rồi đúng rồi đúng rồi", 2.5, "repetition"),
+    ("bốn số cuối là một một một một", 2.5, ""),  # digits read one by one repeat for real
+    ("không không không, chấm, không không, chấm, hai bảy, chấm, hát bảy chín, gạch ngang, hai bốn, không bảy, "
+     "không một, gạch ngang, một một một một", 9.0, ""),
     ("hồ sơ của tôi hồ sơ của tôi hồ sơ của tôi", 6.0, "repetition"),
     ("Cảm ơn các bạn đã theo dõi và hẹn gặp lại các bạn trong những video tiếp theo nhé", 1.0,
      "too long for the audio"),

@@ -5,9 +5,19 @@ from __future__ import annotations
 from procedures import BIRTH, ID_CARD_AGAIN, PROCEDURES
 
 from connectors.voice.catalogue import ProcedureMatcher, document_items, documents_message, spoken_summary
-from connectors.voice.menu import ASK_PROCEDURE, DOSSIER_QUESTION, MENU_TEXT, NOT_FOUND, Dialogue, yes_no
+from connectors.voice.menu import (
+    ASK_PROCEDURE,
+    DOSSIER_QUESTION,
+    MENU_TEXT,
+    NOT_FOUND,
+    Dialogue,
+    sounds_like_yes_no,
+    yes_no,
+)
+from connectors.voice.normalize import read_dossier_code
 
 MATCHER = ProcedureMatcher(PROCEDURES)
+SPOKEN_CODE = read_dossier_code("000.00.20.H57-240101-0001")
 
 
 def dialogue(sms: bool = True) -> Dialogue:
@@ -117,3 +127,31 @@ def test_texts_for_the_ear_and_the_message() -> None:
 def test_yes_no() -> None:
     assert yes_no("Đúng rồi ạ") is True and yes_no("vâng") is True and yes_no("không") is False
     assert yes_no("cấp lại căn cước") is None
+
+
+def test_n_best_alternatives_fill_what_the_call_expects() -> None:
+    d = dialogue()
+    d.on_speech("căn cước")
+    first = d.candidates[0].code
+    d.on_speech("hồn thái", ["hồn phái", "không phải"])  # the best reading is no answer; the third one is
+    assert d.candidates[0].code != first and not d.confirmed  # "no": the next candidate is asked about
+    step = dialogue().on_speech("tra cứu mã số không không không", ["tra cứu mã " + SPOKEN_CODE])
+    assert step.bot == "tra cứu mã 000.00.20.H57-240101-0001"
+    d = dialogue()
+    d.on_speech("cho em hỏi làm lại căn cát", ["cho em hỏi làm lại căn cước"])  # re-scored on the catalogue
+    assert d.confirmed == [ID_CARD_AGAIN.code] or d.candidates[0].code == ID_CARD_AGAIN.code
+    d = dialogue()
+    d.on_speech("đăng ký khai sinh", ["làm lại căn cước"])  # the best reading names one already: it wins
+    assert d.confirmed == [BIRTH.code]
+
+
+def test_misheard_yes_no_by_its_sounds_only_when_unambiguous() -> None:
+    assert sounds_like_yes_no("Hồn thái.") is False and sounds_like_yes_no("hông phải ạ") is False
+    assert sounds_like_yes_no("Bâng.") is True and sounds_like_yes_no("đúng rồi") is True
+    assert sounds_like_yes_no("phải") is None  # "phải" and "sai" sound alike: ask again instead
+    assert sounds_like_yes_no("cấp lại căn cước") is None and sounds_like_yes_no("một") is None
+    d = dialogue()
+    d.on_speech("căn cước")
+    first = d.candidates[0].code
+    d.on_speech("Hồn thái.")
+    assert d.candidates[0].code != first and not d.confirmed
