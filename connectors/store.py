@@ -9,61 +9,20 @@ one dedicated thread, off the event loop, in order.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
-import os
-import secrets
-import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from common.db import SqliteDB
+from connectors.store_inbox import INBOX_ITEM, InboxItem, InboxStore
 
-T = TypeVar("T")
+__all__ = ["INBOX_ITEM", "PUSH_KEY", "InboxItem", "OutboxItem", "Store", "TokenPair", "callback_id"]
+
 PUSH_KEY = "push"  # set on outbox payloads of proactive messages (status pushes, staff replies)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS seen (
-    channel TEXT NOT NULL, msg_id TEXT NOT NULL, at REAL NOT NULL,
-    PRIMARY KEY (channel, msg_id)
-);
-CREATE INDEX IF NOT EXISTS seen_at ON seen(at);
-CREATE TABLE IF NOT EXISTS callbacks (
-    id TEXT PRIMARY KEY, payload TEXT NOT NULL, title TEXT NOT NULL, at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    channel TEXT NOT NULL, recipient TEXT NOT NULL, payload TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL, created REAL NOT NULL, last_error TEXT NOT NULL DEFAULT '',
-    claimed_by TEXT NOT NULL DEFAULT '', claimed_until REAL NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(status, channel, recipient, id);
-CREATE TABLE IF NOT EXISTS web_inbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, sender TEXT NOT NULL, payload TEXT NOT NULL, at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS web_inbox_sender ON web_inbox(sender, id);
-CREATE TABLE IF NOT EXISTS inbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    channel TEXT NOT NULL, sender TEXT NOT NULL, msg_id TEXT NOT NULL, event TEXT NOT NULL,
-    created REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    claimed_by TEXT NOT NULL DEFAULT '', claimed_until REAL NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS inbox_sender ON inbox(channel, sender, id);
-CREATE TABLE IF NOT EXISTS tokens (
-    name TEXT PRIMARY KEY, access_token TEXT NOT NULL, refresh_token TEXT NOT NULL,
-    expires_at REAL NOT NULL, updated_at REAL NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -76,31 +35,6 @@ class OutboxItem:
     payload: dict[str, Any]
     attempts: int
     created: float
-
-
-@dataclass
-class InboxItem:
-    """One accepted webhook event waiting for (or claimed for) its turn with Rasa."""
-
-    id: int
-    channel: str
-    sender: str  # the user within the channel: one sender's items are handled one at a time, in order
-    msg_id: str
-    event: dict[str, Any]
-    attempts: int  # how many times it was claimed before this claim (more than 0: a replica died with it)
-    claimed: bool  # claimed by this replica now (False: it waits behind the sender's earlier items)
-    ahead: int = 0  # the sender's earlier items still in the inbox when this one was accepted
-    held_until: float = 0.0  # when the previous claim ran out (taken over: its replica was dead by then)
-    finished: bool = False  # set once its reply is queued (the row went in the same transaction)
-
-    @property
-    def key(self) -> str:
-        """The id Rasa sees in the message's metadata, to recognise a message it answered already."""
-        return f"{self.channel}:{self.msg_id}"
-
-
-INBOX_ITEM: ContextVar[InboxItem | None] = ContextVar("inbox_item", default=None)
-"""The inbox item whose event the current task handles: its first queued reply marks it done."""
 
 
 @dataclass(frozen=True)
@@ -118,60 +52,8 @@ def callback_id(payload: str) -> str:
     return "b" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
-def _add_claim_columns(conn: sqlite3.Connection) -> None:
-    """Add the claim columns that outboxes created before replicas could share one lack."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
-    if "claimed_by" not in columns:
-        conn.execute("ALTER TABLE outbox ADD COLUMN claimed_by TEXT NOT NULL DEFAULT ''")
-    if "claimed_until" not in columns:
-        conn.execute("ALTER TABLE outbox ADD COLUMN claimed_until REAL NOT NULL DEFAULT 0")
-
-
-def replica_id() -> str:
-    """The name of this process in outbox claims: host, pid and a random suffix (pids are reused)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-class Store:
+class Store(InboxStore):
     """Async facade over the gateway's database."""
-
-    def __init__(self, path: Path, lease_s: float = 30.0, url: str | None = None) -> None:
-        """Remember where the data lives (``url`` overrides ``STATE_DB_URL``); ``open`` creates the schema."""
-        self.path = path
-        self.db = SqliteDB(path, SCHEMA, _add_claim_columns, namespace="gateway", url=url, durable=True)
-        self.lease_s = lease_s
-        self.owner = replica_id()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-db")
-
-    async def _run(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the DB thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
-
-    def _tx(self, fn: Callable[[sqlite3.Connection], T], immediate: bool = False) -> Callable[[], T]:
-        """``fn`` inside one transaction, as a job for the DB thread."""
-
-        def job() -> T:
-            with self.db.transaction(immediate=immediate) as conn:
-                return fn(conn)
-
-        return job
-
-    async def open(self) -> None:
-        """Create the file and schema (SQLite) or check the migrated schema (PostgreSQL)."""
-        await self._run(self._tx(lambda conn: None))
-
-    async def close(self) -> None:
-        """Stop the database thread."""
-        self._executor.shutdown(wait=True)
-
-    @asynccontextmanager
-    async def exclusive(self, name: str) -> AsyncIterator[None]:
-        """Hold a lock every gateway replica respects while the block runs (e.g. one token refresh at a time)."""
-        handle = await asyncio.to_thread(self.db.acquire, name)
-        try:
-            yield
-        finally:
-            await asyncio.to_thread(self.db.release, handle)
 
     # --- de-duplication ------------------------------------------------------------------------
     async def mark_seen(self, channel: str, msg_id: str) -> bool:
@@ -190,87 +72,6 @@ class Store:
         """Forget delivery ids older than ``older_than_s`` seconds."""
         cutoff = time.time() - older_than_s
         return await self._run(self._tx(lambda c: int(c.execute("DELETE FROM seen WHERE at < ?", (cutoff,)).rowcount)))
-
-    # --- durable inbox -------------------------------------------------------------------------
-    async def accept(self, channel: str, msg_id: str, sender: str, event: dict[str, Any]) -> InboxItem | None:
-        """Record a delivery id and store its event in one transaction; None for a duplicate.
-
-        The item comes back claimed by this replica when the sender has no earlier item waiting;
-        otherwise it waits for ``claim_inbox`` behind those, so a sender's events keep their order.
-        """
-        raw = json.dumps(event, ensure_ascii=False)
-
-        def op(conn: sqlite3.Connection) -> InboxItem | None:
-            now = time.time()
-            cur = conn.execute(
-                "INSERT INTO seen(channel, msg_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (channel, msg_id, now)
-            )
-            if cur.rowcount != 1:
-                return None
-            ahead = int(conn.execute(
-                "SELECT COUNT(*) FROM inbox WHERE channel = ? AND sender = ?", (channel, sender)
-            ).fetchone()[0])
-            claimed = ahead == 0
-            rid = conn.execute(
-                "INSERT INTO inbox(channel, sender, msg_id, event, created, attempts, claimed_by, claimed_until) "
-                "VALUES (?,?,?,?,?,?,?,?) RETURNING id",
-                (channel, sender, msg_id, raw, now, 1 if claimed else 0, self.owner if claimed else "",
-                 now + self.lease_s if claimed else 0.0),
-            ).fetchone()[0]
-            return InboxItem(int(rid), channel, sender, msg_id, event, 0, claimed, ahead)
-
-        return await self._run(self._tx(op, immediate=True))
-
-    async def claim_inbox(self, channels: list[str], limit: int = 50) -> tuple[list[InboxItem], float | None]:
-        """Claim the oldest item of each sender that no live claim holds; return them and the next expiry."""
-        marks = ",".join("?" for _ in channels) or "''"
-
-        def op(conn: sqlite3.Connection) -> tuple[list[InboxItem], float | None]:
-            now = time.time()
-            rows = conn.execute(
-                f"SELECT i.id, i.channel, i.sender, i.msg_id, i.event, i.attempts, i.claimed_until "
-                f"FROM inbox i JOIN (SELECT MIN(id) AS id FROM inbox WHERE channel IN ({marks}) "
-                f"GROUP BY channel, sender) h ON i.id = h.id ORDER BY i.id",
-                channels,
-            ).fetchall()
-            items: list[InboxItem] = []
-            next_at: float | None = None
-            for rid, ch, sender, msg_id, raw, attempts, claimed_until in rows:
-                if claimed_until <= now and len(items) < limit:
-                    items.append(InboxItem(rid, ch, sender, msg_id, json.loads(raw), attempts, True,
-                                           held_until=claimed_until))
-                elif claimed_until > now:
-                    next_at = claimed_until if next_at is None else min(next_at, claimed_until)
-            conn.executemany(
-                "UPDATE inbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE id = ?",
-                [(self.owner, now + self.lease_s, item.id) for item in items],
-            )
-            return items, next_at
-
-        return await self._run(self._tx(op, immediate=True))
-
-    async def renew_inbox(self, ids: list[int]) -> None:
-        """Extend this replica's claims on items still under way by another lease."""
-        if not ids:
-            return
-        marks = ",".join("?" for _ in ids)
-        until = time.time() + self.lease_s
-        await self._run(self._tx(lambda c: c.execute(
-            f"UPDATE inbox SET claimed_until = ? WHERE claimed_by = ? AND id IN ({marks})", (until, self.owner, *ids)
-        )))
-
-    async def inbox_done(self, item: InboxItem) -> None:
-        """Remove an item this replica holds (nothing to do when its reply already removed it)."""
-        if item.finished:
-            return
-        item.finished = True
-        await self._run(self._tx(lambda c: c.execute(
-            "DELETE FROM inbox WHERE id = ? AND claimed_by IN (?, '')", (item.id, self.owner)
-        )))
-
-    async def inbox_count(self) -> int:
-        """Accepted events not handled yet (all replicas)."""
-        return await self._run(self._tx(lambda c: int(c.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])))
 
     # --- button callback ids -------------------------------------------------------------------
     async def put_callback(self, payload: str, title: str) -> str:
