@@ -1,0 +1,85 @@
+"""The search's settings and results: the fused score's weights, a hit, one query's component scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def whole_expansions(parts: list[str], limit: int) -> str:
+    """The expansions joined by "; ", as many whole ones as fit in ``limit`` characters."""
+    out: list[str] = []
+    used = 0
+    for part in parts:
+        used += len(part) + (2 if out else 0)
+        if used > limit:
+            break
+        out.append(part)
+    return "; ".join(out)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: procedure code, its title, and a calibrated 0..1 confidence."""
+
+    code: str
+    title: str
+    score: float
+
+
+@dataclass
+class SearchConfig:
+    """Weights of the fused score; the defaults are the measured best (bench/knowledge_bench.py)."""
+
+    use_lexical: bool = True
+    use_dense: bool = True
+    use_synonyms: bool = True
+    use_prior: bool = True
+    lexical_weight: float = 1.0
+    accent_weight: float = 0.5
+    dense_weight: float = 1.3
+    expansion_weight: float = 0.3
+    prior_weight: float = 0.15
+    qualifier_penalty: float = 0.15
+    action_penalty: float = 0.2
+    level_penalty: float = 0.05
+    action_bonus: float = 0.1
+    dense_passages: int = 256
+    dense_floor: float = 0.78
+    dense_span: float = 0.18
+    # Logistic calibration into a confidence (fitted on the dev and out-of-scope sets, see bench).
+    calib_slope: float = 12.0
+    calib_offset: float = 0.55
+    calib_margin_slope: float = 3.0
+    # Long-tail components (bench/longtail_bench.py ablates each): citizen lexicon, aliases derived
+    # from the record, result names, the province's scope, and the calibrated answer policy.
+    use_lexicon: bool = True
+    use_derived: bool = True
+    use_result: bool = True
+    use_scope: bool = True
+    calibrated: bool = True
+    lexicon_weight: float = 0.6
+    derived_weight: float = 0.5
+    result_weight: float = 0.1
+    scope_penalty: float = 0.1
+    scope_levels: tuple[str, ...] = ("cap tinh", "cap huyen", "cap xa")
+    # Typos repaired against the catalogue's syllables; unaccented questions get their accents back
+    # (from the catalogue's bigrams) before the dense encoder reads them (knowledge/spelling.py).
+    use_spelling: bool = True
+    use_accents: bool = True
+    # The encoder also reads the synonym and lexicon expansions, cut to whole ones within this many
+    # characters: encoding cost grows with the text, and the first expansions carry the meaning.
+    dense_expansion_chars: int = 80
+
+
+@dataclass
+class Scored:
+    """Per-document component scores of one query (for fusion, diagnosis and the bench)."""
+
+    lexical: np.ndarray
+    dense: np.ndarray
+    fused: np.ndarray
+    query_terms: int
+    query_columns: np.ndarray | None = None  # lexical columns of the question's own words
+    query_words: int = 0  # the question's content words, known to the index or not
