@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS dlr (
     sent_at REAL NOT NULL, updated_at REAL NOT NULL
 );
 """
+FINAL_DLR = "(1, 2, 16)"  # Kannel's delivered, failed, rejected by the SMSC
 OPTIONS_TTL_S = 86400.0
 MORE_TTL_S = 86400.0
 
@@ -161,12 +162,12 @@ class SmsState:
         await self._run(op)
 
     async def dlr_report(self, ref: str, status: int, answer: str) -> bool:
-        """Record a delivery report; False for an unknown reference."""
+        """Record a delivery report, never over a final one (Kannel's callbacks race); False for an unknown ref."""
         def op() -> bool:
             with self.db.transaction() as c:
-                cur = c.execute("UPDATE dlr SET status=?, answer=?, updated_at=? WHERE ref=?",
-                                (status, answer[:200], time.time(), ref))
-            return cur.rowcount > 0
+                cur = c.execute("UPDATE dlr SET status=?, answer=?, updated_at=? WHERE ref=? AND status NOT IN "
+                                f"{FINAL_DLR}", (status, answer[:200], time.time(), ref))
+                return cur.rowcount > 0 or c.execute("SELECT 1 FROM dlr WHERE ref=?", (ref,)).fetchone() is not None
         return await self._run(op)
 
     async def dlr_status(self, ref: str) -> int | None:
