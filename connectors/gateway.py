@@ -122,10 +122,11 @@ class Gateway:
         return task
 
     async def _housekeeping(self) -> None:
-        """Forget old delivery ids once an hour."""
+        """Forget old delivery ids and arrival counts once an hour."""
         while True:
             try:
                 await self.store.prune_seen(30 * 86400)
+                await self.store.prune_arrivals()
             except Exception:
                 log.exception("housekeeping failed")
             await asyncio.sleep(3600)
@@ -139,13 +140,17 @@ class Gateway:
         reason = self.limiter.refusal(sender, max(waiting, self.queues.depth(sender)))
         if not reason:
             return True
+        self.refused(sender, reason, channel)
+        return False
+
+    def refused(self, sender: str, reason: str, channel: ChatChannel | None = None) -> None:
+        """Count a message the flood limits refused (``rate`` or ``queue``); tell the sender once a minute."""
         self.metrics.errors.inc(kind=f"sender_{reason}_limit")
         if self.limiter.should_warn(sender):
             log.warning("sender %s over the %s limit: messages not answered for now", mask_pii(sender), reason)
             if channel is not None:
                 recipient = sender.partition(":")[2]
                 self.in_order(sender, lambda: self.reply(channel, recipient, [BotMessage(FLOOD_TEXT)]))
-        return False
 
     def in_order(self, sender: str, job: Job) -> asyncio.Future[Any]:
         """Run ``job`` behind the sender's earlier jobs; the future holds its result."""

@@ -39,11 +39,7 @@ class SenderLimiter:
     def refusal(self, sender: str, queued: int) -> str:
         """Record an arrival; the reason it is refused (``rate`` or ``queue``), or "" when admitted."""
         now = self.clock()
-        state = self._senders.pop(sender, None) or _Sender()
-        self._senders[sender] = state
-        while len(self._senders) > self.max_senders:
-            self._senders.popitem(last=False)
-        arrivals = state.arrivals
+        arrivals = self._state(sender).arrivals
         while arrivals and arrivals[0] <= now - WINDOW_S:
             arrivals.popleft()
         if queued >= self.max_queued:
@@ -53,11 +49,19 @@ class SenderLimiter:
         arrivals.append(now)
         return ""
 
+    def _state(self, sender: str) -> _Sender:
+        """The sender's state, now the most recently seen (the least recent are forgotten beyond the bound)."""
+        state = self._senders.pop(sender, None) or _Sender()
+        self._senders[sender] = state
+        while len(self._senders) > self.max_senders:
+            self._senders.popitem(last=False)
+        return state
+
     def should_warn(self, sender: str) -> bool:
         """True at most once a window per sender: whether to tell them they are sending too fast."""
-        state = self._senders.get(sender)
+        state = self._state(sender)
         now = self.clock()
-        if state is None or now - state.warned_at < WINDOW_S:
+        if now - state.warned_at < WINDOW_S:
             return False
         state.warned_at = now
         return True

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.store_inbox import INBOX_ITEM, InboxItem, InboxStore
+from connectors.store_inbox import INBOX_ITEM, InboxItem, InboxStore, Limits
 
-__all__ = ["INBOX_ITEM", "PUSH_KEY", "InboxItem", "OutboxItem", "Store", "TokenPair", "callback_id"]
+__all__ = ["INBOX_ITEM", "PUSH_KEY", "InboxItem", "Limits", "OutboxItem", "Store", "TokenPair", "callback_id"]
 
 PUSH_KEY = "push"  # set on outbox payloads of proactive messages (status pushes, staff replies)
 

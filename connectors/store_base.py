@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS inbox (
     claimed_by TEXT NOT NULL DEFAULT '', claimed_until REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS inbox_sender ON inbox(channel, sender, id);
+CREATE TABLE IF NOT EXISTS arrivals (
+    channel TEXT NOT NULL, sender TEXT NOT NULL, win INTEGER NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (channel, sender, win)
+);
 CREATE TABLE IF NOT EXISTS tokens (
     name TEXT PRIMARY KEY, access_token TEXT NOT NULL, refresh_token TEXT NOT NULL,
     expires_at REAL NOT NULL, updated_at REAL NOT NULL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from contextvars import ContextVar
@@ -10,6 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.store_base import StoreBase
+
+RATE_WINDOW_S = 60  # the per-minute flood limit's window, counted in the shared database
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-sender flood limits the inbox applies as it accepts (shared by every replica)."""
+
+    per_minute: int
+    max_queued: int
 
 
 @dataclass
@@ -26,6 +37,8 @@ class InboxItem:
     ahead: int = 0  # the sender's earlier items still in the inbox when this one was accepted
     held_until: float = 0.0  # when the previous claim ran out (taken over: its replica was dead by then)
     finished: bool = False  # set once its reply is queued (the row went in the same transaction)
+    recent: int = 0  # the sender's admitted arrivals in the last minute before this one (all replicas)
+    refused: str = ""  # ``rate`` or ``queue``: over the flood limits, not stored (only its ``seen`` row is)
 
     @property
     def key(self) -> str:
@@ -40,8 +53,12 @@ INBOX_ITEM: ContextVar[InboxItem | None] = ContextVar("inbox_item", default=None
 class InboxStore(StoreBase):
     """The inbox's queries over the gateway's database."""
 
-    async def accept(self, channel: str, msg_id: str, sender: str, event: dict[str, Any]) -> InboxItem | None:
+    async def accept(self, channel: str, msg_id: str, sender: str, event: dict[str, Any],
+                     limits: Limits | None = None) -> InboxItem | None:
         """Record a delivery id and store its event in one transaction; None for a duplicate.
+
+        Over ``limits`` (arrivals of the last minute, or items waiting) the event is not stored: the item
+        comes back with ``refused`` set. Deciding in the transaction keeps the limits exact across replicas.
 
         The item comes back claimed by this replica when the sender has no earlier item waiting;
         otherwise it waits for ``claim_inbox`` behind those, so a sender's events keep their order.
@@ -55,9 +72,20 @@ class InboxStore(StoreBase):
             )
             if cur.rowcount != 1:
                 return None
+            recent = _arrivals(conn, channel, sender, now)
             ahead = int(conn.execute(
                 "SELECT COUNT(*) FROM inbox WHERE channel = ? AND sender = ?", (channel, sender)
             ).fetchone()[0])
+            refused = "" if limits is None else (
+                "queue" if ahead >= limits.max_queued else "rate" if recent >= limits.per_minute else "")
+            if refused:
+                return InboxItem(0, channel, sender, msg_id, event, 0, False, ahead, recent=recent, refused=refused,
+                                 finished=True)
+            conn.execute(
+                "INSERT INTO arrivals(channel, sender, win, n) VALUES (?, ?, ?, 1) "
+                "ON CONFLICT(channel, sender, win) DO UPDATE SET n = arrivals.n + 1",
+                (channel, sender, math.floor(now / RATE_WINDOW_S)),
+            )
             claimed = ahead == 0
             rid = conn.execute(
                 "INSERT INTO inbox(channel, sender, msg_id, event, created, attempts, claimed_by, claimed_until) "
@@ -65,7 +93,7 @@ class InboxStore(StoreBase):
                 (channel, sender, msg_id, raw, now, 1 if claimed else 0, self.owner if claimed else "",
                  now + self.lease_s if claimed else 0.0),
             ).fetchone()[0]
-            return InboxItem(int(rid), channel, sender, msg_id, event, 0, claimed, ahead)
+            return InboxItem(int(rid), channel, sender, msg_id, event, 0, claimed, ahead, recent=recent)
 
         return await self._run(self._tx(op, immediate=True))
 
@@ -116,6 +144,26 @@ class InboxStore(StoreBase):
             "DELETE FROM inbox WHERE id = ? AND claimed_by IN (?, '')", (item.id, self.owner)
         )))
 
+    async def prune_arrivals(self) -> int:
+        """Forget arrival counts of windows that no longer matter."""
+        old = int(time.time() // RATE_WINDOW_S) - 2
+        return await self._run(self._tx(lambda c: int(c.execute("DELETE FROM arrivals WHERE win < ?",
+                                                                 (old,)).rowcount)))
+
     async def inbox_count(self) -> int:
         """Accepted events not handled yet (all replicas)."""
         return await self._run(self._tx(lambda c: int(c.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])))
+
+
+def _arrivals(conn: sqlite3.Connection, channel: str, sender: str, now: float) -> int:
+    """The sender's admitted arrivals in the minute before ``now`` (sliding-window estimate).
+
+    The previous window's count is weighed by how much of it the last minute still covers, rounded up.
+    """
+    win = math.floor(now / RATE_WINDOW_S)
+    rows = {int(r[0]): int(r[1]) for r in conn.execute(
+        "SELECT win, n FROM arrivals WHERE channel = ? AND sender = ? AND win IN (?, ?)",
+        (channel, sender, win - 1, win),
+    ).fetchall()}
+    elapsed = now / RATE_WINDOW_S - win
+    return rows.get(win, 0) + math.ceil(rows.get(win - 1, 0) * (1.0 - elapsed) - 1e-9)

@@ -21,7 +21,7 @@ from connectors.config import GatewaySettings
 from connectors.dispatch import Job
 from connectors.http import error_json
 from connectors.metrics import Metrics
-from connectors.store import InboxItem, Store
+from connectors.store import InboxItem, Limits, Store
 
 BUTTONS_PROMPT = "Anh/chị chọn một mục bên dưới:"
 MORE_BUTTONS_PROMPT = "Các lựa chọn khác:"
@@ -80,6 +80,9 @@ class GatewayPort(Protocol):
 
     def take_inbox(self, item: InboxItem) -> None:
         """Handle an inbox item this replica just accepted (now, or when the sender's turn comes)."""
+
+    def refused(self, sender: str, reason: str, channel: ChatChannel | None = None) -> None:
+        """Count a message the shared flood limits refused; tell the sender once a minute."""
 
     def admit(self, sender: str, channel: ChatChannel | None = None, waiting: int = 0) -> bool:
         """Whether a sender's new message is within the flood limits (refused senders are told once a minute).
@@ -186,13 +189,16 @@ class WebhookChannel(ABC, Generic[EventT]):
         except Exception as exc:
             self.log.warning("%s webhook: %s not handled: %s", self.name, delivery.what, type(exc).__name__)
             return error_json(400, self.invalid_code)
-        item = await self.gateway.store.accept(self.name, delivery.key, self.conversation_of(delivery.event), stored)
+        recipient = self.recipient_of(delivery.event)
+        limits = None if recipient is None else Limits(self.settings.sender_max_per_minute,
+                                                       self.settings.sender_max_queued)
+        item = await self.gateway.store.accept(self.name, delivery.key, self.conversation_of(delivery.event), stored,
+                                               limits)
         if item is None:
             self.log.info("%s webhook: duplicate %s ignored", self.name, delivery.what)
             return web.json_response({"ok": True, "duplicate": True})
-        recipient = self.recipient_of(delivery.event)
-        if recipient is not None and not self.gateway.admit(self.sender(recipient), self, item.ahead):
-            await self.gateway.store.inbox_done(item)
+        if recipient is not None and item.refused:
+            self.gateway.refused(self.sender(recipient), item.refused, self)
             return web.json_response({"ok": True, "limited": True})
         self.gateway.take_inbox(item)
         return web.json_response({"ok": True})

@@ -41,9 +41,8 @@ PRUNE_INTERVAL_S = 3600.0
 
 @dataclass(frozen=True)
 class Mo:
-    """One mobile-originated message: the number (kept in this module), its hash, the text."""
+    """One mobile-originated message: the hash of its number (the number itself is in ``SmsState``), the text."""
 
-    number: str
     number_hash: str
     text: str
 
@@ -69,6 +68,7 @@ class SmsChannel(WebhookChannel[Mo]):
     path = MO_PATH
     invalid_code = "invalid_sms"
     text_limit = 160
+    durable = True  # an MO is in the inbox before Kannel gets its 200: a gateway killed after that loses none
 
     def __init__(self, settings: GatewaySettings) -> None:
         """Create the channel (state in ``sms.sqlite3`` under the data dir)."""
@@ -144,15 +144,26 @@ class SmsChannel(WebhookChannel[Mo]):
             return web.json_response({"ok": True, "limited": True})
         await self.state.remember_number(number_hash, number)
         kannel_id = query.get("id", b"").decode("latin-1")[:64]
-        return Delivery(kannel_id or f"{number_hash}:{digest}", what, Mo(number, number_hash, text))
+        return Delivery(kannel_id or f"{number_hash}:{digest}", what, Mo(number_hash, text))
 
     def recipient_of(self, event: Mo) -> str | None:
         """The (hashed) number a message comes from."""
         return event.number_hash
 
-    def handle(self, event: Mo) -> None:
-        """Answer the MO behind the number's earlier messages."""
-        self.in_order(event.number_hash, lambda: self.turn(event))
+    def encode_event(self, event: Mo) -> dict[str, Any]:
+        """The MO as the inbox stores it: hash and text, never the number."""
+        return {"number_hash": event.number_hash, "text": event.text}
+
+    def decode_event(self, data: dict[str, Any]) -> Mo:
+        """The stored MO."""
+        number_hash, text = data.get("number_hash"), data.get("text")
+        if not isinstance(number_hash, str) or not isinstance(text, str):
+            raise ValueError("not an MO")
+        return Mo(number_hash, text)
+
+    async def process(self, event: Mo) -> None:
+        """Answer the MO, in the number's turn."""
+        await self.turn(event)
 
     async def turn(self, mo: Mo) -> None:
         """One exchange: short forms, 'XEM THEM', option numbers, else Rasa; the answer goes to the outbox."""
@@ -178,8 +189,9 @@ class SmsChannel(WebhookChannel[Mo]):
             message = await self.state.option(recipient, int(inbound.value)) or inbound.value
         sender = self.sender(recipient)
         metadata: dict[str, Any] = {}
-        if inbound.code:
-            metadata[PROOF_KEY] = make_proof(self.hasher.key, sender, inbound.code, mo.number)
+        number = await self.state.number(recipient) if inbound.code else None
+        if inbound.code and number:
+            metadata[PROOF_KEY] = make_proof(self.hasher.key, sender, inbound.code, number)
         messages = await self.gateway.ask_rasa(sender, message, self.name, metadata)
         if messages:
             await self.gateway.reply(self, recipient, [merge(messages)])

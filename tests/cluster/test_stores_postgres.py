@@ -14,7 +14,7 @@ from admin.store import AdminStore
 from common.db import DatabaseError, SqliteDB, to_pg
 from common.hashing import Hasher
 from connectors.channels.sms_state import SmsState
-from connectors.store import Store, TokenPair
+from connectors.store import Limits, Store, TokenPair
 from desk.feedback import FeedbackStore
 from desk.handoffs import HandoffQueue
 from desk.live import ClaimConflict, LiveDesk
@@ -145,6 +145,9 @@ async def test_sms_and_gateway_state_on_postgres(on_pg: str, tmp_path: Path) -> 
     assert await other.pop_web("web:1") == [{"text": "a"}, {"text": "b"}] and await store.pop_web("web:1") == []
     await store.save_tokens("zalo", TokenPair("acc", "ref", 1.5))
     assert await other.get_tokens("zalo") == TokenPair("acc", "ref", 1.5)
+    limits = Limits(per_minute=2, max_queued=10)  # arrivals counted once for both replicas
+    items = [await (store, other)[i % 2].accept("sms", f"mo-{i}", "h1", {"text": str(i)}, limits) for i in range(3)]
+    assert [item.refused if item else None for item in items] == ["", "", "rate"]
     await store.close()
     await other.close()
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from connectors_fakes import tg_text_update, wait_until, zalo_text_event
@@ -48,6 +49,7 @@ async def test_telegram_flood_is_cut_at_the_rate_and_told_once(make_stack: Any) 
     assert (await s.tg_update(tg_text_update(600, 88, "người khác"))).status == 200
     await wait_until(lambda: any(c["sender"] == "tg:88" for c in s.rasa.calls))
     await wait_until(lambda: sum(1 for m in s.tg.sent() if m.get("text") == FLOOD_TEXT) == 1)
+    await wait_until(lambda: len([c for c in s.rasa.calls if c["sender"] == "tg:77"]) >= 5)
     flooder = [c["message"] for c in s.rasa.calls if c["sender"] == "tg:77"]
     assert flooder == [f"tin {i}" for i in range(5)]
     notices = [m for m in s.tg.sent() if m.get("text") == FLOOD_TEXT]
@@ -76,3 +78,33 @@ async def test_web_chat_flood_gets_a_polite_429(make_stack: Any) -> None:
     assert statuses == [200, 200, 200, 429, 429]
     other = await s.client.post("/api/chat", json={"sender": "web:another-sender-01", "message": "xin chào"})
     assert other.status == 200
+
+
+async def test_the_rate_limit_holds_across_replicas(make_stack: Any) -> None:
+    """Two gateways on one database: a sender's messages spread over both still get 5 a minute, not 10."""
+    replicas = [await make_stack(sender_max_per_minute=5, sender_max_queued=100) for _ in range(2)]
+    for i in range(12):
+        assert (await replicas[i % 2].tg_update(tg_text_update(700 + i, 78, f"tin {i}"))).status == 200
+    await wait_until(lambda: sum(1 for m in replicas[0].tg.sent() if m.get("text") == FLOOD_TEXT) >= 1)
+    await wait_until(lambda: len([c for c in replicas[0].rasa.calls if c["sender"] == "tg:78"]) >= 5)
+    await asyncio.sleep(0.5)  # room for a sixth, if one had been let through
+    flooder = [c["message"] for c in replicas[0].rasa.calls if c["sender"] == "tg:78"]
+    assert sorted(flooder) == sorted(f"tin {i}" for i in range(5))
+
+
+async def test_refused_messages_do_not_count_as_arrivals(tmp_path: Any) -> None:
+    """Only admitted messages use up the minute; a refused one is not stored; the queue limit counts the inbox."""
+    from connectors.store import Limits, Store
+
+    store = Store(tmp_path / "gateway.sqlite3")
+    await store.open()
+    limits = Limits(per_minute=2, max_queued=10)
+    items = [await store.accept("telegram", str(i), "9", {}, limits) for i in range(4)]
+    assert [(i.recent, i.refused) for i in items if i] == [(0, ""), (1, ""), (2, "rate"), (2, "rate")]
+    assert await store.inbox_count() == 2
+    assert await store.accept("telegram", "2", "9", {}, limits) is None  # a refused id is still de-duplicated
+    other = await store.accept("zalo", "1", "9", {}, limits)
+    assert other is not None and other.recent == 0 and not other.refused
+    queued = await store.accept("zalo", "2", "9", {}, Limits(per_minute=100, max_queued=1))
+    assert queued is not None and queued.refused == "queue"
+    await store.close()

@@ -47,6 +47,7 @@ class SmsRasa:
         self.domain = domain
         self.calls: list[dict[str, Any]] = []
         self.down = False
+        self.delay = 0.0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -61,6 +62,7 @@ class SmsRasa:
         if self.down:
             return web.Response(status=500)
         body = await request.json()
+        await asyncio.sleep(self.delay)
         self.calls.append(body)
         sender, text, metadata = body["sender"], body["message"], body.get("metadata", {})
         if text.startswith("/check_status{"):

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,17 @@ async def gateway(tmp_path: Path, aiohttp_server: Any, aiohttp_client: Any, doma
                             sms_sendsms_url="http://127.0.0.1:9/cgi-bin/sendsms", **over)
     client = await aiohttp_client(create_app(settings))
     return rasa, client
+
+
+async def handled(client: Any) -> None:
+    """Wait until every accepted MO has left the inbox and the sender queues."""
+    gw = client.server.app[GATEWAY_KEY]
+    for _ in range(500):
+        await gw.queues.drain()
+        if await gw.store.inbox_count() == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("MOs still in the inbox")
 
 
 def mo(text: str, **over: str) -> dict[str, str]:
@@ -62,7 +75,7 @@ async def test_sender_is_a_keyed_hash_and_the_number_stays_out_of_logs(
     for _ in range(200):
         if rasa.calls:
             break
-        await client.server.app[GATEWAY_KEY].queues.drain()
+        await handled(client)
     sender = rasa.calls[0]["sender"]
     assert PUSH_SENDER_RE.match(sender) and sender == f"sms:{channel.number_hash(PHONE)}"
     # aiohttp's access log is off in the real gateway (python -m connectors runs with access_log=None)
@@ -78,7 +91,7 @@ async def test_daily_limit_stops_answering(tmp_path: Path, aiohttp_server: Any, 
     for i in range(4):
         resp = await client.get("/sms/kannel/mo", params=mo(f"cau hoi so {i}"))
         assert resp.status == 200
-    await client.server.app[GATEWAY_KEY].queues.drain()
+    await handled(client)
     assert len(rasa.calls) == 2
 
 
@@ -87,5 +100,40 @@ async def test_empty_mo_is_not_sent_to_rasa(tmp_path: Path, aiohttp_server: Any,
     rasa, client = await gateway(tmp_path, aiohttp_server, aiohttp_client, domain)
     assert (await client.get("/sms/kannel/mo", params=mo("   "))).status == 200
     assert (await client.get("/sms/kannel/mo", params=mo("\x00"))).status == 200
-    await client.server.app[GATEWAY_KEY].queues.drain()
+    await handled(client)
     assert rasa.calls == []
+
+
+async def test_mo_is_in_the_inbox_before_kannel_gets_its_200(tmp_path: Path, aiohttp_server: Any,
+                                                               aiohttp_client: Any, domain: dict[str, Any]) -> None:
+    """A gateway killed while Rasa thinks loses no MO; the stored event holds the number's hash, not the number."""
+    rasa, client = await gateway(tmp_path, aiohttp_server, aiohttp_client, domain)
+    rasa.delay = 0.5
+    assert (await client.get("/sms/kannel/mo", params=mo("lam ho chieu", id="k-1"))).status == 200
+    with sqlite3.connect(tmp_path / "gateway.sqlite3") as db:
+        stored = [row[0] for row in db.execute("SELECT event FROM inbox WHERE channel = 'sms'")]
+    assert len(stored) == 1 and "lam ho chieu" in stored[0]
+    assert PHONE not in stored[0] and PHONE[1:] not in stored[0]
+    await handled(client)
+    assert rasa.texts() == ["lam ho chieu"]
+
+
+async def test_mo_a_dead_replica_accepted_is_answered(tmp_path: Path, aiohttp_server: Any, aiohttp_client: Any,
+                                                      domain: dict[str, Any]) -> None:
+    """Another gateway stored the MO and died: this one answers it once its claim runs out."""
+    from connectors.store import Store
+
+    rasa, client = await gateway(tmp_path, aiohttp_server, aiohttp_client, domain, lease_s=1.0)
+    channel = client.server.app[GATEWAY_KEY].channels["sms"]
+    number_hash = channel.number_hash(PHONE)
+    await channel.state.remember_number(number_hash, PHONE)
+    dead = Store(tmp_path / "gateway.sqlite3", lease_s=0.01)
+    await dead.open()
+    assert await dead.accept("sms", "k-2", number_hash, {"number_hash": number_hash, "text": "TT ho chieu"})
+    await dead.close()
+    for _ in range(300):
+        if rasa.calls:
+            break
+        await asyncio.sleep(0.02)
+    await handled(client)
+    assert rasa.texts() == ["ho chieu"]
