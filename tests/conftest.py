@@ -36,3 +36,15 @@ def fresh_settings() -> Iterator[None]:
     reset_settings()
     yield
     reset_settings()
+
+
+@pytest.fixture(autouse=True)
+def root_log_handlers() -> Iterator[None]:
+    """A command's ``main`` run in a test leaves no handler on pytest's captured (later closed) streams."""
+    import logging
+
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = [h for h in root.handlers if h in before or type(h).__module__.startswith("_pytest")]
+    root.setLevel(level)
