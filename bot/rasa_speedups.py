@@ -3,9 +3,11 @@
 Profiled under load (bench/results/efficiency_profile_baseline.json), a call to the action server cost
 Rasa more CPU than NLU and the policies together: ``RemoteAction`` checks the whole events JSON schema
 against the JSON-Schema meta-schema before validating each response (``jsonschema.validate``), and
-rebuilds the domain's dictionary (``Domain.as_dict``) for each request. Here the validator is built once
-per response schema and the domain's dictionary once per loaded domain; requests and accepted or
-refused responses stay exactly as Rasa's (tests/dialogue/test_rasa_speedups.py compares them).
+rebuilds the domain's dictionary (``Domain.as_dict``) for each request. Here the validators are built once,
+each event of a response is checked against the schema of its own kind only (Rasa's ``oneOf`` tries all
+23 kinds on each), the domain's dictionary is built once per loaded domain, and the calls go through one
+kept-alive session (``bot.rasa_http``); requests and accepted or refused responses stay exactly as Rasa's
+(tests/dialogue/test_rasa_speedups.py compares them).
 
 TED, the costliest policy (a TensorFlow call per prediction, three predictions per typed question), can
 never win where the rules or memoization predict with confidence 1: the ensemble picks the highest
@@ -36,6 +38,10 @@ from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected, Event
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from rasa.shared.utils.schemas.events import EVENT_SCHEMA
+from rasa.utils.endpoints import EndpointConfig
+
+from bot import rasa_http
 
 _INSTALLED = "_tthc_speedups"
 _validators: dict[type, Any] = {}
@@ -73,9 +79,60 @@ def _validator(action: RemoteAction) -> Any:
     return _validators[kind]
 
 
+_event_validators: dict[str, Any] = {}
+_responses: list[Any] = []
+
+
+def _event_validator(type_name: Any) -> Any:
+    """A validator of one kind of event: the event schema with the one ``oneOf`` branch of that kind, or None."""
+    if not _event_validators:
+        from jsonschema.validators import validator_for
+
+        base = {k: v for k, v in EVENT_SCHEMA.items() if k != "oneOf"}
+        for branch in EVENT_SCHEMA["oneOf"]:
+            schema = {**base, "allOf": [branch]}
+            _event_validators[branch["properties"]["event"]["const"]] = validator_for(schema)(schema)
+    return _event_validators.get(type_name) if isinstance(type_name, str) else None
+
+
+def _surely_valid(result: Any) -> bool:
+    """Whether a response passes Rasa's schema, checking each event against its own kind only.
+
+    The ``oneOf`` of Rasa's event schema tries all 23 kinds on every event; their ``event`` constants differ, so
+    an event matches the ``oneOf`` exactly when it matches the branch of its own kind. False means "check it
+    the slow way", not "invalid".
+    """
+    if not isinstance(result, dict) or not _responses_validator().is_valid(
+        {k: v for k, v in result.items() if k != "events"}
+    ):
+        return False
+    events = result.get("events", [])
+    if not isinstance(events, list):
+        return False
+    for event in events:
+        validator = _event_validator(event.get("event")) if isinstance(event, dict) else None
+        if validator is None or not validator.is_valid(event):
+            return False
+    return True
+
+
+def _responses_validator() -> Any:
+    """The response schema without its events (checked one by one), built once."""
+    if not _responses:
+        from jsonschema.validators import validator_for
+
+        schema = RemoteAction.action_response_format_spec()
+        schema = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k != "events"}}
+        _responses.append(validator_for(schema)(schema))
+    return _responses[0]
+
+
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
-    """Rasa's check of an action server response (``jsonschema.validate``) without re-checking the schema."""
+    """Rasa's check of an action server response: event by event, and the whole schema (Rasa's error) if that fails."""
     from jsonschema.exceptions import best_match
+
+    if _surely_valid(result):
+        return True
 
     error = best_match(_validator(self).iter_errors(result))
     if error is not None:
@@ -137,6 +194,14 @@ def _predict_next_with_tracker(self: MessageProcessor, tracker: DialogueStateTra
     return DefaultPolicyPredictionEnsemble().combine_predictions(predictions, tracker, self.domain)
 
 
+_original_remote_init = RemoteAction.__init__
+
+
+def _remote_action_init(self: RemoteAction, name: str, action_endpoint: EndpointConfig | None) -> None:
+    """Rasa's ``RemoteAction``, calling the action server through ``bot.rasa_http``'s kept-alive session."""
+    _original_remote_init(self, name, rasa_http.kept_alive(action_endpoint))
+
+
 _event_classes: dict[str, type[Event]] = {}
 
 
@@ -163,5 +228,6 @@ def install() -> None:
     Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore[method-assign,assignment]
     RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction.__init__ = _remote_action_init  # type: ignore[method-assign]
     MessageProcessor._predict_next_with_tracker = _predict_next_with_tracker  # type: ignore[method-assign]
     setattr(RemoteAction, _INSTALLED, True)

@@ -5,8 +5,9 @@ Same URL as Rasa's own (``/webhooks/rest/webhook``); a request whose body is too
 is answered 400/413 with a JSON error before Rasa parses or runs anything. A button payload
 (``/intent{"entity": "value"}`` naming an intent of the domain) is read here, exactly as Rasa's
 ``RegexMessageHandler`` reads it at the end of the NLU pipeline, so that the pipeline (tokenizer,
-featurizers, DIET) does not run for a result it would throw away. Runs inside Rasa (Python 3.10):
-imports only Rasa, Sanic (Rasa's server) and ``common.text``.
+featurizers, DIET) does not run for a result it would throw away. When the server stops, it closes the
+kept-alive connections to the action server (``bot.rasa_http``). Runs inside Rasa (Python 3.10): imports
+only Rasa, Sanic (Rasa's server), ``bot.rasa_http`` and ``common.text``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from rasa.shared.nlu.training_data.message import Message
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot import rasa_http
 
 MAX_CHARS = 2000  # the gateway's web chat cap; Telegram and Zalo messages are shorter
 MAX_BODY_BYTES = 64 * 1024
@@ -101,6 +104,10 @@ class BoundedRestInput(RestInput):
             return await on_new_message(message)
 
         bp = super().blueprint(handle)
+
+        @bp.listener("after_server_stop")
+        async def close_action_calls(_app: Any, _loop: Any) -> None:
+            await rasa_http.close()  # the kept-alive connections to the action server (bot.rasa_speedups)
 
         @bp.middleware("request")
         async def bounded(request: Request) -> HTTPResponse | None:
