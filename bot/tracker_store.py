@@ -29,7 +29,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, func, or_, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
@@ -77,6 +77,25 @@ class _Checkpoint:
     stored_through: int  # the session's events stored up to ``event_id``, included
     head: tuple[dict[str, Any], ...]  # the session's opening events, up to ``session_started``
     state: tuple[dict[str, Any], ...]  # slot, loop and pause events that rebuild the state at ``event_id``
+
+
+def _session_rows_query(events: Any) -> Any:
+    """Id, type, action name and data of a sender's latest-session events after an id, in order: one statement.
+
+    Rasa's ``_event_query`` (a session starts at its latest ``session_started`` timestamp), built once in SQL
+    expression form instead of an ORM query per load.
+    """
+    started = (
+        select(func.max(events.c.timestamp))
+        .where(events.c.sender_id == bindparam("sender"), events.c.type_name == SessionStarted.type_name)
+        .scalar_subquery()
+    )
+    return (
+        select(events.c.id, events.c.type_name, events.c.action_name, events.c.data)
+        .where(events.c.sender_id == bindparam("sender"), events.c.id > bindparam("after"),
+               or_(events.c.timestamp >= started, started.is_(None)))
+        .order_by(events.c.id)
+    )
 
 
 def _turn_starts(rows: list[tuple[int, str, str | None, str]]) -> list[int]:
@@ -149,6 +168,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         self._stored: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self.speedups = str(speedups).strip().lower() not in ("false", "0", "no")
         self._last_id_sql = text(f"SELECT max(id) FROM {self.SQLEvent.__table__.fullname} WHERE sender_id = :sender")
+        self._session_rows_sql = _session_rows_query(self.SQLEvent.__table__)
         database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         if database and database != ":memory:":
             if self.speedups:
@@ -166,11 +186,10 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         if not self.window_turns or self.domain is None:
             return await super().retrieve(sender_id)
         checkpoint = self._checkpoints.get(sender_id)
+        after = checkpoint.event_id if checkpoint else 0
         with self.session_scope() as session:
-            query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
-            found = query.filter(self.SQLEvent.id > checkpoint.event_id) if checkpoint else query
-            columns = (self.SQLEvent.id, self.SQLEvent.type_name, self.SQLEvent.action_name, self.SQLEvent.data)
-            rows = [tuple(r) for r in found.with_entities(*columns)]
+            found = session.execute(self._session_rows_sql, {"sender": sender_id, "after": after})
+            rows = [tuple(r) for r in found]
         if checkpoint is not None and (not rows or any(row[1] == SessionStarted.type_name for row in rows)):
             checkpoint = None  # a new session began after it (or the conversation was deleted): rows are the session
         stored_before = checkpoint.stored_through if checkpoint else 0
@@ -221,15 +240,16 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             known = self._stored.get(sender_id)
             # Nothing written since this process loaded or saved the conversation: no need to count the rows.
             start = known[1] if known is not None and known[0] == last_id else self._first_unstored(session, tracker)
-            added = []
-            for event, data in self._new_rows(tracker, start):
-                intent = (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY)
-                added.append(self.SQLEvent(sender_id=sender_id, type_name=event.type_name,
-                                           timestamp=data.get("timestamp"), intent_name=intent,
-                                           action_name=data.get("name"), data=json.dumps(data)))
-            session.add_all(added)
-            session.flush()
-            new_last = max((row.id for row in added), default=last_id)
+            added = [
+                {"sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
+                 "intent_name": (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
+                 "action_name": data.get("name"), "data": json.dumps(data)}
+                for event, data in self._new_rows(tracker, start)
+            ]
+            new_last = last_id
+            if added:  # one multi-row INSERT (the ORM sent one per event, to read back each id)
+                session.execute(self.SQLEvent.__table__.insert(), added)
+                new_last = session.execute(self._last_id_sql, {"sender": sender_id}).scalar()
             session.commit()
         if new_last is not None:
             self._remember_stored(sender_id, new_last, len(tracker.events))

@@ -101,3 +101,24 @@ def test_event_classes_are_found_as_rasa_finds_them() -> None:
     assert Event.resolve_by_type("no_such_event", SlotSet) is SlotSet
     with pytest.raises(ValueError):
         Event.resolve_by_type("no_such_event")
+
+
+def test_a_turn_is_saved_in_one_insert_and_loaded_in_one_query(tmp_path: Path) -> None:
+    from sqlalchemy import event as sa_event
+
+    store = RedactingSQLTrackerStore(domain=DOMAIN, host=f"sqlite:///{tmp_path / 't.db'}", window_turns=3)
+    statements: list[str] = []
+    sa_event.listen(store.engine, "before_cursor_execute",
+                    lambda _c, _cur, sql, *_: statements.append(sql.split()[0].upper()))
+    conversation = _conversation()
+    for turn in conversation[:12]:
+        tracker = asyncio.run(store.retrieve("web:q")) or DialogueStateTracker("web:q", DOMAIN.slots)
+        for data in turn:
+            tracker.update(Event.from_parameters(data))  # type: ignore[arg-type]
+        statements.clear()
+        asyncio.run(store.save(tracker))
+        assert statements.count("INSERT") == 1, statements  # the ORM sent one INSERT per event
+        statements.clear()
+        again = asyncio.run(store.retrieve("web:q"))
+        assert statements == ["SELECT"]
+        assert again is not None and again.events[-1] == tracker.events[-1]
