@@ -101,7 +101,7 @@ async def post_json(endpoint: EndpointConfig, body: dict[str, Any], timeout: flo
     headers = {"Content-Type": "application/json", **endpoint.headers}
     async with session_for(endpoint).post(
         endpoint.url or "", data=encode(body), headers=headers, params=endpoint.combine_parameters(),
-        compress=compress, ssl=_ssl(endpoint), timeout=aiohttp.ClientTimeout(total=timeout),
+        compress=compress, ssl=_ssl(endpoint) or True, timeout=aiohttp.ClientTimeout(total=timeout),
     ) as response:
         if response.status >= 400:
             raise ClientResponseError(response.status, response.reason, await response.content.read())
