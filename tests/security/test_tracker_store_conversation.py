@@ -23,6 +23,7 @@ pytest.importorskip("rasa")
 from rasa.core.agent import Agent
 from rasa.utils.endpoints import EndpointConfig
 
+from bot import rasa_http
 from bot.tracker_store import RedactingSQLTrackerStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,7 @@ async def _talk(agent: Agent, sender: str, messages: list[str]) -> list[str]:
     for message in messages:
         for reply in await agent.handle_text(message, sender_id=sender) or []:
             replies.append(str(reply.get("text") or ""))
+    await rasa_http.close()  # the action calls' kept-alive session (the REST channel closes it in a server)
     return replies
 
 
