@@ -286,7 +286,7 @@ def main() -> None:
     engines: dict[str, ASR] = {
         "baseline": BaselineWhisper(asr.model),  # type: ignore[attr-defined]
         "unbiased": variant(asr, biased=False), "new": variant(asr), "n_best": variant(asr, n_best),
-        "window30": variant(asr, window_pad_s=30.0),
+        "window30": variant(asr, window_pad_s=30.0), "window5": variant(asr, window_pad_s=5.0),
     }
     chosen = os.environ.get("VOICE_BENCH_ENGINES", ",".join(engines)).split(",")
     fresh = os.environ.get("VOICE_BENCH_FRESH") == "1" or not OUT.exists()

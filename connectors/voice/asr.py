@@ -73,7 +73,7 @@ class FasterWhisperASR:
     name = "faster-whisper"
 
     def __init__(self, model_path: str, threads: int = 2, beam_size: int = 1, workers: int = 1,
-                 phrases: Sequence[str] = BASE_PHRASES, n_best: int = 1, window_pad_s: float = 2.0) -> None:
+                 phrases: Sequence[str] = BASE_PHRASES, n_best: int = 1, window_pad_s: float = 5.0) -> None:
         """Load the model once and run one warm-up decode (the first decode is otherwise slow)."""
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer

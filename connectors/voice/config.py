@@ -50,7 +50,7 @@ class VoiceSettings(RasaSettings, GatewayClientSettings):
     asr_beam_size: int = Field(1, alias="ASR_BEAM_SIZE")
     asr_n_best: int = Field(1, ge=1, le=8, alias="ASR_N_BEST")
     asr_bias: Flag = Field(True, alias="ASR_BIAS")
-    asr_window_pad_s: float = Field(2.0, ge=0, le=30, alias="ASR_WINDOW_PAD_S")
+    asr_window_pad_s: float = Field(5.0, ge=0, le=30, alias="ASR_WINDOW_PAD_S")
     asr_budget_s: float = Field(8.0, gt=0, le=60, alias="ASR_BUDGET_S")
     asr_keep_warm_s: float = Field(120.0, ge=0, alias="ASR_KEEP_WARM_S")
     asr_http_url: str = Field("", alias="ASR_HTTP_URL")
