@@ -118,9 +118,14 @@ async def speak_and_wait(rig: VoiceRig, phone: TestPhone, parts: list[np.ndarray
 
     for _ in range(40):
         if answered():
-            return
+            break
         await phone.speak(silence(0.5), tail_s=0.0)
-    raise AssertionError("no reply to the speech turn")
+    else:
+        raise AssertionError("no reply to the speech turn")
+    call = rig.gateway.dialogs[phone.call_id].call
+    assert call is not None
+    # Let the reply's synthesis finish: a TTS subprocess cut off at teardown outlives the test's loop.
+    await wait_for(lambda: not call.busy, 20, "the end of the turn")
 
 
 async def test_early_result_is_used_when_the_caller_stops(make_rig, asr: ASR, samples: list[Sample]) -> None:
