@@ -180,8 +180,8 @@ def bench_tasks(engines: dict[str, ASR], matcher: ProcedureMatcher, procedures: 
 
 
 async def run_calls(asr: ASR, settings: VoiceSettings, samples: list[Any], concurrent: int,
-                    matcher: ProcedureMatcher | None = None) -> dict[str, Any]:
-    """``concurrent`` calls at once, each speaking two recordings (then, with the menu, two keypad turns)."""
+                    matcher: ProcedureMatcher | None = None, speech_turns: int = 2) -> dict[str, Any]:
+    """``concurrent`` calls at once, each speaking ``speech_turns`` recordings (with the menu, then 2 keypad turns)."""
     from fakes import FakeRasa
     from sipclient import TestPhone
 
@@ -202,7 +202,7 @@ async def run_calls(asr: ASR, settings: VoiceSettings, samples: list[Any], concu
         await phone.open()
         phone.invite()
         await phone.final()
-        for k in range(2):
+        for k in range(speech_turns):
             await phone.speak(samples[(i + k) % len(samples)][1], tail_s=0.0)
             # Keep streaming silence until the reply has started, then listen a little.
             for _ in range(60):
@@ -225,6 +225,9 @@ async def run_calls(asr: ASR, settings: VoiceSettings, samples: list[Any], concu
     latencies = [t.latency for r in gateway.records for t in r.turns if t.latency is not None and t.source == "speech"]
     keyed = sorted(t.latency for r in gateway.records for t in r.turns if t.latency is not None and t.source == "dtmf")
     asr_s = [t.asr_s for r in gateway.records for t in r.turns if t.source in ("speech", "button")]
+    early_used = sum(t.early for r in gateway.records for t in r.turns)
+    early = {"started": sum(r.early_decodes for r in gateway.records), "used": early_used,
+             "wasted": sum(r.early_wasted for r in gateway.records)}
     call_minutes = sum((r.ended or time.time()) - r.started for r in gateway.records) / 60
     await gateway.stop()
     await client.close()
@@ -237,15 +240,17 @@ async def run_calls(asr: ASR, settings: VoiceSettings, samples: list[Any], concu
         "held": gateway.decoder.stats["held"], "over_budget": gateway.decoder.stats["over_budget"],
         "latency_p50_s": round(statistics.median(lat), 3) if lat else None,
         "latency_p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3) if lat else None,
-        "asr_mean_s": round(statistics.mean(asr_s), 3) if asr_s else None,
+        "asr_mean_s": round(statistics.mean(asr_s), 3) if asr_s else None, "early_decodes": early,
         "cpu_s_per_call_minute": round(cpu / max(call_minutes, 1e-9), 1), "wall_s": round(wall, 1),
     }
 
 
-def variant(asr: ASR, n_best: int = 1, biased: bool = True) -> ASR:
+def variant(asr: ASR, n_best: int = 1, biased: bool = True, window_pad_s: float | None = None) -> ASR:
     """The loaded engine with other decode settings (same weights, same threads)."""
     engine = copy.copy(asr)
     engine.n_best = n_best  # type: ignore[attr-defined]
+    if window_pad_s is not None:
+        engine.window_pad_s = window_pad_s  # type: ignore[attr-defined]
     if not biased:
         engine.bias(())  # type: ignore[attr-defined]
     return engine
@@ -281,6 +286,7 @@ def main() -> None:
     engines: dict[str, ASR] = {
         "baseline": BaselineWhisper(asr.model),  # type: ignore[attr-defined]
         "unbiased": variant(asr, biased=False), "new": variant(asr), "n_best": variant(asr, n_best),
+        "window30": variant(asr, window_pad_s=30.0), "window5": variant(asr, window_pad_s=5.0),
     }
     chosen = os.environ.get("VOICE_BENCH_ENGINES", ",".join(engines)).split(",")
     fresh = os.environ.get("VOICE_BENCH_FRESH") == "1" or not OUT.exists()
@@ -328,20 +334,35 @@ def main() -> None:
                 k: {m: round(sum(v) / len(v), 3) for m, v in metrics.items()} for k, metrics in scores.items()}
         runs.append({"part": "rescore", "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
     if "turns" in parts:
+        # Turn variants: "baseline" = the old decoder without the menu; "before" = the bounded decoder and the
+        # menu with a 30 s encoder window and no early decoding; "new" = the settings as configured.
         started, load = time.time(), os.getloadavg()
-        old = settings.model_copy(update={"menu": False})
-        new = settings.model_copy(update={"menu": True})
+        calls = [int(n) for n in os.environ.get("VOICE_BENCH_CALLS", "1,2" if quick else "1,2,4").split(",")]
+        speech_turns = int(os.environ.get("VOICE_BENCH_TURNS", "3"))
+        turn_variants = {
+            "baseline": (engines["baseline"], settings.model_copy(update={"menu": False}), None),
+            "before": (engines["window30"], settings.model_copy(update={"menu": True, "early_decode_ms": 0}), matcher),
+            "new": (asr, settings.model_copy(update={"menu": True}), matcher),
+        }
+        chosen_turns = os.environ.get("VOICE_BENCH_TURN_VARIANTS", "before,new").split(",")
         turns = result.setdefault("turns", {})
-        turns["baseline"], turns["new"] = [], []
-        for n in (1, 2) if quick else (1, 2, 4):
-            turns["baseline"].append(asyncio.run(run_calls(engines["baseline"], old, samples, n)))
-            turns["new"].append(asyncio.run(run_calls(asr, new, samples, n, matcher)))
-            OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
-        runs.append(stamp("turns", started, load))
+        for label in chosen_turns:
+            turns[label] = []
+        for n in calls:
+            for label in chosen_turns:
+                engine, variant_settings, variant_matcher = turn_variants[label]
+                turns[label].append(asyncio.run(run_calls(engine, variant_settings, samples, n, variant_matcher,
+                                                          speech_turns)))
+                OUT.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+        runs.append({**stamp("turns", started, load), "variants": chosen_turns, "speech_turns_per_call": speech_turns,
+                     "asr_threads": settings.asr_threads, "asr_workers": settings.asr_workers,
+                     "window_pad_s": settings.asr_window_pad_s, "early_decode_ms": settings.early_decode_ms})
         result["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["notes"] = ("Turn latency = end of caller input (VAD end minus the end-of-speech silence; keypad: when the "
                        "input completed) to the first reply RTP packet; includes ASR, Rasa (faked, instant) and TTS. "
                        "Speech turns speak the natural vieneu recordings; keypad turns are '*' (menu) and '1'. "
+                       "Turn variants: baseline = old decoder, no menu; before = bounded decoder + menu, 30 s encoder "
+                       "window, no early decoding; new = as configured (ASR_WINDOW_PAD_S, VOICE_EARLY_DECODE_MS). "
                        "Task variants: baseline = old decoder settings and fixed prompt; unbiased = bounded decoding, "
                        "no prompt; new = bounded + catalogue prompt (greedy); n_best = new with a beam search "
                        "returning n readings, re-scored by the menu against the catalogue, yes/no and codes.")

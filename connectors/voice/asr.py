@@ -10,6 +10,11 @@
 Bounds on every faster-whisper decode: one pass at temperature 0 (no fallback re-decodes), a token
 limit derived from the audio length, and ``guard.rejection`` on the text (loops, prompt echoes,
 more words than the audio can hold) — a rejected transcript is '' and the caller is asked again.
+
+Whisper's encoder is trained on 30 s windows, and faster-whisper pads every utterance to one; CTranslate2
+also runs it on a shorter window. A phone utterance of 3 s is decoded in a window of 3 s plus
+``window_pad_s`` (``ASR_WINDOW_PAD_S``) of the same padding, which makes the encoder several times cheaper;
+``window_pad_s`` ≥ 30 keeps the fixed 30 s window.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ BASE_PHRASES = ("thủ tục hành chính", "tra cứu hồ sơ", "mã hồ sơ"
 PROMPT_MAX_CHARS = 400  # about 150 Whisper tokens: the prompt may use at most half of the 448-token context
 MAX_N_BEST = 8
 N_BEST_MARGIN = 0.3  # mean log-probability per token an alternative may lose against the best reading
+WINDOW_FRAMES = 3000  # Whisper's 30 s window in 10 ms feature frames
+FRAMES_PER_S = 100
 
 
 def _words(text: str) -> str:
@@ -66,7 +73,7 @@ class FasterWhisperASR:
     name = "faster-whisper"
 
     def __init__(self, model_path: str, threads: int = 2, beam_size: int = 1, workers: int = 1,
-                 phrases: Sequence[str] = BASE_PHRASES, n_best: int = 1) -> None:
+                 phrases: Sequence[str] = BASE_PHRASES, n_best: int = 1, window_pad_s: float = 5.0) -> None:
         """Load the model once and run one warm-up decode (the first decode is otherwise slow)."""
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
@@ -77,6 +84,7 @@ class FasterWhisperASR:
                                    language="vi")
         self.beam_size = beam_size
         self.n_best = max(1, min(n_best, MAX_N_BEST))
+        self.window_pad_s = window_pad_s
         self.bias(phrases)
         self.transcribe(np.zeros(RATE, np.int16))
 
@@ -86,51 +94,47 @@ class FasterWhisperASR:
         self.prompt = ", ".join(self.phrases) + "." if self.phrases else None
         self.prompt_tokens = self.tokenizer.encode(" " + self.prompt) if self.prompt else []
 
+    def window(self, frames: int) -> int:
+        """Encoder window (feature frames) for an utterance of ``frames``: the utterance plus the pad, even."""
+        frames = min(WINDOW_FRAMES, frames + int(self.window_pad_s * FRAMES_PER_S))
+        return frames + frames % 2  # the encoder's stride-2 convolution halves it
+
     def decode(self, pcm: np.ndarray, rate: int = RATE) -> Transcript:
         """Transcribe one utterance within the bounds; a discarded text comes back in ``raw``."""
+        from faster_whisper.transcribe import get_suppressed_tokens, pad_or_trim
+
         t0 = time.perf_counter()
         audio = resample(pcm, rate, 16000).astype(np.float32) / 32768.0
         audio_s = len(audio) / 16000
-        if self.n_best > 1 and audio_s <= 30:
-            return self._decode_n_best(audio, audio_s, t0)
-        segments, _info = self.model.transcribe(
-            audio, language="vi", beam_size=self.beam_size, vad_filter=False, condition_on_previous_text=False,
-            initial_prompt=self.prompt, without_timestamps=True, temperature=0.0,
-            compression_ratio_threshold=None, log_prob_threshold=None, no_speech_threshold=None,
-            max_new_tokens=max_new_tokens(audio_s),
-        )
-        texts = [s.text.strip() for s in segments if s.no_speech_prob < 0.8 or s.avg_logprob > -0.7]
-        raw = " ".join(t for t in texts if t).strip()
-        why = rejection(raw, audio_s, self.phrases)
-        seconds = time.perf_counter() - t0
-        if why:
-            log.info("ASR output discarded (%s, %.1f s of audio)", why, audio_s)
-            return Transcript("", why, seconds, raw)
-        return Transcript(raw, "", seconds, raw)
-
-    def _decode_n_best(self, audio: np.ndarray, audio_s: float, t0: float) -> Transcript:
-        """One beam search returning ``n_best`` readings (same prompt, token limit and checks as ``decode``)."""
-        from faster_whisper.transcribe import get_suppressed_tokens, pad_or_trim
-
         model = self.model
         features = model.feature_extractor(audio)
-        encoded = model.encode(pad_or_trim(features[:, :features.shape[-1] - 1]))
+        content = features[:, :min(WINDOW_FRAMES, features.shape[-1] - 1)]  # as faster-whisper cuts it
+        encoded = model.encode(pad_or_trim(content, self.window(content.shape[-1])))
         prompt = model.get_prompt(self.tokenizer, self.prompt_tokens, without_timestamps=True)
+        n = self.n_best
         result = model.model.generate(
-            encoded, [prompt], beam_size=max(self.beam_size, self.n_best), num_hypotheses=self.n_best,
+            encoded, [prompt], beam_size=max(self.beam_size, n), num_hypotheses=n,
             max_length=len(prompt) + max_new_tokens(audio_s), return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=list(get_suppressed_tokens(self.tokenizer, [-1]) or []),
         )[0]
         texts = [self.tokenizer.decode(ids).strip() for ids in result.sequences_ids]
         length = len(result.sequences_ids[0]) if result.sequences_ids else 0
         avg_logprob = result.scores[0] * length / (length + 1) if result.scores else -10.0
-        if not texts or (result.no_speech_prob >= 0.8 and avg_logprob <= -0.7):
+        # Punctuation alone ("..." on silence, more often in a short window) is nothing heard.
+        if not texts or not _words(texts[0]) or (result.no_speech_prob >= 0.8 and avg_logprob <= -0.7):
             return Transcript("", "", time.perf_counter() - t0, "")
         raw = texts[0]
         why = rejection(raw, audio_s, self.phrases)
+        seconds = time.perf_counter() - t0
+        if why:  # the best reading is a loop or an echo: the others come from the same doubtful audio
+            log.info("ASR output discarded (%s, %.1f s of audio)", why, audio_s)
+            return Transcript("", why, seconds, raw)
+        return Transcript(raw, "", seconds, raw, self._alternatives(texts, list(result.scores), raw, audio_s))
+
+    def _alternatives(self, texts: list[str], scores: list[float], raw: str, audio_s: float) -> list[str]:
+        """The n-best readings after the first worth offering: close in score, different words, plausible."""
         # Scores are mean log-probabilities per token: a reading far below the best is noise, not an alternative.
-        close = [t for t, score in zip(texts[1:], result.scores[1:], strict=False)
-                 if score >= result.scores[0] - N_BEST_MARGIN]
+        close = [t for t, score in zip(texts[1:], scores[1:], strict=False) if score >= scores[0] - N_BEST_MARGIN]
         # Readings that differ only in punctuation or case are one reading.
         seen = {_words(raw)}
         alternatives = []
@@ -139,11 +143,7 @@ class FasterWhisperASR:
             if key and key not in seen and not rejection(text, audio_s, self.phrases):
                 seen.add(key)
                 alternatives.append(text)
-        seconds = time.perf_counter() - t0
-        if why:
-            log.info("ASR output discarded (%s, %.1f s of audio)", why, audio_s)
-            return Transcript("", why, seconds, raw, alternatives)
-        return Transcript(raw, "", seconds, raw, alternatives)
+        return alternatives
 
     def transcribe(self, pcm: np.ndarray, rate: int = RATE) -> str:
         """Transcribe one utterance ('' when nothing usable)."""
@@ -158,7 +158,8 @@ def load_local_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASE
                 f"no Whisper model in {settings.asr_model}: run 'python -m connectors.voice.assets' (setup does)"
             )
         return FasterWhisperASR(str(settings.asr_model), settings.asr_threads, settings.asr_beam_size,
-                                settings.asr_workers, phrases if settings.asr_bias else (), settings.asr_n_best)
+                                settings.asr_workers, phrases if settings.asr_bias else (), settings.asr_n_best,
+                                settings.asr_window_pad_s)
     if ":" in settings.asr_engine:
         # A plug-in: "package.module:factory", called with the settings, returning an ASR.
         module_name, _, attr = settings.asr_engine.partition(":")

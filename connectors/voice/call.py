@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -68,6 +68,9 @@ class CallHost(Protocol):
     async def transcribe(self, pcm: np.ndarray, on_hold: Callable[[], None] | None = None) -> Transcript:
         """Speech to text, off the event loop, bounded (``on_hold`` when the decoders are all busy)."""
 
+    def transcribe_early(self, pcm: np.ndarray) -> asyncio.Task[Transcript] | None:
+        """Start decoding at a pause if a decoder is free right now (None if not)."""
+
     async def send_sms(self, number: str, text: str) -> bool:
         """Queue a text message to the caller's number."""
 
@@ -99,6 +102,7 @@ class Call(CallMedia):
         self.caller = ""  # the caller's phone number (from the SIP From header), never logged unmasked
         self.sms_sent = 0
         self.dialogue: Dialogue | None = None
+        self.early: tuple[np.ndarray, asyncio.Task[Transcript]] | None = None  # decode started at the last pause
         if self.settings.menu:
             self.dialogue = Dialogue(host.matcher, self.settings.match_min, self.settings.match_sure,
                                      self.settings.docs_per_chunk, sms=False)
@@ -126,6 +130,8 @@ class Call(CallMedia):
         self.record.end_reason = self.record.end_reason or reason
         self.record.ended = time.time()
         current = asyncio.current_task()
+        if self.early is not None:
+            self.early[1].cancel()
         for task in self.tasks:
             if task is not current:
                 task.cancel()
@@ -139,8 +145,28 @@ class Call(CallMedia):
 
     # ----------------------------------------------------------------------------------- media hooks
     def on_utterance(self, pcm: np.ndarray, end: float) -> None:
-        """Queue a finished utterance for the conversation."""
-        self.inputs.put_nowait(("speech", pcm, end))
+        """Queue a finished utterance, with the decode started at its last pause when that heard all of it."""
+        early, self.early = self.early, None
+        task = early[1] if early is not None and np.array_equal(early[0], pcm) else None
+        if early is not None and task is None:
+            early[1].cancel()
+            self.record.early_wasted += 1
+        self.inputs.put_nowait(("speech", (pcm, task), end))
+
+    def on_pause(self, pcm: np.ndarray) -> None:
+        """The caller paused: decode what they said so far while waiting for the end of speech."""
+        self.on_resume()
+        task = self.host.transcribe_early(pcm)
+        if task is not None:
+            self.record.early_decodes += 1
+            self.early = (pcm, task)
+
+    def on_resume(self) -> None:
+        """The caller went on speaking: the early decode (if any) heard only part of the utterance."""
+        if self.early is not None:
+            self.early[1].cancel()  # frees its place in the queue; a decode already running finishes unheard
+            self.early = None
+            self.record.early_wasted += 1
 
     def after_tick(self) -> None:
         """Hang up once a closing prompt has been played (and no turn is in progress)."""
@@ -181,7 +207,8 @@ class Call(CallMedia):
                     continue
                 self.last_activity = time.monotonic()
                 if kind == "speech":
-                    await self._speech_turn(value, t_end)  # type: ignore[arg-type]
+                    pcm, early = cast(tuple[np.ndarray, "asyncio.Task[Transcript] | None"], value)
+                    await self._speech_turn(pcm, t_end, early)
                 elif kind == "keys":
                     await self._keys_turn(str(value), t_end)
         except asyncio.CancelledError:
@@ -202,12 +229,12 @@ class Call(CallMedia):
         else:
             await self._say_and_hangup("goodbye", "silence")
 
-    async def _speech_turn(self, pcm: np.ndarray, t_end: float) -> None:
-        """ASR, then the menu or the bot."""
-        turn = Turn("speech", end_of_input=t_end)
+    async def _speech_turn(self, pcm: np.ndarray, t_end: float, early: asyncio.Task[Transcript] | None = None) -> None:
+        """ASR (the early decode's result when it heard the whole utterance), then the menu or the bot."""
+        turn = Turn("speech", end_of_input=t_end, early=early is not None)
         self.busy = True
         try:
-            result = await self.host.transcribe(pcm, self._hold)
+            result = await early if early is not None else await self.host.transcribe(pcm, self._hold)
             turn.asr_s, turn.heard, turn.rejected = result.seconds, result.text, result.rejected
             text = result.text
             if not text:

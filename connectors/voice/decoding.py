@@ -5,6 +5,10 @@ A call whose utterance has to wait is told so (``on_hold``: a short "please wait
 ``budget_s`` (waiting included) the call stops waiting and asks the caller again; the decode itself is
 bounded by its token limit (``guard.max_new_tokens``) and keeps its slot until it finishes, so the
 number of decodes in flight never exceeds ``workers``.
+
+An early decode (``transcribe_early``, at a pause in the caller's speech) only starts when a decoder is
+free at that moment: it never waits, never triggers the hold prompt and never delays a finished utterance
+that is already waiting.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ class DecodePool:
         self.running = 0
         self.queued = 0  # decodes waiting for a slot
         self.last_used = time.monotonic()
-        self.stats = {"decodes": 0, "held": 0, "over_budget": 0, "rejected": 0}
+        self.stats = {"decodes": 0, "held": 0, "over_budget": 0, "rejected": 0, "early": 0}
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -72,6 +76,16 @@ class DecodePool:
         if result.rejected:
             self.stats["rejected"] += 1
         return result
+
+    def transcribe_early(self, pcm: np.ndarray) -> asyncio.Task[Transcript] | None:
+        """Start decoding ``pcm`` now if a decoder is free (None if not).
+
+        A decode cannot be stopped once running: a caller who speaks again just ignores the task's result.
+        """
+        if self.running + self.queued >= self.workers:
+            return None
+        self.stats["early"] += 1
+        return asyncio.get_running_loop().create_task(self.transcribe(pcm))
 
     def _release(self) -> None:
         """A decode finished (in time or not): free its slot."""

@@ -99,6 +99,10 @@ class VoiceGateway(SipAgent):
         """Run the ASR off the event loop within its bounds."""
         return await self.decoder.transcribe(pcm, on_hold)
 
+    def transcribe_early(self, pcm: np.ndarray) -> asyncio.Task[Transcript] | None:
+        """Decode at a pause in the caller's speech, only if a decoder is free now."""
+        return self.decoder.transcribe_early(pcm) if self.settings.early_decode_ms > 0 else None
+
     async def send_sms(self, number: str, text: str) -> bool:
         """Queue a text to the caller through the gateway's SMS channel."""
         return await self.sms.send(number, text)

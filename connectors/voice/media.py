@@ -30,7 +30,8 @@ class CallMedia:
         self.jitter = JitterBuffer()
         self.rx_frames: deque[np.ndarray] = deque(maxlen=500)
         self.playout: deque[np.ndarray] = deque()
-        self.endpointer = Endpointer(settings.vad_aggressiveness, settings.end_silence_ms, settings.max_utterance_s)
+        self.endpointer = Endpointer(settings.vad_aggressiveness, settings.end_silence_ms, settings.max_utterance_s,
+                                     early_ms=settings.early_decode_ms)
         self.ssrc = random.getrandbits(32)
         self.seq = random.getrandbits(16)
         self.ts = random.getrandbits(32)
@@ -47,6 +48,12 @@ class CallMedia:
 
     def on_utterance(self, pcm: np.ndarray, end: float) -> None:
         """Hook: the caller finished an utterance (``end`` is when speech stopped, monotonic clock)."""
+
+    def on_pause(self, pcm: np.ndarray) -> None:
+        """Hook: the caller paused; ``pcm`` is the utterance so far (its final audio unless speech resumes)."""
+
+    def on_resume(self) -> None:
+        """Hook: the caller spoke again after a pause."""
 
     def after_tick(self) -> None:
         """Hook: one 20 ms packet has just been sent."""
@@ -153,6 +160,10 @@ class CallMedia:
                 if event == "start":
                     self.barge_in()
                     self.last_activity = now
+                elif event == "pause" and utterance is not None:
+                    self.on_pause(utterance)
+                elif event == "resume":
+                    self.on_resume()
                 elif event == "end":
                     self.last_activity = now
                     if utterance is not None:

@@ -9,17 +9,25 @@ import numpy as np
 
 from connectors.voice.audio import FRAME_SAMPLES, RATE, rms
 
+TAIL_FRAMES = 10  # silent frames kept after the last voiced one (200 ms)
+
 
 class Endpointer:
-    """WebRTC VAD over 20 ms frames: finds the start (with pre-roll) and the end of each utterance."""
+    """WebRTC VAD over 20 ms frames: finds the start (with pre-roll) and the end of each utterance.
+
+    With ``early_ms`` it also reports a pause: that much silence inside an utterance, with the audio so
+    far, which is exactly the utterance it will return at its end unless speech resumes ("resume").
+    """
 
     def __init__(self, aggressiveness: int = 2, end_silence_ms: int = 700, max_utterance_s: float = 15.0,
-                 min_speech_ms: int = 240, min_rms: float = 150.0) -> None:
-        """Configure thresholds (frames are 20 ms)."""
+                 min_speech_ms: int = 240, min_rms: float = 150.0, early_ms: int = 0) -> None:
+        """Configure thresholds (frames are 20 ms; ``early_ms`` 0: no pause reports)."""
         import webrtcvad
 
         self.vad = webrtcvad.Vad(aggressiveness)
         self.end_frames = max(1, end_silence_ms // 20)
+        self.early_frames = max(TAIL_FRAMES, early_ms // 20) if early_ms > 0 else 0
+        self.paused = False
         self.max_frames = int(max_utterance_s * 50)
         self.min_voiced = max(1, min_speech_ms // 20)
         self.min_rms = min_rms
@@ -37,7 +45,7 @@ class Endpointer:
         return bool(self.vad.is_speech(frame.astype("<i2").tobytes(), RATE))
 
     def feed(self, frame: np.ndarray) -> tuple[str, np.ndarray | None]:
-        """Feed a frame; return ("start"|"end"|"", utterance audio on "end")."""
+        """Feed a frame; return ("start"|"pause"|"resume"|"end"|"", the audio so far on "pause" and "end")."""
         voiced = self.is_voiced(frame)
         if not self.in_speech:
             self.window.append(voiced)
@@ -57,15 +65,26 @@ class Endpointer:
         else:
             self.silent_run += 1
         if self.silent_run >= self.end_frames or len(self.speech) >= self.max_frames:
-            audio = np.concatenate(self.speech[: len(self.speech) - self.silent_run + 10])
+            audio = self._so_far()
             enough = self.voiced >= self.min_voiced
             self.reset()
             return ("end", audio) if enough else ("end", None)
+        if voiced and self.paused:
+            self.paused = False
+            return "resume", None
+        early = self.early_frames and self.silent_run == self.early_frames < self.end_frames
+        if early and self.voiced >= self.min_voiced:
+            self.paused = True
+            return "pause", self._so_far()
         return "", None
+
+    def _so_far(self) -> np.ndarray:
+        """The utterance up to ``TAIL_FRAMES`` after its last voiced frame."""
+        return np.concatenate(self.speech[: len(self.speech) - self.silent_run + TAIL_FRAMES])
 
     def reset(self) -> None:
         """Forget the current utterance."""
-        self.in_speech = False
+        self.in_speech = self.paused = False
         self.speech, self.voiced, self.silent_run = [], 0, 0
         self.window.clear()
 
@@ -84,6 +103,7 @@ class Turn:
     asr_s: float = 0.0
     rasa_s: float = 0.0
     rejected: str = ""  # why the recogniser's text was discarded
+    early: bool = False  # the text was decoded during the caller's pause, before the end of speech
     state: str = ""  # the menu state the input arrived in
 
     @property
@@ -102,6 +122,8 @@ class CallRecord:
     turns: list[Turn] = field(default_factory=list)
     dtmf: str = ""
     barge_ins: int = 0
+    early_decodes: int = 0  # decodes started at a pause
+    early_wasted: int = 0  # of which the caller spoke again (result thrown away)
     reprompts: int = 0
     refer_target: str = ""
     refer_status: int = 0
