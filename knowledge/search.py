@@ -9,7 +9,9 @@ such as "cấp lại" it does not ask for). Title actions are confirmed with acc
 "đổi"); a title naming several actions earns the bonus when any of them is asked and is pushed down
 at most once otherwise. Before scoring, syllables the catalogue never uses are repaired to the
 nearest catalogue syllable, and an unaccented question gets its accents back from the catalogue's
-bigrams for the dense encoder (:mod:`knowledge.spelling`).
+bigrams for the dense encoder (:mod:`knowledge.spelling`). Encoding is most of a search's time, so the
+encoder reads the question without courtesy phrases and cut, with its expansions, to a budget of words;
+the vectors of recent questions are cached (:mod:`knowledge.query_text`).
 
 :attr:`Hit.score` is a 0..1 confidence (logistic in the hit's dense similarity and its lead over
 the runner-up); scores never increase down the list. Recommended use, measured by
