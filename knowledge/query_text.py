@@ -37,8 +37,10 @@ _TRAILING = (
     "giúp em với ạ", "giúp em với", "giúp tôi với", "giúp mình với", "giúp em", "với ạ", "nhé ạ", "ạ",
     "ad ơi", "admin ơi", "với", "nhé", "nha", "cảm ơn", "cám ơn", "thanks", "ak", "ah",
 )
-# Folded, a lone "a" is as often the letter of a class ("hạng A") as "ạ": only stripped after these.
+# Folded, a lone "a" is as often the letter of a class ("hạng A") as "ạ" (only stripped after these),
+# and "nha" is as often "nhà" as the particle.
 _FOLDED_TRAILING_EXTRA = ("voi a", "nhe a", "giup em voi a")
+_FOLDED_AMBIGUOUS = frozenset({"a", "nha"})
 
 
 def _alternation(phrases: tuple[str, ...]) -> str:
@@ -47,7 +49,7 @@ def _alternation(phrases: tuple[str, ...]) -> str:
 
 def _patterns(phrases: tuple[str, ...], extra: tuple[str, ...] = ()) -> tuple[str, str]:
     accented = _alternation(phrases)
-    folded = _alternation(tuple({fold_diacritics(p) for p in phrases} - {"a"}) + extra)
+    folded = _alternation(tuple({fold_diacritics(p) for p in phrases} - _FOLDED_AMBIGUOUS) + extra)
     return accented, folded
 
 

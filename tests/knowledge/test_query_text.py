@@ -19,6 +19,8 @@ def test_courtesy_phrases_are_stripped_around_the_question() -> None:
     assert strip_courtesy("cho em hoi dang ky ket hon o dau voi a") == "dang ky ket hon o dau"
     # Folded, a final "a" may be the class of a licence, not "ạ".
     assert strip_courtesy("doi bang lai hang a") == "doi bang lai hang a"
+    assert strip_courtesy("xin giay phep xay nha") == "xin giay phep xay nha"  # "nhà", not "nha"
+    assert strip_courtesy("xin giấy phép xây nhà nha") == "xin giấy phép xây nhà"
     # Words inside the question stay, and a question of courtesy only is kept whole.
     assert strip_courtesy("đăng ký cho em bé") == "đăng ký cho em bé"
     assert strip_courtesy("dạ ạ") == "dạ ạ"
