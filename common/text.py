@@ -39,9 +39,21 @@ def _fold_char(char: str) -> str:
     return base if base.isalpha() or base.isdigit() else char
 
 
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table folding each character met, filled on first use (ASCII maps to itself)."""
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
 def fold_diacritics(text: str) -> str:
     """Strip Vietnamese diacritics; an NFC input keeps its length, so offsets stay valid."""
-    return "".join(_fold_char(c) for c in text)
+    return text if text.isascii() else text.translate(_FOLD)
 
 
 _SPACES = re.compile(r"\s+")

@@ -102,10 +102,11 @@ class SynonymTable:
         so that "để" does not trigger the entry for "đẻ".
         """
         text = " ".join(nfc(query).lower().split())
-        accented = fold_diacritics(text) != text
+        folded = fold_diacritics(text)
+        accented = folded != text
         patterns = self._accented if accented else self._patterns
-        return [e.expand for e, pat in zip(self.entries, patterns, strict=True) if pat.search(
-            text if accented else normalize_query(text))]
+        target = text if accented else folded
+        return [e.expand for e, pat in zip(self.entries, patterns, strict=True) if pat.search(target)]
 
 
 class LexicalIndex:

@@ -9,7 +9,9 @@ such as "cấp lại" it does not ask for). Title actions are confirmed with acc
 "đổi"); a title naming several actions earns the bonus when any of them is asked and is pushed down
 at most once otherwise. Before scoring, syllables the catalogue never uses are repaired to the
 nearest catalogue syllable, and an unaccented question gets its accents back from the catalogue's
-bigrams for the dense encoder (:mod:`knowledge.spelling`).
+bigrams for the dense encoder (:mod:`knowledge.spelling`). Encoding is most of a search's time, so the
+encoder reads the question without courtesy phrases and cut, with its expansions, to a budget of words;
+the vectors of recent questions are cached (:mod:`knowledge.query_text`).
 
 :attr:`Hit.score` is a 0..1 confidence (logistic in the hit's dense similarity and its lead over
 the runner-up); scores never increase down the list. Recommended use, measured by
@@ -43,6 +45,7 @@ from knowledge.cues import asked_actions, normalised, title_action_confirmed
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
+from knowledge.query_text import QueryVectorCache, cut_words, dense_text, strip_courtesy
 from knowledge.search_types import Hit, Scored, SearchConfig, whole_expansions
 from knowledge.spelling import Speller
 
@@ -83,6 +86,7 @@ class ProcedureSearcher:
         self._checked = time.monotonic()
         self._loaded_name = self.store.current_name()
         self._qualifier_cache: tuple[ProcedureIndex, list[str], Any] | None = None
+        self.vectors = QueryVectorCache(self.config.query_cache_size)
         self.index = self.store.load_current()
         self.encoder = encoder if encoder is not None else load_encoder(self.index.model_name)
         self._check_model()
@@ -107,6 +111,7 @@ class ProcedureSearcher:
         self._checked = time.monotonic()
         self._loaded_name = None
         self._qualifier_cache = None
+        self.vectors = QueryVectorCache(self.config.query_cache_size)
         self.index = index
         self.encoder = encoder
         self._check_model()
@@ -208,6 +213,7 @@ class ProcedureSearcher:
                 return False
             if index.model_name != self.encoder.name:
                 self.encoder = load_encoder(index.model_name)
+                self.vectors.clear()
             self._prepare(index)
             self.index, self._loaded_name = index, name
         log.info("search index switched to %s", name)
@@ -254,12 +260,13 @@ class ProcedureSearcher:
         dense = np.zeros(n, np.float32)
         if cfg.use_dense and len(index.vectors):
             text = nfc(query).strip()
+            if cfg.strip_courtesy:
+                text = strip_courtesy(text)
+            text = cut_words(text, cfg.dense_word_budget)
             if cfg.use_accents and not accented and index.accented is not None:
                 text = self.speller(index).restore_accents(text)
-            extra = whole_expansions(expansions + lexicon, cfg.dense_expansion_chars)
-            if extra:
-                text = f"{text} ({extra})"
-            qv = self.encoder.encode_queries([text])
+            text = dense_text(text, expansions + lexicon, cfg.dense_word_budget, cfg.dense_expansion_chars)
+            qv = self.query_vector(text)
             k = min(cfg.dense_passages, len(index.vectors))
             sims, ids = index.dense_index().search(qv, k)
             floor = float(sims[0, -1])
@@ -297,6 +304,10 @@ class ProcedureSearcher:
         columns = np.asarray(sorted({index.lexical.vocab[t] for t in words if t in index.lexical.vocab}), np.int64)
         return Scored(lexical, dense, fused.astype(np.float32), len(qterms), columns, len(words))
 
+    def query_vector(self, text: str) -> np.ndarray:
+        """The ``(1, dim)`` query vector of ``text``, encoded once per text among the last questions."""
+        return self.vectors.get(text, lambda t: self.encoder.encode_queries([t])[0])[None, :]
+
     def coverage(self, scored: Scored, i: int) -> float:
         """Share of the question's content words found in document ``i`` (an absolute lexical signal)."""
         if scored.query_columns is None or not scored.query_words:
@@ -319,7 +330,8 @@ class ProcedureSearcher:
             return []
         scored = self.score_all(query)
         fused = scored.fused
-        k = min(top_k, len(fused))
+        # The confidence of the top hit reads its lead over the runner-up, so at least two are ranked.
+        k = min(max(top_k, 2), len(fused))
         if k == 0:
             return []
         top = np.argpartition(-fused, k - 1)[:k] if k < len(fused) else np.arange(len(fused))
@@ -329,7 +341,7 @@ class ProcedureSearcher:
         dense = scored.dense if self.config.use_dense else scored.lexical
         hits: list[Hit] = []
         ceiling = 1.0
-        for j, i in enumerate(top):
+        for j, i in enumerate(top[:top_k]):
             if self.config.calibrated:
                 cover = self.coverage(scored, int(i))
                 conf = round(decision.probability(decision.features(dense, scored.lexical, fused, top, j, cover)), 4)

@@ -6,17 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from knowledge.query_text import DENSE_WORD_BUDGET, QUERY_CACHE_SIZE, whole_expansions
 
-def whole_expansions(parts: list[str], limit: int) -> str:
-    """The expansions joined by "; ", as many whole ones as fit in ``limit`` characters."""
-    out: list[str] = []
-    used = 0
-    for part in parts:
-        used += len(part) + (2 if out else 0)
-        if used > limit:
-            break
-        out.append(part)
-    return "; ".join(out)
+__all__ = ["Hit", "Scored", "SearchConfig", "whole_expansions"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +63,11 @@ class SearchConfig:
     # The encoder also reads the synonym and lexicon expansions, cut to whole ones within this many
     # characters: encoding cost grows with the text, and the first expansions carry the meaning.
     dense_expansion_chars: int = 80
+    # The encoder reads the question without courtesy phrases, cut with its expansions to this many
+    # words (knowledge/query_text.py): most of a search's time is encoding, and it grows with the text.
+    strip_courtesy: bool = True
+    dense_word_budget: int = DENSE_WORD_BUDGET
+    query_cache_size: int = QUERY_CACHE_SIZE
 
 
 @dataclass
