@@ -171,7 +171,9 @@ def load_local_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASE
         factory = getattr(importlib.import_module(module_name), attr)
         log.info("ASR plug-in %s", settings.asr_engine)
         return cast(ASR, factory(settings))
-    raise RuntimeError(f"unknown ASR_ENGINE {settings.asr_engine!r} (faster-whisper | sherpa-onnx | http | module:factory)")
+    raise RuntimeError(
+        f"unknown ASR_ENGINE {settings.asr_engine!r} (faster-whisper | sherpa-onnx | http | module:factory)"
+    )
 
 
 def load_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASES) -> ASR:

@@ -78,7 +78,7 @@ class SherpaOnnxASR:
         self.transcribe(np.zeros(RATE, np.int16))
 
     def bias(self, phrases: Sequence[str]) -> None:
-        """Set the hotwords (only when the folder has ``bpe.vocab``; otherwise the phrases are only used by the guard)."""
+        """Set the hotwords (they take effect only when the folder has ``bpe.vocab``)."""
         cleaned = [" ".join(p.split()).strip(" ,.;/").lower() for p in phrases]
         self.phrases = list(dict.fromkeys(p for p in cleaned if p))[:MAX_HOTWORDS]
         self.hotwords = "/".join(self.phrases) if self.hotwords_enabled else ""

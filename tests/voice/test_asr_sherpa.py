@@ -86,7 +86,7 @@ def test_incomplete_or_ambiguous_folder_is_a_clear_error(tmp_path: Path) -> None
         load_local_asr(settings(folder))
     folder = write_tiny_transducer(tmp_path / "two")
     (folder / "encoder-epoch-12.onnx").write_bytes((folder / "encoder.onnx").read_bytes())
-    with pytest.raises(RuntimeError, match="encoder-epoch-12.onnx, encoder.onnx"):
+    with pytest.raises(RuntimeError, match=r"encoder-epoch-12\.onnx, encoder\.onnx"):
         load_local_asr(settings(folder))
 
 
