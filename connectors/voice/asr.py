@@ -154,6 +154,10 @@ class FasterWhisperASR:
 
 def load_local_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASES) -> ASR:
     """The on-box engine (faster-whisper, sherpa-onnx or a plug-in)."""
+    if settings.asr_engine == "sherpa-onnx":
+        from connectors.voice.asr_sherpa import SherpaOnnxASR
+
+        return SherpaOnnxASR(settings.asr_model, settings.asr_threads, phrases if settings.asr_bias else ())
     if settings.asr_engine in ("faster-whisper", "http"):
         if not (settings.asr_model / "model.bin").is_file():
             raise RuntimeError(
@@ -161,10 +165,6 @@ def load_local_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASE
             )
         return FasterWhisperASR(str(settings.asr_model), settings.asr_threads, settings.asr_beam_size,
                                 settings.asr_workers, phrases if settings.asr_bias else (), settings.asr_n_best)
-    if settings.asr_engine == "sherpa-onnx":
-        from connectors.voice.asr_sherpa import SherpaOnnxASR
-
-        return SherpaOnnxASR(settings.asr_model, settings.asr_threads, phrases if settings.asr_bias else ())
     if ":" in settings.asr_engine:
         # A plug-in: "package.module:factory", called with the settings, returning an ASR.
         module_name, _, attr = settings.asr_engine.partition(":")
