@@ -61,14 +61,19 @@ def test_runaway_output_is_bounded_and_discarded_by_the_guard(tmp_path: Path) ->
 
 
 def test_hotwords_with_a_bpe_vocab(tmp_path: Path) -> None:
-    """With bpe.vocab the catalogue phrases become hotwords for modified beam search."""
-    folder = write_tiny_transducer(tmp_path / "m")
-    (folder / "bpe.vocab").write_text("".join(f"{t}\t{-i}\n" for i, t in enumerate(TOKENS)), encoding="utf-8")
-    asr = SherpaOnnxASR(folder, threads=1, phrases=["Thủ tục", "một hai", "thủ tục", " "])
-    assert asr.hotwords_enabled and asr.hotwords == "thủ tục/một hai"
-    assert asr.decode(phone_audio()).text == ""
-    plain = SherpaOnnxASR(write_tiny_transducer(tmp_path / "plain"), threads=1, phrases=["thủ tục"])
+    """With bpe.vocab the catalogue phrases become hotwords that pull modified beam search toward them."""
+    phrases = ["Thủ tục", "một hai", "thủ tục", " "]
+    plain = SherpaOnnxASR(write_tiny_transducer(tmp_path / "plain", margin=1.0), threads=1, phrases=phrases)
     assert not plain.hotwords_enabled and plain.hotwords == ""
+    assert plain.decode(phone_audio(1.0)).raw == ""  # blank wins every frame, if narrowly
+    folder = write_tiny_transducer(tmp_path / "m", margin=1.0)
+    (folder / "bpe.vocab").write_text("".join(f"{t}\t{-i}\n" for i, t in enumerate(TOKENS)), encoding="utf-8")
+    asr = SherpaOnnxASR(folder, threads=1, phrases=phrases)
+    assert asr.hotwords_enabled and asr.hotwords == "thủ tục/một hai"
+    heard = asr.decode(phone_audio(1.0)).raw.split()
+    assert heard and set(heard) <= {"thủ", "tục", "một", "hai"}  # only hotword pieces beat blank
+    asr.bias(())
+    assert asr.hotwords == ""
 
 
 def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:

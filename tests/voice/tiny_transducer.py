@@ -67,8 +67,8 @@ def _model(nodes: list[bytes], weights: dict[str, np.ndarray], inputs: list[byte
     return _field(1, 7) + _field(8, _field(1, "") + _field(2, 11)) + _field(7, graph) + props
 
 
-def write_tiny_transducer(folder: Path, winner: int = 0, seed: int = 0) -> Path:
-    """Write encoder/decoder/joiner ``.onnx`` and ``tokens.txt``; the joiner favours token ``winner`` (0: blank)."""
+def write_tiny_transducer(folder: Path, winner: int = 0, margin: float = 10.0, seed: int = 0) -> Path:
+    """Write the three ``.onnx`` and ``tokens.txt``; the joiner favours ``winner`` (0: blank), by ``margin``."""
     rng = np.random.default_rng(seed)
     vocab = len(TOKENS)
     folder.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ def write_tiny_transducer(folder: Path, winner: int = 0, seed: int = 0) -> Path:
         {"vocab_size": str(vocab), "context_size": str(CONTEXT)},
     )
     bias = np.zeros(vocab, np.float32)
-    bias[winner] = 10.0
+    bias[winner] = margin
     joiner = _model(
         [_node("Add", ("encoder_out", "decoder_out"), ("summed",)), _node("Tanh", ("summed",), ("hidden",)),
          _node("MatMul", ("hidden", "w_out"), ("scores",)), _node("Add", ("scores", "b_out"), ("logit",))],
