@@ -61,6 +61,7 @@ class VoiceSettings(RasaSettings, GatewayClientSettings):
     tts_rate: int = Field(160, alias="TTS_RATE")
     tts_http_url: str = Field("", alias="TTS_HTTP_URL")
     tts_http_token: str = Field("", alias="TTS_HTTP_TOKEN")
+    tts_model: Path = Field(default_factory=_under_data_dir("models", "piper-vi"), alias="TTS_MODEL")
     prompts_dir: Path = Field(default_factory=_under_data_dir("voice", "prompts"), alias="VOICE_PROMPTS_DIR")
     human_agent_uri: str = Field("", alias="HUMAN_AGENT_SIP_URI")
     greeting_payload: str = Field("/greet", alias="VOICE_GREETING_PAYLOAD")

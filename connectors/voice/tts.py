@@ -3,6 +3,7 @@
 - ``espeak`` (default, offline): espeak-ng's Vietnamese voice. Intelligible enough for tests, robotic.
 - ``http``: POST ``{"text", "voice", "sample_rate": 8000}`` as JSON to ``TTS_HTTP_URL`` (optional bearer
   ``TTS_HTTP_TOKEN``), expect a WAV back: an adapter for a cloud or self-hosted Vietnamese voice.
+- ``piper``: a Piper (VITS) voice converted for sherpa-onnx, in the folder ``TTS_MODEL`` (``tts_sherpa``).
 - Recorded prompts: ``VOICE_PROMPTS_DIR/<key>.wav`` where key is a gateway prompt name (``greeting``,
   ``reprompt``, ``goodbye``, ``not_heard``, ``busy``, ``transfer_failed``) or ``prompt_key(sentence)``
   for a bot sentence. Each sentence of a reply is looked up; the others are synthesised.
@@ -25,12 +26,9 @@ import numpy as np
 from common.text import nfc
 from connectors.voice.audio import RATE, read_wav
 from connectors.voice.config import VoiceSettings
+from connectors.voice.tts_error import TTSError
 
 log = logging.getLogger(__name__)
-
-
-class TTSError(Exception):
-    """Synthesis failed."""
 
 
 class TTS(Protocol):
@@ -164,6 +162,10 @@ def load_tts(settings: VoiceSettings) -> Voice:
         engine = HttpTTS(settings.tts_http_url, settings.tts_http_token, settings.tts_voice)
     elif settings.tts_engine == "espeak":
         engine = EspeakTTS(settings.tts_voice, settings.tts_rate)
+    elif settings.tts_engine == "piper":
+        from connectors.voice.tts_sherpa import PiperTTS
+
+        engine = PiperTTS(settings.tts_model, settings.tts_voice)
     else:
-        raise RuntimeError(f"unknown TTS_ENGINE {settings.tts_engine!r} (espeak | http)")
+        raise RuntimeError(f"unknown TTS_ENGINE {settings.tts_engine!r} (espeak | http | piper)")
     return Voice(engine, settings.prompts_dir)
