@@ -68,3 +68,15 @@ class FakeEncoder(Encoder):
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         return self.encode_queries(texts)
+
+
+class RecordingEncoder(FakeEncoder):
+    """A fake encoder that remembers the query texts it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries: list[str] = []
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        self.queries += texts
+        return super().encode_queries(texts, batch_size)

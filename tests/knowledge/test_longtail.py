@@ -6,7 +6,6 @@ import gzip
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from knowledge import decision
@@ -15,7 +14,7 @@ from knowledge.index import ProcedureIndex
 from knowledge.lexical import SynonymTable
 from knowledge.schema import Procedure
 from knowledge.search import LEXICON, Hit, ProcedureSearcher, SearchConfig
-from tests.knowledge.search_fixtures import CRAWL, ROOT, FakeEncoder
+from tests.knowledge.search_fixtures import CRAWL, ROOT, FakeEncoder, RecordingEncoder
 
 LONGTAIL = ROOT / "bench" / "longtail"
 
@@ -144,20 +143,8 @@ def test_threshold_is_the_lowest_from_which_precision_holds() -> None:
     assert decision.choose_threshold([0.99, 0.9], [False, True], (0.5, 0.95)) is None
 
 
-class _Recording(FakeEncoder):
-    """A fake encoder that remembers the query texts it was given."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.queries: list[str] = []
-
-    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        self.queries += texts
-        return super().encode_queries(texts, batch_size)
-
-
 def test_searcher_repairs_typos_and_gives_the_encoder_accents(tiny: ProcedureIndex) -> None:
-    encoder = _Recording()
+    encoder = RecordingEncoder()
     searcher = ProcedureSearcher.from_index(tiny, encoder)
     hits = searcher.search("cap chung chi hanh nghee thu y", top_k=2)
     assert {h.code for h in hits} == {"9.000001", "9.000002"}

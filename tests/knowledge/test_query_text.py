@@ -10,7 +10,7 @@ from knowledge.index import ProcedureIndex
 from knowledge.query_text import QueryVectorCache, cut_words, dense_text, strip_courtesy
 from knowledge.schema import Procedure
 from knowledge.search import ProcedureSearcher, SearchConfig
-from tests.knowledge.search_fixtures import FakeEncoder
+from tests.knowledge.search_fixtures import FakeEncoder, RecordingEncoder
 
 
 def test_courtesy_phrases_are_stripped_around_the_question() -> None:
@@ -60,18 +60,6 @@ def test_fold_diacritics_by_table_matches_per_character_folding() -> None:
     assert len(fold_diacritics(text)) == len(text)
 
 
-class CountingEncoder(FakeEncoder):
-    """A fake encoder that counts the queries it encodes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.queries: list[str] = []
-
-    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        self.queries += texts
-        return super().encode_queries(texts, batch_size)
-
-
 @pytest.fixture(scope="module")
 def index() -> ProcedureIndex:
     """Five procedures; two of them share a title, so neither leads the other by much."""
@@ -86,7 +74,7 @@ def index() -> ProcedureIndex:
 
 
 def test_a_repeated_question_is_encoded_once(index: ProcedureIndex) -> None:
-    encoder = CountingEncoder()
+    encoder = RecordingEncoder()
     searcher = ProcedureSearcher.from_index(index, encoder, config=SearchConfig())
     first = searcher.search("cho em hỏi đăng ký kết hôn ạ")
     again = searcher.search("cho em hỏi đăng ký kết hôn ạ")
