@@ -88,7 +88,8 @@ async def test_three_replicas_send_every_item_once_in_order(on_pg: str, tmp_path
     for recipient, n, _ in sent:
         per_recipient[recipient].append(n)
     assert all(ns == list(range(10)) for ns in per_recipient.values())
-    assert len({who for _, _, who in sent}) > 1  # the work was shared
+    # Which replica wins each race is up to the scheduler (on a loaded machine one may win them all),
+    # so only "once, in order" is asserted; the killed-replica test below proves the hand-over.
 
 
 async def test_items_of_a_killed_replica_are_sent_once_by_another(on_pg: str, tmp_path: Path) -> None:
