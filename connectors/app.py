@@ -27,7 +27,8 @@ def create_app(settings: GatewaySettings, channels: list[ChatChannel] | None = N
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[observe(gateway.metrics)])
     app[GATEWAY_KEY] = gateway
     gateway.add_routes(app)
-    WebChat(gateway, settings.web_max_chars, settings.web_frame_ancestors).add_routes(app)
+    web_chat = WebChat(gateway, settings.web_max_chars, settings.web_frame_ancestors, settings.sender_max_per_minute)
+    web_chat.add_routes(app)
     for channel in gateway.channels.values():
         channel.add_routes(app)
     enabled = {c.name for c in gateway.channels.values()}

@@ -144,6 +144,22 @@ class InboxStore(StoreBase):
             "DELETE FROM inbox WHERE id = ? AND claimed_by IN (?, '')", (item.id, self.owner)
         )))
 
+    async def count_arrival(self, channel: str, sender: str, per_minute: int) -> bool:
+        """Count one arrival of a sender that does not go through the inbox; False (not counted) over the limit."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            if _arrivals(conn, channel, sender, now) >= per_minute:
+                return False
+            conn.execute(
+                "INSERT INTO arrivals(channel, sender, win, n) VALUES (?, ?, ?, 1) "
+                "ON CONFLICT(channel, sender, win) DO UPDATE SET n = arrivals.n + 1",
+                (channel, sender, math.floor(now / RATE_WINDOW_S)),
+            )
+            return True
+
+        return await self._run(self._tx(op, immediate=True))
+
     async def prune_arrivals(self) -> int:
         """Forget arrival counts of windows that no longer matter."""
         old = int(time.time() // RATE_WINDOW_S) - 2

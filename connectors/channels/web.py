@@ -23,10 +23,11 @@ class WebChat:
 
     name = "web"
 
-    def __init__(self, gateway: GatewayPort, max_chars: int, frame_ancestors: str = "'self'") -> None:
-        """Answer through ``gateway``; refuse messages longer than ``max_chars``; framable by ``frame_ancestors``."""
+    def __init__(self, gateway: GatewayPort, max_chars: int, frame_ancestors: str = "'self'",
+                 per_minute: int = 30) -> None:
+        """Answer through ``gateway``; refuse messages over ``max_chars`` or ``per_minute``; framable as given."""
         self.gateway = gateway
-        self.max_chars = max_chars
+        self.max_chars, self.per_minute = max_chars, per_minute
         self.page_headers = {
             "Cache-Control": "no-cache",
             "Content-Security-Policy": PAGE_CSP.format(ancestors=frame_ancestors.strip() or "'none'"),
@@ -64,6 +65,9 @@ class WebChat:
             )
         gw = self.gateway
         if not gw.admit(sender):
+            return error_json(429, "too_many_messages", FLOOD_TEXT)
+        if not await gw.store.count_arrival(self.name, sender, self.per_minute):
+            gw.refused(sender, "rate")  # over the minute's limit counted by every replica together
             return error_json(429, "too_many_messages", FLOOD_TEXT)
         text = message.strip()
         messages: list[BotMessage] = await gw.in_order(sender, lambda: gw.ask_rasa(sender, text, self.name))

@@ -148,6 +148,8 @@ async def test_sms_and_gateway_state_on_postgres(on_pg: str, tmp_path: Path) -> 
     limits = Limits(per_minute=2, max_queued=10)  # arrivals counted once for both replicas
     items = [await (store, other)[i % 2].accept("sms", f"mo-{i}", "h1", {"text": str(i)}, limits) for i in range(3)]
     assert [item.refused if item else None for item in items] == ["", "", "rate"]
+    web = [await (store, other)[i % 2].count_arrival("web", "web:abc", 2) for i in range(3)]
+    assert web == [True, True, False]  # web chat's minute, counted outside the inbox, shared as well
     await store.close()
     await other.close()
 

@@ -92,6 +92,16 @@ async def test_the_rate_limit_holds_across_replicas(make_stack: Any) -> None:
     assert sorted(flooder) == sorted(f"tin {i}" for i in range(5))
 
 
+async def test_the_web_chat_rate_limit_holds_across_replicas(make_stack: Any) -> None:
+    """Web chat does not go through the inbox; its minute is still counted by both gateways together."""
+    replicas = [await make_stack(sender_max_per_minute=3, sender_max_queued=100) for _ in range(2)]
+    statuses = [(await replicas[i % 2].client.post("/api/chat", json={"sender": WEB, "message": f"câu {i}"})).status
+                for i in range(6)]
+    assert statuses == [200, 200, 200, 429, 429, 429]
+    other = await replicas[1].client.post("/api/chat", json={"sender": "web:another-sender-01", "message": "chào"})
+    assert other.status == 200
+
+
 async def test_refused_messages_do_not_count_as_arrivals(tmp_path: Any) -> None:
     """Only admitted messages use up the minute; a refused one is not stored; the queue limit counts the inbox."""
     from connectors.store import Limits, Store
