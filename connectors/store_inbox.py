@@ -81,11 +81,7 @@ class InboxStore(StoreBase):
             if refused:
                 return InboxItem(0, channel, sender, msg_id, event, 0, False, ahead, recent=recent, refused=refused,
                                  finished=True)
-            conn.execute(
-                "INSERT INTO arrivals(channel, sender, win, n) VALUES (?, ?, ?, 1) "
-                "ON CONFLICT(channel, sender, win) DO UPDATE SET n = arrivals.n + 1",
-                (channel, sender, math.floor(now / RATE_WINDOW_S)),
-            )
+            _count_arrival(conn, channel, sender, now)
             claimed = ahead == 0
             rid = conn.execute(
                 "INSERT INTO inbox(channel, sender, msg_id, event, created, attempts, claimed_by, claimed_until) "
@@ -151,11 +147,7 @@ class InboxStore(StoreBase):
             now = time.time()
             if _arrivals(conn, channel, sender, now) >= per_minute:
                 return False
-            conn.execute(
-                "INSERT INTO arrivals(channel, sender, win, n) VALUES (?, ?, ?, 1) "
-                "ON CONFLICT(channel, sender, win) DO UPDATE SET n = arrivals.n + 1",
-                (channel, sender, math.floor(now / RATE_WINDOW_S)),
-            )
+            _count_arrival(conn, channel, sender, now)
             return True
 
         return await self._run(self._tx(op, immediate=True))
@@ -183,3 +175,12 @@ def _arrivals(conn: sqlite3.Connection, channel: str, sender: str, now: float) -
     ).fetchall()}
     elapsed = now / RATE_WINDOW_S - win
     return rows.get(win, 0) + math.ceil(rows.get(win - 1, 0) * (1.0 - elapsed) - 1e-9)
+
+
+def _count_arrival(conn: sqlite3.Connection, channel: str, sender: str, now: float) -> None:
+    """Add one admitted arrival to the sender's count for the current window."""
+    conn.execute(
+        "INSERT INTO arrivals(channel, sender, win, n) VALUES (?, ?, ?, 1) "
+        "ON CONFLICT(channel, sender, win) DO UPDATE SET n = arrivals.n + 1",
+        (channel, sender, math.floor(now / RATE_WINDOW_S)),
+    )
