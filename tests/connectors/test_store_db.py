@@ -76,3 +76,16 @@ async def test_button_callbacks_of_a_message_go_in_one_transaction(tmp_path: Pat
     for (payload, title), cid in zip(buttons, ids, strict=True):
         assert await store.get_callback(cid) == (payload, title)
     await store.close()
+
+
+def test_handover_router_keeps_its_live_desk_connection(tmp_path: Path) -> None:
+    from connectors.handover import HandoverRouter
+
+    router = HandoverRouter(tmp_path / "live.db")
+    assert router.live.live_for("tg:1") is None
+    with router.live.db.transaction() as first:
+        pass
+    assert router.live.live_for("tg:1") is None
+    with router.live.db.transaction() as again:
+        assert again is first
+    router.live.db.close()
