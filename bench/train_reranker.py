@@ -15,6 +15,7 @@ core of this machine once the passage vectors are cached; ``--dev-report`` also 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -46,7 +47,8 @@ from knowledge.pseudo_questions import pseudo_questions  # noqa: E402
 from knowledge.search import LEXICON, ProcedureSearcher, SearchConfig  # noqa: E402
 
 log = logging.getLogger("train_reranker")
-GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.96)
+GRID = tuple(round(0.3 + 0.02 * i, 2) for i in range(34))  # 0.30 … 0.96
+MIN_ANSWERED = 50  # fewer dev answers than this are too few to judge a threshold by
 
 
 def top_candidates(searcher: ProcedureSearcher, question: str, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings(KnowledgeSettings)
     model_dir = str(ensure_e5_folder(settings.data_dir / "models" / "multilingual-e5-small"))
     procs, _ = merged_catalogue()
-    encoder = CachedEncoder(load_encoder(model_dir), settings.data_dir / "cache" / f"passages-{Path(model_dir).name}.npz")
+    cached = settings.data_dir / "cache" / f"passages-{Path(model_dir).name}.npz"
+    encoder = CachedEncoder(load_encoder(model_dir), cached)
     encoder.memo = None
     index = ProcedureIndex.build(procs, encoder)
     searcher = ProcedureSearcher.from_index(index, encoder, config=SearchConfig(use_reranker=False))
@@ -111,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.groups_cache
     if cache is not None and cache.exists():
         data = np.load(cache)
-        groups = [(data["x"][a:b], data["y"][a:b]) for a, b in zip(data["starts"][:-1], data["starts"][1:],
-                                                                      strict=True)]
+        xs, ys, starts = data["x"], data["y"], data["starts"]  # each read of an npz key reads the whole array
+        groups = [(xs[a:b], ys[a:b]) for a, b in itertools.pairwise(starts)]
     else:
         rng = random.Random(args.seed)
         lexicon = SynonymTable(SynonymTable.load(LEXICON).entries + SynonymTable.default().entries)
@@ -131,22 +134,27 @@ def main(argv: list[str] | None = None) -> int:
     log.info("pseudo-questions: fused top-1 %.3f, re-ranked %.3f", train_top1, rerank_top1)
     rows = dev_rows(searcher, model, k)
     for name in ("longtail_dev", "curated_dev"):
-        sel = [r for r in rows if r[0] == name]
-        log.info("%s: fused top-1 %.3f, re-ranked %.3f", name, np.mean([r[1] for r in sel]), np.mean([r[2] for r in sel]))
+        of_set = [r for r in rows if r[0] == name]
+        log.info("%s: fused top-1 %.3f, re-ranked %.3f", name, np.mean([r[1] for r in of_set]),
+                 np.mean([r[2] for r in of_set]))
     probs = np.asarray([r[3] for r in rows])
     right = np.asarray([r[2] for r in rows])
-    threshold = decision.choose_threshold(probs, right, GRID)
+    threshold = decision.choose_threshold(probs, right, GRID, min_answered=MIN_ANSWERED)
+    names = np.asarray([r[0] for r in rows])
     for t in GRID:
         sel = probs >= t
-        log.info("threshold %.2f: answered %.3f precision %.3f (lower bound %.3f)", t, sel.mean(),
-                 right[sel].mean() if sel.any() else float("nan"),
-                 decision.wilson_lower(int(right[sel].sum()), int(sel.sum())))
+        per_set = "; ".join(f"{n} answered {sel[names == n].mean():.3f} precision "
+                            f"{right[sel & (names == n)].mean() if (sel & (names == n)).any() else float('nan'):.3f}"
+                            for n in ("longtail_dev", "curated_dev", "out_of_scope"))
+        log.info("threshold %.2f: answered %d, lower bound %.3f; %s", t, int(sel.sum()),
+                 decision.wilson_lower(int(right[sel].sum()), int(sel.sum())), per_set)
     chosen = max(GRID) if threshold is None else threshold
     model = rerank.RerankModel(mean, scale, weights, bias, chosen, {
         "trained_by": "bench/train_reranker.py", "seed": args.seed, "per_procedure": args.per_procedure,
         "l2": args.l2, "procedures": len(procs), "questions": len(groups), "k": k,
         "pseudo_top1_fused": round(train_top1, 3), "pseudo_top1_reranked": round(rerank_top1, 3),
-        "threshold_rule": "lowest of the grid with dev precision lower bound >= 0.95 (dev + out-of-scope only)",
+        "threshold_rule": f"lowest of the grid from which on the dev precision's lower bound stays >= 0.95 "
+                          f"(thresholds answering < {MIN_ANSWERED} skipped; dev + out-of-scope only)",
     })
     args.out.write_text(json.dumps(model.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     log.info("wrote %s (threshold %.2f) in %.0f s (ranking %.0f s)", args.out, chosen, time.perf_counter() - t0,

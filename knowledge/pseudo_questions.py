@@ -37,15 +37,15 @@ MAX_WORDS = 12
 
 
 def _head(text: str, rng: random.Random) -> str:
-    """The text cut to its head: before a qualifier ("đối với", "cho", "tại") or a comma on some, to 4–12 words."""
+    """The text cut to its head: before a qualifier ("đối với", "cho", "tại") or a comma on some, to 6–12 words."""
     text = nfc(text).lower().strip(" .,;")
     if rng.random() < 0.6:
         text = _CUT.split(text)[0]
-    if rng.random() < 0.5:
+    if len(text.split()) > 8 and rng.random() < 0.5:
         text = text.split(",")[0]
     words = text.split()
-    if len(words) > 5 and rng.random() < 0.5:
-        words = words[:rng.randint(4, len(words))]
+    if len(words) > 8 and rng.random() < 0.5:
+        words = words[:rng.randint(6, len(words))]
     return " ".join(words[:MAX_WORDS])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -28,7 +29,8 @@ def _model(weights: dict[str, float], threshold: float = 0.7) -> rerank.RerankMo
 def tiny() -> ProcedureIndex:
     """Three procedures about ships and fish, told apart by their titles and results."""
     procs = [
-        Procedure(code="9.000001", title="Đăng ký tàu cá", levels=["Cấp tỉnh"], result="Giấy chứng nhận đăng ký tàu cá"),
+        Procedure(code="9.000001", title="Đăng ký tàu cá", levels=["Cấp tỉnh"],
+                  result="Giấy chứng nhận đăng ký tàu cá"),
         Procedure(code="9.000002", title="Xóa đăng ký tàu cá", levels=["Cấp tỉnh"]),
         Procedure(code="9.000003", title="Cấp giấy phép khai thác thủy sản", levels=["Cấp tỉnh"]),
     ]
@@ -52,7 +54,7 @@ def test_searcher_reorders_by_the_reranker_and_answers_at_its_threshold(tiny: Pr
     before = [h.code for h in fused.search(question, top_k=3)]
     after = reranked.search(question, top_k=3)
     assert [h.code for h in after] == before[::-1]
-    assert all(a.score >= b.score for a, b in zip(after, after[1:], strict=False))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(after))
     assert reranked.answer_threshold == 0.42
 
 
