@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from knowledge import rerank
+from knowledge import decision, rerank
 from knowledge.index import ProcedureIndex
 from knowledge.lexical import SynonymTable
 from knowledge.pseudo_questions import pseudo_questions
@@ -102,3 +102,11 @@ def test_pseudo_questions_are_reproducible_and_read_the_record() -> None:
     assert len(set(first)) > 20
     assert any("lai xe" in q for q in first)  # some without accents
     assert all(len(q.split()) <= 24 for q in first)
+
+
+def test_threshold_rule_skips_thresholds_answering_too_few() -> None:
+    probs = [0.99, 0.97] + [0.9] * 100 + [0.5] * 20
+    right = [True, False] + [True] * 100 + [False] * 20
+    grid = (0.5, 0.9, 0.96)
+    assert decision.choose_threshold(probs, right, grid) is None  # 1 right of 2 at 0.96 ends the search
+    assert decision.choose_threshold(probs, right, grid, min_answered=50) == 0.9
