@@ -53,7 +53,8 @@ CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
 OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
 RESULTS = ROOT / "bench" / "results"
 STYLES = ("formal", "colloquial", "unaccented", "typo")
-LATENCY_METHODS = ("bm25_folded", "today", "full_uncut", "full")
+RERANKER_ROW = "full_no_reranker" if SearchConfig().use_reranker else "full_reranker"
+LATENCY_METHODS = ("bm25_folded", "today", "full_uncut", "full", RERANKER_ROW)
 log = logging.getLogger("longtail")
 
 Devset = list[tuple[list[str], str, str]]
@@ -227,6 +228,8 @@ def methods() -> dict[str, SearchConfig]:
         "full_no_scope": replace(full, use_scope=False),
         "full_no_typo_repair": replace(full, use_spelling=False),
         "full_no_accent_restoration": replace(full, use_accents=False),
+        # The learned re-ranker (knowledge/rerank.py), the other way round from the default.
+        RERANKER_ROW: replace(full, use_reranker=not full.use_reranker),
     }
 
 

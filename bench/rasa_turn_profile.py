@@ -5,10 +5,11 @@ a private SQLite tracker store) against the real action server (started from .ve
 over a private copy of var/), and times every stage of ``Agent.handle_message`` with the process's CPU clock
 (all threads, TensorFlow's pools included; the action server's CPU is not counted). Stages nest (an action
 call inside the prediction loop): each gets its own time, without what its inner stages took.
-Messages go one at a time: typed procedure questions (5 per sender, as bench/efficiency_bench.py) and the
-button payloads of their answers. Variants as in efficiency_bench.py: ``baseline`` (Rasa's own paths,
-TensorFlow's default thread pools) and ``new`` (endpoints.yml, credentials.yml and scripts/env.sh as they
-are); each runs in a process of its own, one after the other.
+Messages go one at a time: typed procedure questions (5 per sender, as bench/efficiency_bench.py), the
+button payloads of their answers, then one long conversation (efficiency_bench.py's growth cycle): the stages
+at turns 2-6, 20-24 and the last 5 show what grows with the history. Variants as in efficiency_bench.py:
+``baseline`` (Rasa's own paths, TensorFlow's default thread pools) and ``new`` (endpoints.yml,
+credentials.yml and scripts/env.sh as they are); each runs in a process of its own, one after the other.
 Run: ``.venv-rasa/bin/python bench/rasa_turn_profile.py`` (under ``flock /work/bench.lock``).
 Writes bench/results/rasa_turn_profile.json.
 """
@@ -38,6 +39,7 @@ import channels_bench as cb  # noqa: E402
 
 QUESTIONS = cb.PROCEDURES_ACCENTED + cb.PROCEDURES_UNACCENTED
 RESULTS = ROOT / "bench" / "results" / "rasa_turn_profile.json"
+CYCLE = ["question", "thanks", "question", "help", "payload"]  # efficiency_bench.py's growth conversation
 TF_VARS = ("TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS")
 
 
@@ -168,7 +170,32 @@ async def profile_variant(args: argparse.Namespace, endpoints: Path, parse_paylo
             "cpu_ms_median": round(statistics.median(totals), 1) if totals else None,
             "cpu_ms_by_stage_mean": dict(sorted(means.items(), key=lambda kv: -kv[1])),
         }
+    results["growth"] = await growth(turn, args.growth_turns)
     return results
+
+
+async def growth(turn: Any, turns: int) -> dict[str, Any]:
+    """One conversation (efficiency_bench's cycle of 5 kinds of message): stages at turns 2-6, 20-24, the last 5."""
+    texts = {"thanks": cb.THANKS, "help": cb.HELP, "question": QUESTIONS}
+    payload = '/ask_procedure{"facet":"fee"}'
+    totals: list[float] = []
+    stages: list[dict[str, float]] = []
+    for n in range(1, turns + 1):
+        kind = CYCLE[(n - 2) % len(CYCLE)]
+        text = payload if kind == "payload" else texts[kind][n % len(texts[kind])]
+        total, by_stage, answer = await turn(f"web:prof-growth-{os.getpid()}", text)
+        totals.append(total)
+        stages.append(by_stage)
+        payload = next((str(b["payload"]) for m in answer for b in (m.get("buttons") or [])
+                        if str(b.get("payload", "")).startswith("/ask_procedure{")), payload)
+    out: dict[str, Any] = {"turns": turns}
+    for label, (a, b) in {"turn_2": (2, 6), "turn_20": (20, 24), "turn_last": (turns - 4, turns)}.items():
+        names = {k for st in stages[a - 1:b] for k in st}
+        means = {k: round(statistics.fmean(st.get(k, 0.0) for st in stages[a - 1:b]), 2) for k in names}
+        out[label] = {"turns": [a, b], "cpu_ms_mean": round(statistics.fmean(totals[a - 1:b]), 1),
+                      "cpu_ms_by_stage_mean": dict(sorted(means.items(), key=lambda kv: -kv[1]))}
+    out["last_over_turn_2"] = round(out["turn_last"]["cpu_ms_mean"] / out["turn_2"]["cpu_ms_mean"], 2)
+    return out
 
 
 def variant_env(name: str, tmp: Path) -> tuple[Path, bool, dict[str, str | None]]:
@@ -214,6 +241,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--variants", default="baseline,new")
     p.add_argument("--questions", type=int, default=30, help="typed questions (a third as many payloads)")
+    p.add_argument("--growth-turns", type=int, default=61, help="turns of the growth conversation")
     p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -222,7 +250,7 @@ def main() -> None:
         return
     out: dict[str, Any] = {"benchmark": "rasa_turn_profile", "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                            "cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg(), "method": __doc__,
-                           "params": {"questions": args.questions}}
+                           "params": {"questions": args.questions, "growth_turns": args.growth_turns}}
     for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
         with tempfile.TemporaryDirectory() as tmp:
             _, _, changes = variant_env(name, Path(tmp))
@@ -231,13 +259,15 @@ def main() -> None:
         for key, value in changes.items():
             env.pop(key, None) if value is None else env.__setitem__(key, value)
         print(f"== {name}", file=sys.stderr, flush=True)
-        run = subprocess.run([sys.executable, __file__, "--child", name, "--questions", str(args.questions)],
+        run = subprocess.run([sys.executable, __file__, "--child", name, "--questions", str(args.questions),
+                              "--growth-turns", str(args.growth_turns)],
                              cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
         if run.returncode or not lines:
             raise SystemExit(f"{name} failed:\n{run.stderr[-3000:]}")
         out[name] = json.loads(lines[-1].removeprefix("RESULT "))
-        print(json.dumps({name: {k: v["cpu_ms_mean"] for k, v in out[name].items()}}), file=sys.stderr, flush=True)
+        print(json.dumps({name: {k: v.get("cpu_ms_mean", v.get("last_over_turn_2")) for k, v in out[name].items()}}),
+              file=sys.stderr, flush=True)
     out["load_avg_at_end"] = os.getloadavg()
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)

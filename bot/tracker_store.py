@@ -41,8 +41,10 @@ from bot.redaction import context_before, install_log_redaction, redact_events, 
 logger = logging.getLogger(__name__)
 
 WINDOW_MARK = "tthc_window"
-WINDOW_TURNS = 8  # user turns loaded after the checkpoint: the policies need 2-3, the hand-over transcript 6
-WINDOW_SLACK = 4  # the checkpoint moves forward once this many turns more have piled up
+# User turns loaded after the checkpoint: the policies need 2-3, the hand-over transcript (12 user/bot lines) 6.
+# Each turn more costs every later turn about 1.3 ms of Rasa CPU (bench/results/rasa_turn_profile.json, growth).
+WINDOW_TURNS = 6
+WINDOW_SLACK = 2  # the checkpoint moves forward once this many turns more have piled up
 MAX_CHECKPOINTS = 10_000  # conversations whose checkpoint is kept in memory (a few hundred bytes each)
 
 

@@ -75,14 +75,20 @@ class SqliteDB:
     """
 
     def __init__(self, path: Path, schema: str = "", migrate: Migration | None = None, namespace: str = "",
-                 url: str | None = None, durable: bool = False) -> None:
-        """Remember where the data lives; nothing is opened until first use."""
+                 url: str | None = None, durable: bool = False, keep_open: bool = False) -> None:
+        """Remember where the data lives; nothing is opened until first use.
+
+        ``keep_open``: each thread keeps its SQLite connection between transactions (a store whose work
+        runs on one dedicated thread); otherwise every transaction opens and closes its own.
+        """
         self.path = Path(path)
         self.schema = schema
         self.migrate = migrate
         self.durable = durable
+        self.keep_open = keep_open
         self._ready = False
         self._lock = threading.Lock()
+        self._local = threading.local()
         url = state_db_url() if url is None and namespace else (url or "")
         self.pg: PostgresDB | None = PostgresDB(url, namespace) if namespace and is_postgres(url) else None
 
@@ -106,11 +112,28 @@ class SqliteDB:
 
     @contextmanager
     def transaction(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
-        """One transaction on a fresh connection: commit on success, roll back on error, always close."""
+        """One transaction: commit on success, roll back on error; its connection closed after (unless kept)."""
         if self.pg is not None:
             with self.pg.transaction(immediate) as pg_conn:
                 yield cast(sqlite3.Connection, pg_conn)  # duck-typed: the subset of sqlite3 the stores use
             return
+        conn = self._local.conn if self.keep_open and hasattr(self._local, "conn") else self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except BaseException:
+            self._drop(conn)
+            raise
+        if not self.keep_open:
+            conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        """A new connection, the schema applied (first time) and the sync level set; kept when ``keep_open``."""
         private_dir(self.path.parent)
         conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         conn.row_factory = sqlite3.Row
@@ -119,14 +142,24 @@ class SqliteDB:
                 self._prepare(conn)
             # WAL + NORMAL: durable at checkpoint, never corrupt; FULL for stores that must not lose a row
             conn.execute("PRAGMA synchronous=FULL" if self.durable else "PRAGMA synchronous=NORMAL")
-            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
+        except BaseException:
+            conn.close()
+            raise
+        if self.keep_open:
+            self._local.conn = conn
+        return conn
+
+    def _drop(self, conn: sqlite3.Connection) -> None:
+        """Close a connection after a failed transaction: the next one starts on a fresh connection."""
+        if getattr(self._local, "conn", None) is conn:
+            del self._local.conn
+        conn.close()
+
+    def close(self) -> None:
+        """Close the calling thread's kept connection (``keep_open``); nothing otherwise."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            del self._local.conn
             conn.close()
 
     def acquire(self, name: str, wait: bool = True) -> Any:

@@ -45,7 +45,7 @@ class HandoverRouter:
 
     def __init__(self, db_path: Path) -> None:
         """Use the desk's live sessions at ``db_path``; ``bind`` gives it Rasa and the push function."""
-        self.live = LiveDesk(db_path)
+        self.live = LiveDesk(db_path, keep_open=True)  # read for every message: no connection per read
         self.rasa: RasaClient | None = None
         self.takeover: Takeover | None = None
         self._waiting: dict[str, float] = {}

@@ -88,6 +88,22 @@ class Store(InboxStore):
         await self._run(self._tx(op))
         return cid
 
+    async def put_callbacks(self, buttons: list[tuple[str, str]]) -> list[str]:
+        """Store the ``(payload, title)`` of several buttons in one transaction; their short ids, in order."""
+        now = time.time()
+        rows = [(callback_id(payload), payload, title, now) for payload, title in buttons]
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO callbacks(id, payload, title, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET at = excluded.at",
+                rows,
+            )
+
+        if rows:
+            await self._run(self._tx(op))
+        return [row[0] for row in rows]
+
     async def get_callback(self, cid: str) -> tuple[str, str] | None:
         """Return ``(payload, title)`` for a short id, or None."""
 

@@ -7,6 +7,7 @@ gateway replica. All database work runs on one dedicated thread, off the event l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -80,7 +81,8 @@ class StoreBase:
     def __init__(self, path: Path, lease_s: float = 30.0, url: str | None = None) -> None:
         """Remember where the data lives (``url`` overrides ``STATE_DB_URL``); ``open`` creates the schema."""
         self.path = path
-        self.db = SqliteDB(path, SCHEMA, _add_claim_columns, namespace="gateway", url=url, durable=True)
+        self.db = SqliteDB(path, SCHEMA, _add_claim_columns, namespace="gateway", url=url, durable=True,
+                          keep_open=True)
         self.lease_s = lease_s
         self.owner = replica_id()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-db")
@@ -103,7 +105,9 @@ class StoreBase:
         await self._run(self._tx(lambda conn: None))
 
     async def close(self) -> None:
-        """Stop the database thread."""
+        """Close the kept connection and stop the database thread."""
+        with contextlib.suppress(Exception):
+            await self._run(self.db.close)
         self._executor.shutdown(wait=True)
 
     @asynccontextmanager

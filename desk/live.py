@@ -59,9 +59,9 @@ def _bump(db: sqlite3.Connection) -> int:
 class LiveDesk:
     """Sessions and their messages; every write masks personal data and advances the change counter."""
 
-    def __init__(self, path: Path) -> None:
-        """Use the database at ``path`` (created on first use)."""
-        self.db = SqliteDB(path, SCHEMA, namespace="desk")
+    def __init__(self, path: Path, keep_open: bool = False) -> None:
+        """Use the database at ``path`` (created on first use); ``keep_open``: each thread keeps its connection."""
+        self.db = SqliteDB(path, SCHEMA, namespace="desk", keep_open=keep_open)
 
     def seq(self) -> int:
         """The change counter: it moves whenever a session or a message changes."""

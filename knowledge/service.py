@@ -174,7 +174,7 @@ def load_searcher(settings: KnowledgeSettings, catalogue: Catalogue) -> Searcher
         return None
     try:
         levels = tuple(lv.strip() for lv in settings.scope_levels.split(",") if lv.strip())
-        return ProcedureSearcher(store, config=SearchConfig(scope_levels=levels))
+        return ProcedureSearcher(store, config=SearchConfig(scope_levels=levels, use_reranker=settings.reranker))
     except Exception:  # model missing, index unreadable, ...: answer with keyword search
         log.warning("hybrid search unavailable; using keyword search", exc_info=True)
         return None

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -21,11 +22,13 @@ from connectors.config import GatewaySettings
 from connectors.dispatch import Job
 from connectors.http import error_json
 from connectors.metrics import Metrics
-from connectors.store import InboxItem, Limits, Store
+from connectors.store import InboxItem, Limits, Store, callback_id
 
 BUTTONS_PROMPT = "Anh/chị chọn một mục bên dưới:"
 MORE_BUTTONS_PROMPT = "Các lựa chọn khác:"
 EventT = TypeVar("EventT")
+# Short ids ``render`` has just stored for the message it renders (one transaction for all its buttons).
+_STORED_CALLBACKS: ContextVar[frozenset[str]] = ContextVar("stored_callbacks", default=frozenset())
 
 
 class ChatChannel(Protocol):
@@ -266,7 +269,12 @@ class WebhookChannel(ABC, Generic[EventT]):
         """Image first, text split under the limit, buttons on the last part (extra groups after)."""
         calls = [self.image_call(message.image)] if message.image else []
         chunks = split_text(message.text, self.text_limit, self.measure)
-        rendered = [await self.render_button(button) for button in message.buttons]
+        wanted = [(b.payload, b.title) for b in message.buttons if self.wants_callback(b)]
+        token = _STORED_CALLBACKS.set(frozenset(await self.gateway.store.put_callbacks(wanted)))  # one transaction
+        try:
+            rendered = [await self.render_button(button) for button in message.buttons]
+        finally:
+            _STORED_CALLBACKS.reset(token)
         size = self.max_buttons or max(1, len(rendered))
         groups = [rendered[i:i + size] for i in range(0, len(rendered), size)]
         if groups and not chunks:
@@ -280,8 +288,15 @@ class WebhookChannel(ABC, Generic[EventT]):
         """Length of a text as the channel counts it against ``text_limit``."""
         return len(text)
 
+    def wants_callback(self, button: Button) -> bool:
+        """Whether the button is rendered with a short callback id (``callback_id``)."""
+        return True
+
     async def callback_id(self, button: Button) -> str:
-        """A short id standing for the button's payload (kept in the store)."""
+        """A short id standing for the button's payload (kept in the store; ``render`` stores them together)."""
+        cid = callback_id(button.payload)
+        if cid in _STORED_CALLBACKS.get():
+            return cid
         return await self.gateway.store.put_callback(button.payload, button.title)
 
     @abstractmethod

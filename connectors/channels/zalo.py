@@ -293,10 +293,14 @@ class ZaloChannel(WebhookChannel[ZaloEvent]):
         else:
             await self.gateway.reply(self, uid, [BotMessage(TEXT_ONLY_TEXT)])
 
+    def wants_callback(self, button: Button) -> bool:
+        """Links open in the browser: no callback id."""
+        return not button.payload.startswith(("https://", "http://"))
+
     async def render_button(self, button: Button) -> dict[str, Any]:
         """A template button: links open in the browser, others send ``#tthc:<short id>`` back."""
         title = truncate(button.title, BUTTON_TITLE_LIMIT)
-        if button.payload.startswith(("https://", "http://")):
+        if not self.wants_callback(button):
             return {"title": title, "type": "oa.open.url", "payload": {"url": button.payload}}
         return {"title": title, "type": "oa.query.hide", "payload": PAYLOAD_PREFIX + await self.callback_id(button)}
 

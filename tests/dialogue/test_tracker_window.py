@@ -68,7 +68,7 @@ def _store(tmp_path: Path, window_turns: int) -> RedactingSQLTrackerStore:
                                     window_turns=window_turns)
 
 
-@pytest.mark.parametrize("window_turns", [2, 3])
+@pytest.mark.parametrize("window_turns", [6, 8])
 def test_windowed_session_sees_what_the_whole_session_sees(tmp_path: Path, window_turns: int) -> None:
     store = _store(tmp_path, window_turns)
     full = DialogueStateTracker("web:w", DOMAIN.slots)
@@ -116,3 +116,20 @@ def test_a_new_session_drops_the_old_window(tmp_path: Path) -> None:
     assert [e.type_name for e in fresh.events][:2] == ["session_started", "action"]
     with sqlite3.connect(tmp_path / "tracker.db") as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == stored_before + len(new_session)
+
+
+def test_default_window_is_short_and_still_holds_the_hand_over_transcript(tmp_path: Path) -> None:
+    store = RedactingSQLTrackerStore(domain=DOMAIN, host=f"sqlite:///{tmp_path / 'tracker.db'}")
+    tracker = DialogueStateTracker("web:d", DOMAIN.slots)
+    for event in [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]:
+        tracker.update(event)
+    for i in range(40):
+        for event in _turn(i):
+            tracker.update(event)
+        asyncio.run(store.save(tracker))
+        tracker = asyncio.run(store.retrieve("web:d"))
+        assert tracker is not None
+        if i >= 10:
+            lines = [e for e in tracker.events if isinstance(e, (UserUttered, BotUttered)) and e.text]
+            assert len(lines) >= 12  # bot.actions.handoff.TRANSCRIPT_TURNS
+            assert sum(isinstance(e, UserUttered) for e in tracker.events) <= 8
