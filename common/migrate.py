@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from common.db import is_postgres
+from common.db_postgres import is_postgres
 from common.settings import REPO_ROOT, StorageSettings, load_or_exit
 
 MIGRATIONS = REPO_ROOT / "migrations"

@@ -29,22 +29,21 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from common.text import nfc, normalize_query
 from knowledge import decision, rerank
 from knowledge.bounds import QUERY_MAX_CHARS, QUERY_MAX_TOKENS, bound_query
-from knowledge.cues import asked_actions, normalised, title_action_confirmed
+from knowledge.cues import asked_actions, normalised
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
+from knowledge.qualifiers import ABROAD, out_of_scope, qualifier_table
 from knowledge.query_text import QueryVectorCache, cut_words, dense_text, strip_courtesy
 from knowledge.search_types import Hit, Scored, SearchConfig, whole_expansions
 from knowledge.spelling import Speller
@@ -54,10 +53,6 @@ log = logging.getLogger(__name__)
 __all__ = ["CLOSE_MARGIN", "LEXICON", "NOT_FOUND_THRESHOLD", "Hit", "ProcedureSearcher", "Scored", "SearchConfig",
            "asked_actions", "whole_expansions"]
 
-ABROAD = "o nuoc ngoai"
-# Narrow audiences or subjects a title may name (folded): pushed down like the index's qualifiers
-# when the question does not mention them (a citizen asking about pensions is not a "cán bộ xã").
-AUDIENCES = ("can bo xa", "ngoai giao", "tau bay", "tau bien", "si quan", "nha giao", "hanh nghe")
 NOT_FOUND_THRESHOLD = 0.5
 CLOSE_MARGIN = 0.15
 LEXICON = Path(__file__).with_name("lexicon.yml")
@@ -139,30 +134,7 @@ class ProcedureSearcher:
         cached = self._qualifier_cache
         if cached is not None and cached[0] is index:
             return cached[1], cached[2]
-        names, matrix = index.qualifier_matrix()
-        col = {q: j for j, q in enumerate(names)}
-        matrix = matrix.tolil(copy=True)
-        for i, doc in enumerate(index.docs):
-            found = [names[j][7:] for j in matrix.rows[i] if names[j].startswith("action:")]
-            for action in found:
-                # "mở khóa" also reads as "khóa", "cấp đổi" as "đổi": keep only the longer action.
-                nested = any(other != action and f" {action} " in f" {other} " for other in found)
-                if nested or not title_action_confirmed(doc.title, action):
-                    matrix[i, col["action:" + action]] = 0
-        extra = [q for q in AUDIENCES if q not in col]
-        marks = np.zeros((len(index.docs), len(extra) + 1), np.float32)
-        for i, doc in enumerate(index.docs):
-            # "... ở nước ngoài" ending a title is where the procedure is done (an embassy), unlike
-            # "định cư / cư trú ở nước ngoài", which describes who may apply.
-            words = re.findall(r"[a-z0-9]+", normalize_query(re.sub(r"\([^)]*\)\s*$", "", doc.title)))
-            if words[-3:] == ["o", "nuoc", "ngoai"] and (len(words) < 4 or words[-4] not in ("cu", "tru")):
-                marks[i, 0] = 1.0
-            folded = " " + " ".join(re.findall(r"[a-z0-9]+", normalize_query(doc.title))) + " "
-            for j, q in enumerate(extra):
-                marks[i, j + 1] = float(f" {q} " in folded)
-        names = [*names, ABROAD, *extra]
-        matrix = sparse.hstack([matrix.tocsr(), sparse.csr_matrix(marks)]).tocsr()
-        matrix.eliminate_zeros()
+        names, matrix = qualifier_table(index)
         self._qualifier_cache = (index, names, matrix)
         return names, matrix
 
@@ -180,10 +152,7 @@ class ProcedureSearcher:
         """1.0 for procedures none of whose levels the province's one-stop centres handle (ministry-only)."""
         key = (id(index), self.config.scope_levels)
         if getattr(self, "_scope_key", None) != key:
-            scope = {normalize_query(level) for level in self.config.scope_levels} | {"co quan khac"}
-            self._scope = np.asarray([
-                float(bool(d.levels) and not ({normalize_query(lv) for lv in d.levels} & scope))
-                for d in index.docs], np.float32)
+            self._scope = out_of_scope(index, self.config.scope_levels)
             self._scope_key = key
         return self._scope
 

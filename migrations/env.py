@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from common.db import with_driver
+from common.db_postgres import with_driver
 
 url = context.config.get_main_option("sqlalchemy.url")
 if not url:

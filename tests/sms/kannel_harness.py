@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +109,40 @@ get-url = "{get_url}"
         self.procs["smsbox"] = subprocess.Popen([SMSBOX, str(self.tmp / "kannel.conf")], stdout=subprocess.DEVNULL,
                                                 stderr=subprocess.DEVNULL)
         wait_port(self.sendsms_port)
+
+    def status(self) -> str:
+        """The plain-text status page of bearerbox ('' while it does not answer)."""
+        url = f"http://127.0.0.1:{self.admin_port}/status.txt?password=admin-pw"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return str(resp.read().decode("utf-8", "replace"))
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until smsbox is connected to bearerbox and the fake SMSC link is online.
+
+        smsbox opens its sendsms port about a second before it connects to bearerbox; an MO sent in
+        that second waits in bearerbox's queue, which a loaded machine can stretch past a test's wait.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            page = self.status()
+            boxes = page.partition("Box connections:")[2].partition("SMSC connections:")[0]
+            smscs = page.partition("SMSC connections:")[2]
+            if "smsbox:" in boxes and "on-line" in boxes and "(online" in smscs:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"Kannel not ready after {timeout:.0f} s:\n{self.status()}\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of bearerbox's and smsbox's logs (for a failing test's message)."""
+        out = []
+        for name in ("bearerbox", "smsbox"):
+            path = self.tmp / f"{name}.log"
+            text = path.read_text("utf-8", "replace").splitlines()[-lines:] if path.exists() else []
+            out.append(f"--- {name}.log\n" + "\n".join(text))
+        return "\n".join(out)
 
     def stop(self, name: str, graceful: bool = True) -> None:
         proc = self.procs.pop(name, None)

@@ -79,6 +79,7 @@ async def sms(request: Any, tmp_path: Path, aiohttp_server: Any, domain: dict[st
     await asyncio.to_thread(kannel.start_smsbox)
     smsc = FakeSmsc(kannel.smsc_port)
     await smsc.connect()
+    await asyncio.to_thread(kannel.wait_ready)
     try:
         yield SmsStack(rasa, kannel, smsc, app[GATEWAY_KEY], f"http://127.0.0.1:{gateway_port}")
     finally:
