@@ -38,9 +38,9 @@ _TRAILING = (
     "ad ơi", "admin ơi", "với", "nhé", "nha", "cảm ơn", "cám ơn", "thanks", "ak", "ah",
 )
 # Folded, a lone "a" is as often the letter of a class ("hạng A") as "ạ" (only stripped after these),
-# and "nha" is as often "nhà" as the particle.
+# "nha" is as often "nhà" as the particle, and "da" ("dạ") is more often "đã".
 _FOLDED_TRAILING_EXTRA = ("voi a", "nhe a", "giup em voi a")
-_FOLDED_AMBIGUOUS = frozenset({"a", "nha"})
+_FOLDED_AMBIGUOUS = frozenset({"a", "nha", "da"})
 
 
 def _alternation(phrases: tuple[str, ...]) -> str:

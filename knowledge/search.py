@@ -46,7 +46,7 @@ from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacr
 from knowledge.qualifiers import ABROAD, out_of_scope, qualifier_table
 from knowledge.query_text import QueryVectorCache, cut_words, dense_text, strip_courtesy
 from knowledge.search_types import Hit, Scored, SearchConfig, whole_expansions
-from knowledge.spelling import Speller
+from knowledge.spelling import ABBREVIATIONS, Speller, expand_abbreviations
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,9 @@ class ProcedureSearcher:
         """Syllable tables of ``index`` for typo repair and accent restoration (built once per version)."""
         cached = getattr(self, "_speller", None)
         if cached is None or cached[0] is not index:
-            cached = (index, Speller(index.lexical, index.accented))
+            phrases = [p for table in (self.lexicon, self.synonyms) for e in table.entries
+                       for p in (*e.phrases, e.expand)]
+            cached = (index, Speller(index.lexical, index.accented, [*phrases, *ABBREVIATIONS.values()]))
             self._speller = cached
         return cached[1]
 
@@ -249,6 +251,8 @@ class ProcedureSearcher:
             text = nfc(query).strip()
             if cfg.strip_courtesy:
                 text = strip_courtesy(text)
+            if cfg.use_abbreviations:
+                text = expand_abbreviations(text)
             text = cut_words(text, cfg.dense_word_budget)
             if cfg.use_accents and not accented and index.accented is not None:
                 text = self.speller(index).restore_accents(text)

@@ -60,6 +60,8 @@ class SearchConfig:
     # (from the catalogue's bigrams) before the dense encoder reads them (knowledge/spelling.py).
     use_spelling: bool = True
     use_accents: bool = True
+    # Abbreviations citizens type ("dk", "ko", "gplx") written out before anything reads the question.
+    use_abbreviations: bool = True
     # The encoder also reads the synonym and lexicon expansions, cut to whole ones within this many
     # characters: encoding cost grows with the text, and the first expansions carry the meaning.
     dense_expansion_chars: int = 80

@@ -88,3 +88,16 @@ def test_top_1_confidence_reads_the_runner_up(index: ProcedureIndex) -> None:
         assert searcher.search(question, top_k=1) == searcher.search(question, top_k=5)[:1]
     uncalibrated = ProcedureSearcher.from_index(index, FakeEncoder(), config=SearchConfig(calibrated=False))
     assert uncalibrated.search("khai tử", top_k=1) == uncalibrated.search("khai tử", top_k=5)[:1]
+
+
+def test_the_encoder_reads_abbreviations_written_out_with_accents(index: ProcedureIndex) -> None:
+    encoder = RecordingEncoder()
+    searcher = ProcedureSearcher.from_index(index, encoder, config=SearchConfig())
+    searcher.search("dk ket hon o dau")
+    assert encoder.queries[-1].startswith("đăng ký kết hôn")
+    searcher.search("đk kết hôn ở đâu")
+    assert encoder.queries[-1].startswith("đăng ký kết hôn")
+
+
+def test_a_folded_da_is_kept_as_the_past_marker() -> None:
+    assert strip_courtesy("da nop ho so dang ky ket hon") == "da nop ho so dang ky ket hon"

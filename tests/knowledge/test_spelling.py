@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.lexical import LexicalIndex, accented_terms
-from knowledge.spelling import Speller, edits1
+from knowledge.spelling import Speller, edits1, expand_abbreviations, keyboard_fold, well_formed
 
 TITLES = [
     "Đăng ký khai sinh",
@@ -67,3 +67,42 @@ def test_dense_text_takes_only_whole_expansions() -> None:
     assert whole_expansions(parts, 45) == "giấy chứng nhận quyền sử dụng đất; đăng ký"
     assert whole_expansions(parts, 10) == ""
     assert whole_expansions([], 80) == ""
+
+
+def test_telex_and_vni_keys_left_in_a_word_are_dropped(speller: Speller) -> None:
+    assert speller.correct(["giaasy", "phepf"]) == ["giay", "phep"]
+    assert speller.correct(["d9ang", "ky1"]) == ["dang", "ky"]
+    assert keyboard_fold("dduwowngf") == "duong"
+
+
+def test_two_syllables_typed_as_one_are_split(speller: Speller) -> None:
+    assert " ".join(speller.correct(["dang", "ky", "khaisinh"])) == "dang ky khai sinh"
+
+
+def test_a_typo_is_repaired_into_the_word_its_neighbours_confirm() -> None:
+    docs = [{"title": t} for t in [*TITLES, "Cung cấp thông tin", "Sửa thông tin", "Xóa thông tin"]]
+    speller = Speller(LexicalIndex.build(docs, {"title": 1.0}),
+                      LexicalIndex.build(docs, {"title": 1.0}, analyzer=accented_terms))
+    # "tin" is the more frequent syllable one edit away, but only "hôn" follows "kết".
+    assert speller.correct(["dang", "ky", "ket", "hin"]) == ["dang", "ky", "ket", "hon"]
+
+
+def test_a_well_formed_syllable_is_a_word_not_a_typo(speller: Speller) -> None:
+    assert well_formed("ghe") and well_formed("nguyen") and not well_formed("sihn")
+    assert speller.correction("kha") is None  # "khá": a word the catalogue lacks, not "khai"
+    assert speller.correct(["kha", "sinh"]) == ["khai", "sinh"]  # unless "khai sinh" says so
+
+
+def test_citizen_phrases_are_words_and_give_accents() -> None:
+    docs = [{"title": t} for t in TITLES]
+    speller = Speller(LexicalIndex.build(docs, {"title": 1.0}),
+                      LexicalIndex.build(docs, {"title": 1.0}, analyzer=accented_terms),
+                      phrases=["visa", "chồng tôi"])
+    assert speller.correction("visa") is None
+    assert speller.restore_accents("chong toi dang ky ket hon") == "chồng tôi đăng ký kết hôn"
+
+
+def test_abbreviations_are_written_out() -> None:
+    assert expand_abbreviations("dk khai sinh cho be dc ko") == "dang ky khai sinh cho be duoc khong"
+    assert expand_abbreviations("đk kết hôn, mất CCCD") == "đăng ký kết hôn, mất căn cước công dân"
+    assert expand_abbreviations("xin gplx") == "xin giay phep lai xe"
