@@ -46,7 +46,7 @@ from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacr
 from knowledge.qualifiers import ABROAD, out_of_scope, qualifier_table
 from knowledge.query_text import QueryVectorCache, cut_words, dense_text, strip_courtesy
 from knowledge.search_types import Hit, Scored, SearchConfig, whole_expansions
-from knowledge.spelling import ABBREVIATIONS, Speller, expand_abbreviations
+from knowledge.spelling import ABBREVIATIONS, Speller, expand_abbreviations, typed_with_accents
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class ProcedureSearcher:
         folded = normalize_query(query)
         accented = has_diacritics(query)
         if cfg.use_spelling:
-            corrected = " ".join(self.speller(index).correct(tokens(folded)))
+            corrected = " ".join(self.speller(index).correct(tokens(folded), typed_with_accents(query)))
             if corrected != " ".join(tokens(folded)):
                 folded = corrected
                 if not accented:
@@ -265,7 +265,9 @@ class ProcedureSearcher:
             keep = self._kind_mask(index)[ids[0]]
             np.maximum.at(doc_sim, index.owners[ids[0][keep]], sims[0][keep])
             dense = np.clip((doc_sim - cfg.dense_floor) / cfg.dense_span, 0.0, 1.0)
-        fused: np.ndarray = cfg.lexical_weight * lexical + cfg.dense_weight * dense + extra_lexical
+        # Folded, the question's syllables collide (bán/bạn/bản) and BM25 with them; the encoder reads it re-accented.
+        dense_weight = cfg.dense_weight + (0.0 if accented else cfg.unaccented_dense_boost)
+        fused: np.ndarray = cfg.lexical_weight * lexical + dense_weight * dense + extra_lexical
         if cfg.use_scope:
             fused = fused - cfg.scope_penalty * self._out_of_scope(index)
         expansions = expansions + lexicon

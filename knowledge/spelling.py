@@ -27,7 +27,7 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -37,6 +37,7 @@ from knowledge.lexical import STOPWORDS, LexicalIndex
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _WORD = re.compile(r"\w+")
+_FOLDED_WORD = re.compile(r"[a-z0-9]+")
 # Syllables this short are too ambiguous to correct ("ko", "dc" are teencode, not typos).
 MIN_CORRECT_LEN = 3
 MAX_CANDIDATES = 6
@@ -81,6 +82,12 @@ def expand_abbreviations(text: str) -> str:
         return words if accented else fold_diacritics(words)
 
     return _ABBREVIATION.sub(whole, text)
+
+
+def typed_with_accents(text: str) -> list[bool]:
+    """For each folded word of ``text`` (as :func:`knowledge.lexical.tokens` splits it), whether it carried accents."""
+    typed = nfc(text).lower()
+    return [typed[m.start():m.end()] != m.group() for m in _FOLDED_WORD.finditer(fold_diacritics(typed))]
 
 
 def well_formed(syllable: str) -> bool:
@@ -204,10 +211,16 @@ class Speller:
                     if word[:k] in self.unigrams and word[k:] in self.unigrams), default=(0, 0))
         return f"{word[:best[1]]} {word[best[1]:]}" if best[0] > 0 else None
 
-    def correct(self, folded_words: list[str]) -> list[str]:
-        """The words with every unknown syllable replaced by its repair (when there is one)."""
+    def correct(self, folded_words: list[str], with_accents: Sequence[bool] = ()) -> list[str]:
+        """The words with every unknown syllable replaced by its repair (when there is one).
+
+        ``with_accents[i]`` says the citizen typed word ``i`` with accents: a well-formed one is then
+        meant as typed ("vài"), however rare in the catalogue.
+        """
         out = list(folded_words)
         for i, w in enumerate(folded_words):
+            if i < len(with_accents) and with_accents[i] and well_formed(w):
+                continue
             left = out[i - 1].split()[-1] if i else None
             right = folded_words[i + 1] if i + 1 < len(folded_words) else None
             out[i] = self.correction(w, left, right) or w

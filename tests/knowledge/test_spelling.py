@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from knowledge.lexical import LexicalIndex, accented_terms
-from knowledge.spelling import Speller, edits1, expand_abbreviations, keyboard_fold, well_formed
+from knowledge.spelling import (
+    Speller,
+    edits1,
+    expand_abbreviations,
+    keyboard_fold,
+    typed_with_accents,
+    well_formed,
+)
 
 TITLES = [
     "Đăng ký khai sinh",
@@ -106,3 +113,9 @@ def test_abbreviations_are_written_out() -> None:
     assert expand_abbreviations("dk khai sinh cho be dc ko") == "dang ky khai sinh cho be duoc khong"
     assert expand_abbreviations("đk kết hôn, mất CCCD") == "đăng ký kết hôn, mất căn cước công dân"
     assert expand_abbreviations("xin gplx") == "xin giay phep lai xe"
+
+
+def test_a_well_formed_word_typed_with_accents_is_meant_as_typed(speller: Speller) -> None:
+    assert typed_with_accents("Khá sinh, giay") == [True, False, False]
+    assert speller.correct(["kha", "sinh"], typed_with_accents("khá sinh")) == ["kha", "sinh"]
+    assert speller.correct(["kha", "sinh"], typed_with_accents("kha sinh")) == ["khai", "sinh"]
