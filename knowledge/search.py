@@ -46,7 +46,7 @@ from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacr
 from knowledge.qualifiers import ABROAD, out_of_scope, qualifier_table
 from knowledge.query_text import QueryVectorCache, cut_words, dense_text, strip_courtesy
 from knowledge.search_types import Hit, Scored, SearchConfig, whole_expansions
-from knowledge.spelling import ABBREVIATIONS, Speller, expand_abbreviations, typed_with_accents
+from knowledge.spelling import CITIZEN_ABBREVIATIONS, Speller, typed_with_accents, write_out_abbreviations
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class ProcedureSearcher:
         if cached is None or cached[0] is not index:
             phrases = [p for table in (self.lexicon, self.synonyms) for e in table.entries
                        for p in (*e.phrases, e.expand)]
-            cached = (index, Speller(index.lexical, index.accented, [*phrases, *ABBREVIATIONS.values()]))
+            cached = (index, Speller(index.lexical, index.accented, [*phrases, *CITIZEN_ABBREVIATIONS.values()]))
             self._speller = cached
         return cached[1]
 
@@ -252,7 +252,7 @@ class ProcedureSearcher:
             if cfg.strip_courtesy:
                 text = strip_courtesy(text)
             if cfg.use_abbreviations:
-                text = expand_abbreviations(text)
+                text = write_out_abbreviations(text)
             text = cut_words(text, cfg.dense_word_budget)
             if cfg.use_accents and not accented and index.accented is not None:
                 text = self.speller(index).restore_accents(text)

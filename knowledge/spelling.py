@@ -3,7 +3,7 @@
 Citizens type without accents, drop or swap a letter, or leave Telex keys in a word ("dangw kys").
 Both are repaired from the words the index already holds, with no dictionary of their own:
 
-* :func:`expand_abbreviations` writes out what citizens abbreviate ("dk", "ko", "gplx", "cccd") in the
+* :func:`write_out_abbreviations` writes out what citizens abbreviate ("dk", "ko", "gplx", "cccd") in the
   text the encoder reads, so that accent restoration and the encoder see whole words (lexical search
   keeps the abbreviation, which titles use too: "thẻ BHYT", and reads the lexicon's expansion of it);
 * :meth:`Speller.correct` repairs a folded syllable the catalogue never uses: Telex or VNI keys left in
@@ -55,7 +55,7 @@ _TELEX_TONES = re.compile(r"(?<=[aeiouy])([a-z]*?)[fjrsxz]+")
 _KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _KEY_AT = {c: (r, i) for r, row in enumerate(_KEYBOARD) for i, c in enumerate(row)}
 # What citizens abbreviate, written out in place (folded key → words); folded in an unaccented question.
-ABBREVIATIONS = {
+CITIZEN_ABBREVIATIONS = {
     "ko": "không", "k": "không", "hok": "không", "dc": "được", "đc": "được",
     "dk": "đăng ký", "đk": "đăng ký", "dky": "đăng ký", "đky": "đăng ký", "dki": "đăng ký",
     "lm": "làm", "ng": "người", "nc": "nước", "xn": "xác nhận", "vp": "văn phòng", "bn": "bao nhiêu",
@@ -67,18 +67,18 @@ ABBREVIATIONS = {
     "qsdđ": "quyền sử dụng đất", "sdđ": "sử dụng đất", "ubnd": "ủy ban nhân dân", "onl": "trực tuyến",
     "online": "trực tuyến", "pp": "hộ chiếu", "passport": "hộ chiếu",
 }
-_ABBREVIATION_KEYS = frozenset(fold_diacritics(k) for k in ABBREVIATIONS)
-_ABBREVIATION = re.compile(r"(?<!\w)(" + "|".join(sorted(map(re.escape, ABBREVIATIONS), key=len, reverse=True))
+_CITIZEN_KEYS = frozenset(fold_diacritics(k) for k in CITIZEN_ABBREVIATIONS)
+_ABBREVIATION = re.compile(r"(?<!\w)(" + "|".join(sorted(map(re.escape, CITIZEN_ABBREVIATIONS), key=len, reverse=True))
                            + r")(?!\w)", re.IGNORECASE)
 
 
-def expand_abbreviations(text: str) -> str:
+def write_out_abbreviations(text: str) -> str:
     """``text`` with citizens' abbreviations written out (without accents when ``text`` has none)."""
     text = nfc(text)
     accented = fold_diacritics(text) != text
 
     def whole(match: re.Match[str]) -> str:
-        words = ABBREVIATIONS[match.group(1).lower()]
+        words = CITIZEN_ABBREVIATIONS[match.group(1).lower()]
         return words if accented else fold_diacritics(words)
 
     return _ABBREVIATION.sub(whole, text)
@@ -175,7 +175,7 @@ class Speller:
     def correction(self, syllable: str, left: str | None = None, right: str | None = None) -> str | None:
         """The repair of an unknown syllable between neighbours ``left`` and ``right`` (one or two words), or None."""
         if (self.known(syllable) or len(syllable) < MIN_CORRECT_LEN or syllable in STOPWORDS
-                or syllable in _ABBREVIATION_KEYS):
+                or syllable in _CITIZEN_KEYS):
             return None
         if not syllable.isalpha():
             unkeyed = keyboard_fold(syllable)

@@ -25,6 +25,8 @@ def test_lexicon_maps_citizen_words_to_portal_words() -> None:
     assert "trách nhiệm hữu hạn" in lexicon.expansions("cty tnhh 1 thanh vien")
     assert any("chuyển mục đích sử dụng đất" in e for e in lexicon.expansions("muốn lên thổ cư"))
     assert any("thị thực" in e for e in lexicon.expansions("xin visa cho ban"))
+    assert "trực tuyến" in lexicon.expansions("đk tạm trú onl")
+    assert "hộ chiếu phổ thông" in SynonymTable.default().expansions("lam pp cho con")
     assert lexicon.expansions("thời tiết hôm nay") == []
 
 

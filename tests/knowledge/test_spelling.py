@@ -8,10 +8,10 @@ from knowledge.lexical import LexicalIndex, accented_terms
 from knowledge.spelling import (
     Speller,
     edits1,
-    expand_abbreviations,
     keyboard_fold,
     typed_with_accents,
     well_formed,
+    write_out_abbreviations,
 )
 
 TITLES = [
@@ -110,9 +110,9 @@ def test_citizen_phrases_are_words_and_give_accents() -> None:
 
 
 def test_abbreviations_are_written_out() -> None:
-    assert expand_abbreviations("dk khai sinh cho be dc ko") == "dang ky khai sinh cho be duoc khong"
-    assert expand_abbreviations("đk kết hôn, mất CCCD") == "đăng ký kết hôn, mất căn cước công dân"
-    assert expand_abbreviations("xin gplx") == "xin giay phep lai xe"
+    assert write_out_abbreviations("dk khai sinh cho be dc ko") == "dang ky khai sinh cho be duoc khong"
+    assert write_out_abbreviations("đk kết hôn, mất CCCD") == "đăng ký kết hôn, mất căn cước công dân"
+    assert write_out_abbreviations("xin gplx") == "xin giay phep lai xe"
 
 
 def test_a_well_formed_word_typed_with_accents_is_meant_as_typed(speller: Speller) -> None:
