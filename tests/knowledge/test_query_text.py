@@ -101,3 +101,12 @@ def test_the_encoder_reads_abbreviations_written_out_with_accents(index: Procedu
 
 def test_a_folded_da_is_kept_as_the_past_marker() -> None:
     assert strip_courtesy("da nop ho so dang ky ket hon") == "da nop ho so dang ky ket hon"
+
+
+def test_an_unaccented_question_weighs_the_encoder_more(index: ProcedureIndex) -> None:
+    plain = ProcedureSearcher.from_index(index, FakeEncoder(), config=SearchConfig(unaccented_dense_boost=0.0))
+    boosted = ProcedureSearcher.from_index(index, FakeEncoder(), config=SearchConfig(unaccented_dense_boost=0.5))
+    folded, accented = plain.score_all("dang ky khai tu"), plain.score_all("đăng ký khai tử")
+    assert folded.dense.max() > 0
+    assert np.allclose(boosted.score_all("dang ky khai tu").fused - folded.fused, 0.5 * folded.dense, atol=1e-5)
+    assert np.allclose(boosted.score_all("đăng ký khai tử").fused, accented.fused)
