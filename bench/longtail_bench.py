@@ -215,6 +215,7 @@ def methods() -> dict[str, SearchConfig]:
     full = SearchConfig()
     today = SearchConfig(use_lexicon=False, use_derived=False, use_result=False, use_scope=False,
                          calibrated=False, use_spelling=False, use_accents=False, strip_courtesy=False,
+                         use_abbreviations=False, unaccented_dense_boost=0.0,
                          dense_word_budget=10_000, dense_expansion_chars=10_000)
     return {
         "bm25_folded": replace(today, use_dense=False, use_synonyms=False, use_prior=False),
