@@ -230,7 +230,7 @@ def methods() -> dict[str, SearchConfig]:
         "full_no_typo_repair": replace(full, use_spelling=False),
         "full_no_accent_restoration": replace(full, use_accents=False),
         "full_no_abbreviations": replace(full, use_abbreviations=False),
-        "full_no_unaccented_dense_boost": replace(full, unaccented_dense_boost=0.0),
+        "full_unaccented_dense_boost": replace(full, unaccented_dense_boost=0.5),
         # The learned re-ranker (knowledge/rerank.py), the other way round from the default.
         RERANKER_ROW: replace(full, use_reranker=not full.use_reranker),
     }
