@@ -60,7 +60,7 @@ class SearchConfig:
     # (from the catalogue's bigrams) before the dense encoder reads them (knowledge/spelling.py).
     use_spelling: bool = True
     use_accents: bool = True
-    # Abbreviations citizens type ("dk", "ko", "gplx") written out before anything reads the question.
+    # Abbreviations citizens type ("dk", "ko", "gplx") written out in the text the encoder reads.
     use_abbreviations: bool = True
     # Added to the dense weight for a question typed without accents (folded BM25 confuses bán/bạn/bản, the
     # encoder reads the re-accented text). Off: 0.5 gained only on dev questions folded by the bench (curated
