@@ -36,6 +36,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 _APPLIED = "_tthc_applied"  # tracker attribute: (events seen, loop names, applied events)
 _STATES = "_tthc_states"  # tracker attribute: {(omit_unset_slots, ignore_rule_only_turns): _StatesFold}
 HISTORY_ATTRIBUTES = (_APPLIED, _STATES)
+RASA_APPLIED_EVENTS = DialogueStateTracker.applied_events  # Rasa's own, for the tests' comparisons
+RASA_PAST_STATES = DialogueStateTracker.past_states
 
 
 def _starts_with(events: Iterable[Event], seen: Sequence[Event]) -> bool:
