@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 WINDOW_MARK = "tthc_window"
 # User turns loaded after the checkpoint: the policies need 2-3, the hand-over transcript (12 user/bot lines) 6.
-# Each turn more costs every later turn about 1.3 ms of Rasa CPU (bench/results/rasa_turn_profile.json, growth).
+# Each turn more is replayed on every load and sent with every action call (bench/results/rasa_turn_profile.json).
 WINDOW_TURNS = 6
 WINDOW_SLACK = 2  # the checkpoint moves forward once this many turns more have piled up
 MAX_CHECKPOINTS = 10_000  # conversations whose checkpoint is kept in memory (a few hundred bytes each)
@@ -181,7 +181,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     100th turn as at the 2nd: loading, the policies' featurisation, the tracker sent to the action server
     and the save all grow with the events loaded. The policies look at 5 states (2-3 turns) and the
     actions at most 12 messages back. The state before the window is kept per conversation in memory;
-    the events behind it never change, so any replica can rebuild it from the database (once).
+    the events behind it never change, so any replica can rebuild it from the database (once). With the
+    speed-ups, the next turn gets the window's stored events as the objects this turn saved (a stored row never
+    changes) and the history ``bot.rasa_history`` computed of them, instead of decoding and replaying them again.
     Rasa creates the store once at start-up, after configuring its logging: that is when the log filter goes in
     (and the speed-ups of ``bot.rasa_speedups``).
     """
