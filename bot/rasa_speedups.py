@@ -46,7 +46,7 @@ from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.utils.schemas.events import EVENT_SCHEMA
 from rasa.utils.endpoints import EndpointConfig
 
-from bot import rasa_http
+from bot import rasa_history, rasa_http
 
 _INSTALLED = "_tthc_speedups"
 _validators: dict[type, Any] = {}
@@ -272,9 +272,10 @@ def _resolve_event_type(type_name: str, default: type[Event] | None = None) -> t
 
 
 def install() -> None:
-    """Replace two methods of ``RemoteAction``, the processor's prediction and the event lookup (once)."""
+    """Replace two methods of ``RemoteAction``, the processor's prediction, the event lookup and the history (once)."""
     if getattr(RemoteAction, _INSTALLED, False):
         return
+    rasa_history.install()
     Event.resolve_by_type = staticmethod(_resolve_event_type)  # type: ignore[method-assign,assignment]
     RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]

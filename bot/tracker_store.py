@@ -26,6 +26,7 @@ from rasa.shared.core.events import (
     LoopInterrupted,
     SessionStarted,
     SlotSet,
+    deserialise_events,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -36,16 +37,19 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot import rasa_speedups
+from bot.rasa_history import HISTORY_ATTRIBUTES
 from bot.redaction import context_before, install_log_redaction, redact_events, redact_from
 
 logger = logging.getLogger(__name__)
 
 WINDOW_MARK = "tthc_window"
 # User turns loaded after the checkpoint: the policies need 2-3, the hand-over transcript (12 user/bot lines) 6.
-# Each turn more costs every later turn about 1.3 ms of Rasa CPU (bench/results/rasa_turn_profile.json, growth).
+# Each turn more is replayed on every load and sent with every action call (bench/results/rasa_turn_profile.json).
 WINDOW_TURNS = 6
 WINDOW_SLACK = 2  # the checkpoint moves forward once this many turns more have piled up
 MAX_CHECKPOINTS = 10_000  # conversations whose checkpoint is kept in memory (a few hundred bytes each)
+MAX_RECENT = 500  # conversations whose window is kept as event objects (tens of kilobytes each)
+_LOADED = "_tthc_loaded"  # tracker attribute: the _Recent it was built from
 
 
 def _tuned_sqlite_engine(engine: Engine) -> Engine:
@@ -79,6 +83,33 @@ class _Checkpoint:
     stored_through: int  # the session's events stored up to ``event_id``, included
     head: tuple[dict[str, Any], ...]  # the session's opening events, up to ``session_started``
     state: tuple[dict[str, Any], ...]  # slot, loop and pause events that rebuild the state at ``event_id``
+
+
+@dataclass(frozen=True)
+class _Recent:
+    """A conversation's stored events as objects (by row id), its window's opening events and computed history."""
+
+    checkpoint: _Checkpoint | None
+    prefix: list[Event]  # the opening and state events before the window (with the window marker)
+    rows: dict[int, Event]  # stored row id -> the event as stored (redacted)
+    history: dict[str, Any]  # bot.rasa_history's caches, valid for the events they hold (checked on use)
+
+
+def _row_events(rows: list[tuple[int, str, str | None, str]], known: dict[int, Event]) -> list[Event | None]:
+    """The event of each row: the object kept from the last turn, else read from its JSON (None if unreadable)."""
+    events: list[Event | None] = []
+    for row in rows:
+        event = known.get(row[0])
+        if event is None:
+            data = json.loads(row[3])
+            event = Event.from_parameters(data) if "event" in data else None
+        events.append(event)
+    return events
+
+
+def _present(events: list[Event | None]) -> list[Event]:
+    """The events that could be read (Rasa's ``deserialise_events`` drops the others too)."""
+    return [event for event in events if event is not None]
 
 
 def _session_rows_query(events: Any) -> Any:
@@ -150,7 +181,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     100th turn as at the 2nd: loading, the policies' featurisation, the tracker sent to the action server
     and the save all grow with the events loaded. The policies look at 5 states (2-3 turns) and the
     actions at most 12 messages back. The state before the window is kept per conversation in memory;
-    the events behind it never change, so any replica can rebuild it from the database (once).
+    the events behind it never change, so any replica can rebuild it from the database (once). With the
+    speed-ups, the next turn gets the window's stored events as the objects this turn saved (a stored row never
+    changes) and the history ``bot.rasa_history`` computed of them, instead of decoding and replaying them again.
     Rasa creates the store once at start-up, after configuring its logging: that is when the log filter goes in
     (and the speed-ups of ``bot.rasa_speedups``).
     """
@@ -169,6 +202,9 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         self._checkpoints: OrderedDict[str, _Checkpoint] = OrderedDict()
         self._stored: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self.speedups = str(speedups).strip().lower() not in ("false", "0", "no")
+        self._recent: OrderedDict[str, _Recent] = OrderedDict()
+        self._ids_after_sql = text(f"SELECT id FROM {self.SQLEvent.__table__.fullname} "
+                                   "WHERE sender_id = :sender AND id > :after ORDER BY id")
         self._last_id_sql = text(f"SELECT max(id) FROM {self.SQLEvent.__table__.fullname} WHERE sender_id = :sender")
         self._session_rows_sql = _session_rows_query(self.SQLEvent.__table__)
         database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
@@ -195,32 +231,49 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         if checkpoint is not None and (not rows or any(row[1] == SessionStarted.type_name for row in rows)):
             checkpoint = None  # a new session began after it (or the conversation was deleted): rows are the session
         stored_before = checkpoint.stored_through if checkpoint else 0
-        events = [json.loads(row[3]) for row in rows]
-        head, state = (checkpoint.head, checkpoint.state) if checkpoint else (_session_head(events), ())
+        recent = self._recent.pop(sender_id, None)
+        events = _row_events(rows, recent.rows if recent else {})
+        head, state = (checkpoint.head, checkpoint.state) if checkpoint else (
+            _session_head([json.loads(row[3]) for row in rows[:3]]), ())
         starts = _turn_starts(rows)
         if head is not None and len(starts) > self.window_turns + WINDOW_SLACK:
             cut = starts[-self.window_turns]
-            before = DialogueStateTracker.from_dict(sender_id, [*head, *state, *events[:cut]], self.domain.slots)
-            state = _state_events(before, events[cut - 1].get("timestamp"))
+            opening = deserialise_events([*head, *state])
+            before = DialogueStateTracker.from_events(sender_id, [*opening, *_present(events[:cut])], self.domain.slots)
+            state = _state_events(before, json.loads(rows[cut - 1][3]).get("timestamp"))
             checkpoint = _Checkpoint(rows[cut - 1][0], stored_before + cut, head, state)
             rows, events, stored_before = rows[cut:], events[cut:], stored_before + cut
         if checkpoint is None:
             self._checkpoints.pop(sender_id, None)
             if not events:
                 return None
-            tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
-            self._remember_stored(sender_id, rows[-1][0], len(tracker.events))
-            return tracker
+            return self._loaded(sender_id, [], rows, events, None, rows[-1][0], recent)
         self._checkpoints[sender_id] = checkpoint
         self._checkpoints.move_to_end(sender_id)
         while len(self._checkpoints) > MAX_CHECKPOINTS:
             self._checkpoints.popitem(last=False)
-        prefix = [*checkpoint.head, *checkpoint.state]
-        mark = {"prefix": len(prefix), "stored_before": stored_before}
-        last = len(checkpoint.head) - 1  # the ``session_started`` event carries the marker
-        prefix[last] = dict(prefix[last], metadata={**(prefix[last].get("metadata") or {}), WINDOW_MARK: mark})
-        tracker = DialogueStateTracker.from_dict(sender_id, [*prefix, *events], self.domain.slots)
-        self._remember_stored(sender_id, rows[-1][0] if rows else checkpoint.event_id, len(tracker.events))
+        if recent is not None and recent.checkpoint is checkpoint:
+            prefix = recent.prefix
+        else:
+            dicts = [*checkpoint.head, *checkpoint.state]
+            mark = {"prefix": len(dicts), "stored_before": stored_before}
+            last = len(checkpoint.head) - 1  # the ``session_started`` event carries the marker
+            dicts[last] = dict(dicts[last], metadata={**(dicts[last].get("metadata") or {}), WINDOW_MARK: mark})
+            prefix = deserialise_events(dicts)
+        last_id = rows[-1][0] if rows else checkpoint.event_id
+        return self._loaded(sender_id, prefix, rows, events, checkpoint, last_id, recent)
+
+    def _loaded(self, sender_id: str, prefix: list[Event], rows: list[tuple[int, str, str | None, str]],
+                events: list[Event | None], checkpoint: _Checkpoint | None, last_id: int,
+                recent: _Recent | None) -> DialogueStateTracker:
+        """The tracker of these events; with the speed-ups, what the last turn computed of their history goes along."""
+        tracker = DialogueStateTracker.from_events(sender_id, [*prefix, *_present(events)], self.domain.slots)
+        self._remember_stored(sender_id, last_id, len(tracker.events))
+        if self.speedups:
+            setattr(tracker, _LOADED, _Recent(checkpoint, prefix, {
+                row[0]: event for row, event in zip(rows, events, strict=True) if event is not None}, {}))
+            if recent is not None:
+                tracker.__dict__.update(recent.history)  # checked against the events before any use
         return tracker
 
     def _remember_stored(self, sender_id: str, last_id: int, stored_events: int) -> None:
@@ -242,19 +295,36 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             known = self._stored.get(sender_id)
             # Nothing written since this process loaded or saved the conversation: no need to count the rows.
             start = known[1] if known is not None and known[0] == last_id else self._first_unstored(session, tracker)
+            new_rows = self._new_rows(tracker, start)
             added = [
                 {"sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
                  "intent_name": (data.get("parse_data") or {}).get("intent", {}).get(INTENT_NAME_KEY),
                  "action_name": data.get("name"), "data": json.dumps(data)}
-                for event, data in self._new_rows(tracker, start)
+                for event, data in new_rows
             ]
-            new_last = last_id
+            new_last, new_ids = last_id, []
             if added:  # one multi-row INSERT (the ORM sent one per event, to read back each id)
                 session.execute(self.SQLEvent.__table__.insert(), added)
-                new_last = session.execute(self._last_id_sql, {"sender": sender_id}).scalar()
+                new_ids = list(session.execute(self._ids_after_sql, {"sender": sender_id, "after": last_id or 0})
+                               .scalars())
+                new_last = new_ids[-1] if new_ids else last_id
             session.commit()
         if new_last is not None:
             self._remember_stored(sender_id, new_last, len(tracker.events))
+            self._keep_recent(tracker, new_ids, [event for event, _ in new_rows])
+
+    def _keep_recent(self, tracker: DialogueStateTracker, new_ids: list[int], stored: list[Event]) -> None:
+        """Keep the stored events of this window as objects, and the history the turn computed of them."""
+        loaded = tracker.__dict__.pop(_LOADED, None)
+        history = {key: tracker.__dict__.pop(key) for key in HISTORY_ATTRIBUTES if key in tracker.__dict__}
+        if loaded is None or len(new_ids) != len(stored):
+            return
+        rows = dict(loaded.rows)
+        rows.update(zip(new_ids, stored, strict=True))
+        self._recent[tracker.sender_id] = _Recent(loaded.checkpoint, loaded.prefix, rows, history)
+        self._recent.move_to_end(tracker.sender_id)
+        while len(self._recent) > MAX_RECENT:
+            self._recent.popitem(last=False)
 
     def _first_unstored(self, session: Any, tracker: DialogueStateTracker) -> int:
         """The index of the tracker's first event not in the database, from a count of the stored session."""
