@@ -5,8 +5,9 @@ fake Telegram/Zalo APIs, all on free loopback ports, over a private copy of var/
 
 - CPU per message: one sender at a time posts typed procedure questions (then button payloads) straight to
   Rasa's REST webhook; each process's CPU comes from /proc/<pid>/task/*/schedstat (nanoseconds, all threads).
-- Growth: one conversation of 101 turns (a cycle of 5 kinds of message); Rasa + action server CPU of
-  turns 2-6, 20-24 and 97-101 (each window holds each kind once).
+- Growth: three conversations of 101 turns (a cycle of 5 kinds of message), interleaved turn by turn; Rasa +
+  action server CPU of turns 2-6, 20-24 and 97-101, per turn the median of the three (each window holds the
+  same five messages, so windows differ only in the history behind them).
 - Load through the webhooks (bench/channels_bench.py's users, replies timed at the fake APIs): 20 chat-like
   users (3-8 s think time), 20 users at about one message a second, and 20 users with no think time
   (throughput, and CPU per message of every process).
@@ -188,29 +189,62 @@ async def per_message(st: cb.Stack, n_questions: int) -> dict[str, Any]:
     }
 
 
-async def growth(st: cb.Stack, turns: int) -> dict[str, Any]:
-    """One conversation of ``turns`` turns; Rasa + actions CPU and latency of turns 2-6, 20-24 and the last 5."""
-    meter = Meter({k: v for k, v in st.pids.items() if k in ("rasa", "actions")})
-    latency: list[float] = []
-    sender = f"web:eff-growth-{os.getpid()}"
-    payload = '/ask_procedure{"facet":"fee"}'
+def growth_windows(turns: int) -> dict[str, tuple[int, int]]:
+    """The measured windows of 5 turns: from turn 2, from turn 20, and the last 5."""
+    return {"turn_2": (2, 6), "turn_20": (20, 24), "turn_last": (turns - 4, turns)}
+
+
+def growth_text(n: int, turns: int, kind: str, texts: dict[str, list[str]]) -> str:
+    """The message of turn ``n``: in a measured window the same text for the same kind and place, else rotating.
+
+    Every window then holds the very same five messages, so the windows differ only in the history behind them.
+    """
+    pool = texts[kind]
+    measured = any(a <= n <= b for a, b in growth_windows(turns).values())
+    return pool[(n - 2) % len(CYCLE) % len(pool)] if measured else pool[n % len(pool)]
+
+
+async def growth(st: cb.Stack, turns: int, conversations: int = 3) -> dict[str, Any]:
+    """``conversations`` conversations of ``turns`` turns, interleaved turn by turn; CPU and latency by window.
+
+    Each window's figure is the mean over its 5 turns of the per-turn median over the conversations (a
+    garbage collection or a neighbour's burst in one conversation does not move it). A warm-up sender asks
+    the windows' messages first, so no window pays for the action server's first encoding of a question.
+    """
+    pids = {k: v for k, v in st.pids.items() if k in ("rasa", "actions")}
+    meters = [Meter(pids) for _ in range(conversations)]
+    latency: list[list[float]] = [[] for _ in range(conversations)]
     texts = {"thanks": cb.THANKS, "help": cb.HELP, "question": QUESTIONS}
+    payloads = ['/ask_procedure{"facet":"fee"}'] * conversations
+    senders = [f"web:eff-growth{c}-{os.getpid()}" for c in range(conversations)]
     async with aiohttp.ClientSession() as s:
+        for n in range(2, 2 + len(CYCLE)):
+            kind = CYCLE[(n - 2) % len(CYCLE)]
+            if kind != "payload":
+                warm_text = growth_text(n, turns, kind, texts)
+                await rest_turn(s, st.rasa_url, f"web:eff-warm-growth-{os.getpid()}", warm_text)
         for n in range(1, turns + 1):
             kind = CYCLE[(n - 2) % len(CYCLE)]
-            text = payload if kind == "payload" else texts[kind][n % len(texts[kind])]
-            lat, answer = await meter.measure(rest_turn(s, st.rasa_url, sender, text))
-            latency.append(lat * 1000)
-            payload = first_payload(answer) or payload
-    both = [r + a for r, a in zip(meter.samples["rasa"], meter.samples["actions"], strict=True)]
-    windows = {"turn_2": (2, 6), "turn_20": (20, 24), "turn_last": (turns - 4, turns)}
-    out: dict[str, Any] = {}
-    for label, (a, b) in windows.items():
-        out[label] = {"turns": [a, b], "rasa_cpu_ms": round(statistics.fmean(meter.samples["rasa"][a - 1:b]), 1),
-                      "rasa_plus_actions_cpu_ms": round(statistics.fmean(both[a - 1:b]), 1),
-                      "latency_ms": round(statistics.fmean(latency[a - 1:b]), 1)}
+            for c in range(conversations):
+                text = payloads[c] if kind == "payload" else growth_text(n, turns, kind, texts)
+                lat, answer = await meters[c].measure(rest_turn(s, st.rasa_url, senders[c], text))
+                latency[c].append(lat * 1000)
+                payloads[c] = first_payload(answer) or payloads[c]
+
+    def per_turn(values: list[list[float]]) -> list[float]:
+        return [statistics.median(column) for column in zip(*values, strict=True)]
+
+    series = {
+        "rasa_cpu_ms": per_turn([m.samples["rasa"] for m in meters]),
+        "rasa_plus_actions_cpu_ms": per_turn([[r + a for r, a in zip(m.samples["rasa"], m.samples["actions"],
+                                                                      strict=True)] for m in meters]),
+        "latency_ms": per_turn(latency),
+    }
+    out: dict[str, Any] = {"conversations": conversations}
+    for label, (a, b) in growth_windows(turns).items():
+        out[label] = {"turns": [a, b], **{k: round(statistics.fmean(v[a - 1:b]), 1) for k, v in series.items()}}
     out["last_over_turn_2"] = {k: round(out["turn_last"][k] / out["turn_2"][k], 2) if out["turn_2"][k] else None
-                               for k in ("rasa_cpu_ms", "rasa_plus_actions_cpu_ms", "latency_ms")}
+                               for k in series}
     return out
 
 
