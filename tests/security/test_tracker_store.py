@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
 
 from bot.tracker_store import RedactingSQLTrackerStore
+
+from .stored_events import stored_text
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = "000.00.20.H57-240101-0001"
@@ -47,9 +48,8 @@ def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RedactingSQLTrack
 
 
 def _stored_text(tmp_path: Path) -> str:
-    """Everything in the events table, as one string."""
-    with sqlite3.connect(tmp_path / "tracker.db") as conn:
-        return "\n".join(row[0] for row in conn.execute("SELECT data FROM events"))
+    """The strings and integers of the events table (a timestamp may hold any four digits)."""
+    return stored_text(tmp_path / "tracker.db")
 
 
 def test_endpoints_use_the_redacting_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
