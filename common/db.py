@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from common.db_postgres import DatabaseError as DatabaseError
 from common.db_postgres import PostgresDB as PostgresDB
@@ -227,6 +228,21 @@ def make_engine(url: str) -> Engine:
 
         event.listen(engine, "connect", on_connect)
     return engine
+
+
+def create_tables(metadata: MetaData, engine: Engine, attempts: int = 3) -> None:
+    """``metadata.create_all`` that survives another process creating the same tables at the same moment.
+
+    ``create_all`` checks which tables exist, then creates the others: two processes starting together on one
+    file can both find a table missing, and the second CREATE fails. Run again, it finds the table there.
+    """
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except DBAPIError as exc:
+            if attempt == attempts - 1 or not any(s in str(exc) for s in ("already exists", "duplicate key")):
+                raise
 
 
 def _sqlite_pragmas(dbapi_connection: Any) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from common.db import make_engine
+from common.db import create_tables, make_engine
 from common.text import mask_pii, normalize_query
 from desk.privacy import hash_sender
 
@@ -71,7 +71,7 @@ class UnansweredInbox:
             self.engine = url_or_engine
         else:
             self.engine = make_engine(url_or_engine)
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
 
     def log(
         self,

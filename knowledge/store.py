@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from common.db import make_engine
+from common.db import create_tables, make_engine
 from knowledge.schema import Procedure
 
 metadata = MetaData()
@@ -92,7 +92,7 @@ class Catalogue:
         """Open (and create if needed) the catalogue at ``url``."""
         self.url = url
         self.engine: Engine = make_engine(url)
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
 
     def close(self) -> None:
         """Release the connection pool."""
