@@ -43,7 +43,7 @@ from knowledge.cues import asked_actions, normalised
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
-from knowledge.qualifiers import ABROAD, out_of_scope, qualifier_table
+from knowledge.qualifiers import ABROAD, out_of_scope, qualifier_table, title_words
 from knowledge.query_text import QueryVectorCache, cut_words, dense_text, strip_courtesy
 from knowledge.search_types import Hit, Scored, SearchConfig, whole_expansions
 from knowledge.spelling import CITIZEN_ABBREVIATIONS, Speller, typed_with_accents, write_out_abbreviations
@@ -160,6 +160,8 @@ class ProcedureSearcher:
         """Build the per-version tables now, so that no question pays for them (~1 s on the national catalogue)."""
         self._qualifiers(index)
         self.speller(index)
+        if self.config.title_excess_weight:
+            self._title_excess(index, "", [])
         if self.reranker is not None:
             self._doc_words(index)
 
@@ -293,10 +295,27 @@ class ProcedureSearcher:
                 hits = matrix @ is_asked
                 actions = np.where(hits > 0, -cfg.action_bonus, cfg.action_penalty * ((matrix @ unasked) > 0))
                 fused = fused - matrix @ penalty - actions
+        if cfg.title_excess_weight:
+            said = f"{folded} {normalize_query(write_out_abbreviations(query))}" if cfg.use_abbreviations else folded
+            fused = fused - cfg.title_excess_weight * self._title_excess(index, said, expansions)
         words = [t for t in qterms if "_" not in t]
         columns = np.asarray(sorted({index.lexical.vocab[t] for t in words if t in index.lexical.vocab}), np.int64)
         return Scored(lexical, dense, fused.astype(np.float32), len(qterms), columns, len(words), folded,
                       tuple(expansions), accented)
+
+    def _title_excess(self, index: ProcedureIndex, folded: str, expansions: list[str]) -> np.ndarray:
+        """Per document, the share of its title's content syllables that neither the question nor its expansions use."""
+        cached = getattr(self, "_titles", None)
+        if cached is None or cached[0] is not index:
+            cached = (index, *title_words(index))
+            self._titles = cached
+        _, vocab, matrix, lengths = cached
+        used = np.zeros(len(vocab), np.float32)
+        for word in tokens(folded + " " + " ".join(expansions)):
+            j = vocab.get(word)
+            if j is not None:
+                used[j] = 1.0
+        return np.asarray(1.0 - (matrix @ used) / lengths, np.float32)
 
     def query_vector(self, text: str) -> np.ndarray:
         """The ``(1, dim)`` query vector of ``text``, encoded once per text among the last questions."""
