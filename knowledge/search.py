@@ -159,10 +159,10 @@ class ProcedureSearcher:
 
     def _title_words(self, index: ProcedureIndex) -> TitleWords:
         """Title syllables and word IDFs of ``index`` (built once per version)."""
-        cached = getattr(self, "_titles", None)
+        cached = getattr(self, "_title_cover_words", None)
         if cached is None or cached[0] is not index:
             cached = (index, TitleWords(index))
-            self._titles = cached
+            self._title_cover_words = cached
         return cached[1]
 
     def _prepare(self, index: ProcedureIndex) -> None:
