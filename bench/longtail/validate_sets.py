@@ -1,0 +1,200 @@
+"""Check the hand-written search question sets: format, codes, styles, overlaps and copies.
+
+Every set is ``codes<TAB>style<TAB>question`` with ``#`` comment lines and a ``codes`` header; codes are
+national-portal codes (``|`` between equally correct answers) that must exist in the crawl. Long-tail sets
+stay outside the curated procedures and never share a procedure with one another (the fresh one with no set at
+all); the fresh curated set labels a curated procedure in every row and copies no title, alias or example.
+
+Run: ``.venv/bin/python bench/longtail/validate_sets.py`` (exit status 1 and one line per problem).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sys
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CRAWL = ROOT.parent / "shared" / "data" / "dichvucong" / "tthc_raw.jsonl.gz"
+CATALOGUE = ROOT / "knowledge" / "catalogue"
+STYLES = ("formal", "colloquial", "unaccented", "typo")
+CODE = re.compile(r"^\d\.\d{6}$")
+HEADER = "codes\tstyle\tquestion"
+LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", "bench/longtail/fresh.tsv")
+CURATED_SETS = ("bench/devset/questions.tsv", "bench/devset/unseen.tsv", "bench/devset/fresh.tsv")
+FRESH_SETS = ("bench/longtail/fresh.tsv", "bench/devset/fresh.tsv")
+FRESH_WORDS = (3, 25)
+COPY_JACCARD = 0.8
+
+
+@dataclass(frozen=True)
+class Row:
+    """One question of a set."""
+
+    path: str
+    line: int
+    codes: tuple[str, ...]
+    style: str
+    question: str
+
+
+def fold(text: str) -> str:
+    """Lower-case text without diacritics (đ becomes d)."""
+    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def words(text: str) -> set[str]:
+    """Folded word set, for near-copy checks."""
+    return set(re.findall(r"\w+", fold(text)))
+
+
+def jaccard(a: str, b: str) -> float:
+    """Folded word Jaccard similarity."""
+    x, y = words(a), words(b)
+    return len(x & y) / len(x | y) if x | y else 0.0
+
+
+def has_diacritics(text: str) -> bool:
+    """Whether any letter carries a Vietnamese diacritic (or is đ)."""
+    return fold(text) != text.lower()
+
+
+def read_set(path: Path, problems: list[str]) -> list[Row]:
+    """Rows of one set; malformed lines are reported in ``problems``."""
+    name = str(path.relative_to(ROOT))
+    rows: list[Row] = []
+    seen_header = False
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line == HEADER:
+            seen_header = True
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3:
+            problems.append(f"{name}:{number}: expected 3 tab-separated fields, got {len(parts)}")
+            continue
+        codes, style, question = parts
+        rows.append(Row(name, number, tuple(codes.split("|")), style, question.strip()))
+    if not seen_header:
+        problems.append(f"{name}: no '{HEADER!r}' header line")
+    return rows
+
+
+def load_crawl(path: Path = CRAWL) -> set[str]:
+    """Every procedure code of the national crawl."""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return {json.loads(line)["ma_thu_tuc"] for line in fh if line.strip()}
+
+
+def load_curated(folder: Path = CATALOGUE) -> tuple[set[str], list[str]]:
+    """Curated codes, and the texts (titles, aliases, example questions) questions must not copy."""
+    codes: set[str] = set()
+    texts: list[str] = []
+    for path in sorted(folder.glob("*.yml")):
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            codes.add(str(entry["code"]))
+            texts.append(str(entry.get("title", "")))
+            texts.extend(str(text) for text in (entry.get("aliases") or []) + (entry.get("questions") or []))
+    return codes, texts
+
+
+def check_rows(rows: list[Row], known: set[str], problems: list[str]) -> None:
+    """Per-row checks: codes exist and are unique within the row, style valid, unaccented rows plain."""
+    for row in rows:
+        where = f"{row.path}:{row.line}"
+        for code in row.codes:
+            if not CODE.match(code):
+                problems.append(f"{where}: malformed code {code!r}")
+            elif code not in known:
+                problems.append(f"{where}: code {code} is not in the crawl")
+        if len(set(row.codes)) != len(row.codes):
+            problems.append(f"{where}: a code is listed twice")
+        if row.style not in STYLES:
+            problems.append(f"{where}: unknown style {row.style!r}")
+        if row.style == "unaccented" and has_diacritics(row.question):
+            problems.append(f"{where}: unaccented question has diacritics")
+        if not row.question:
+            problems.append(f"{where}: empty question")
+        if row.path in FRESH_SETS and not FRESH_WORDS[0] <= len(row.question.split()) <= FRESH_WORDS[1]:
+            problems.append(f"{where}: {len(row.question.split())} words, outside {FRESH_WORDS}")
+
+
+def must_be_disjoint(first: str, second: str) -> bool:
+    """Whether two sets may share no procedure: any two long-tail sets, and the fresh long-tail set with any."""
+    both_longtail = first in LONGTAIL_SETS and second in LONGTAIL_SETS
+    return both_longtail or "bench/longtail/fresh.tsv" in (first, second)
+
+
+def strict(first: str, second: str) -> bool:
+    """Whether questions repeated between two sets count as duplicates (older curated sets share a few)."""
+    return bool({first, second} & {*LONGTAIL_SETS, *FRESH_SETS})
+
+
+def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: list[str], problems: list[str]) -> None:
+    """Cross-row checks: duplicates, curated/long-tail boundaries, overlaps between sets, copies."""
+    where: dict[str, list[Row]] = {}
+    for rows in sets.values():
+        for row in rows:
+            where.setdefault(fold(row.question), []).append(row)
+    for rows in where.values():
+        for i, row in enumerate(rows):
+            if any(other.path == row.path or strict(other.path, row.path) for other in rows[:i]):
+                problems.append(f"{row.path}:{row.line}: duplicate question {row.question!r}")
+    for name in LONGTAIL_SETS:
+        for row in sets.get(name, []):
+            if inside := set(row.codes) & curated:
+                problems.append(f"{row.path}:{row.line}: long-tail row labels curated {sorted(inside)}")
+    for row in sets.get("bench/devset/fresh.tsv", []):
+        if not set(row.codes) & curated:
+            problems.append(f"{row.path}:{row.line}: labels no curated procedure")
+        if copied := [text for text in curated_texts if jaccard(row.question, text) >= COPY_JACCARD]:
+            problems.append(f"{row.path}:{row.line}: copies the catalogue text {copied[0]!r}")
+    procedures = {name: {c for row in rows for c in row.codes} for name, rows in sets.items()}
+    names = sorted(procedures)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            if must_be_disjoint(first, second) and (shared := procedures[first] & procedures[second]):
+                problems.append(f"{first} and {second} share procedures {sorted(shared)[:5]}")
+
+
+def style_counts(rows: list[Row]) -> dict[str, int]:
+    """Questions per style."""
+    counts = Counter(row.style for row in rows)
+    return {style: counts[style] for style in STYLES}
+
+
+def validate(paths: list[Path] | None = None, crawl: Path = CRAWL) -> tuple[list[str], dict[str, dict[str, int]]]:
+    """Problems found in the given sets (default: every set that exists), and their style counts."""
+    if paths is None:
+        paths = [ROOT / name for name in (*LONGTAIL_SETS, *CURATED_SETS) if (ROOT / name).exists()]
+    problems: list[str] = []
+    sets = {str(path.relative_to(ROOT)): read_set(path, problems) for path in paths}
+    curated, curated_texts = load_curated()
+    known = load_crawl(crawl)
+    for rows in sets.values():
+        check_rows(rows, known, problems)
+    check_sets(sets, curated, curated_texts, problems)
+    return problems, {name: style_counts(rows) for name, rows in sets.items()}
+
+
+def main() -> int:
+    """Validate every set; print the style counts and the problems."""
+    problems, counts = validate()
+    for name, by_style in counts.items():
+        print(f"{name}: {sum(by_style.values())} rows {by_style}")
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
