@@ -71,6 +71,8 @@ def _fires(lexicon: SynonymTable, question: str, expected: str) -> bool:
     ("kiểm định bình chữa cháy", "phương tiện phòng cháy chữa cháy"),
     ("đi bán bảo hiểm nhân thọ", "đại lý bảo hiểm"),
     ("dang ky con moc cho cong ty", "mẫu con dấu"),
+    ("quán cà phê của tôi nộp thuế thế nào", "hộ kinh doanh"),
+    ("đi khám trái tuyến tự trả tiền", "thanh toán trực tiếp chi phí khám chữa bệnh"),
 ])
 def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
     assert _fires(lexicon, question, expected), lexicon.expansions(question)
@@ -89,6 +91,7 @@ def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, 
     ("de tai nghien cuu khoa hoc", "cai nghiện"),
     ("xe tai nha toi cho hang", "lưu động"),
     ("được cho phép xây dựng không", "thừa kế"),
+    ("chuyen luong huu qua tai khoan ngan hang", "quá tải"),
     # a word of one field must not pull in another
     ("chặt cây rừng trồng để bán gỗ", "cây xanh"),
     ("ban hang online theo ho kinh doanh", "thương mại điện tử"),
