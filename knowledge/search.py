@@ -40,6 +40,7 @@ from common.text import nfc, normalize_query
 from knowledge import decision, rerank
 from knowledge.bounds import QUERY_MAX_CHARS, QUERY_MAX_TOKENS, bound_query
 from knowledge.cues import asked_actions, normalised
+from knowledge.distinctive import TitleWords
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
@@ -156,9 +157,18 @@ class ProcedureSearcher:
             self._scope_key = key
         return self._scope
 
+    def _title_words(self, index: ProcedureIndex) -> TitleWords:
+        """Title syllables and word IDFs of ``index`` (built once per version)."""
+        cached = getattr(self, "_title_cover_words", None)
+        if cached is None or cached[0] is not index:
+            cached = (index, TitleWords(index))
+            self._title_cover_words = cached
+        return cached[1]
+
     def _prepare(self, index: ProcedureIndex) -> None:
         """Build the per-version tables now, so that no question pays for them (~1 s on the national catalogue)."""
         self._qualifiers(index)
+        self._title_words(index)
         self.speller(index)
         if self.config.title_excess_weight:
             self._title_excess(index, "", [])
@@ -333,6 +343,10 @@ class ProcedureSearcher:
         found = np.intersect1d(rows.indices[rows.indptr[i]:rows.indptr[i + 1]], scored.query_columns)
         return len(found) / scored.query_words
 
+    def title_cover(self, scored: Scored, i: int) -> float:
+        """IDF-weighted share of the question's words in the title of document ``i`` (its distinctive words)."""
+        return self._title_words(self.index).cover(scored.query_columns, i)
+
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """Best ``top_k`` procedures for a citizen question, with calibrated confidences."""
         self.maybe_reload()
@@ -358,8 +372,9 @@ class ProcedureSearcher:
         ceiling = 1.0
         for j, i in enumerate(top[:top_k]):
             if self.config.calibrated:
-                cover = self.coverage(scored, int(i))
-                conf = round(decision.probability(decision.features(dense, scored.lexical, fused, top, j, cover)), 4)
+                cover, title = self.coverage(scored, int(i)), self.title_cover(scored, int(i))
+                conf = round(decision.probability(decision.features(dense, scored.lexical, fused, top, j, cover,
+                                                                    title)), 4)
             else:
                 conf = self.confidence(float(dense[i]), float(fused[i]) - (second if j == 0 else best))
             ceiling = min(ceiling, conf)  # scores never increase down the ranking

@@ -6,10 +6,12 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from knowledge import decision
 from knowledge.derived import core_title, derived_passages, expand_abbreviations, result_names
+from knowledge.distinctive import TitleWords
 from knowledge.index import ProcedureIndex
 from knowledge.lexical import SynonymTable
 from knowledge.schema import Procedure
@@ -96,12 +98,42 @@ def test_decide_answers_asks_or_gives_up() -> None:
 
 
 def test_confidence_grows_with_evidence() -> None:
-    weak = decision.probability([0.2, 0.0, 0.0, 0.5])
-    strong = decision.probability([0.9, 0.4, 1.0, 1.0])
+    weak = decision.probability([0.2, 0.0, 0.0, 0.5, 0.3])
+    strong = decision.probability([0.9, 0.4, 1.0, 1.0, 1.0])
     assert 0.0 < weak < decision.ANSWER_THRESHOLD <= strong < 1.0
-    x = [[0.1, 0.0, 0.0, 0.2], [0.9, 0.5, 1.0, 1.0]] * 20
-    weights = decision.fit_logistic(__import__("numpy").asarray(x), __import__("numpy").asarray([0.0, 1.0] * 20))
+    x = [[0.1, 0.0, 0.0, 0.2, 0.1], [0.9, 0.5, 1.0, 1.0, 1.0]] * 20
+    weights = decision.fit_logistic(np.asarray(x), np.asarray([0.0, 1.0] * 20))
     assert decision.probability(x[1], weights) > 0.9 > 0.1 > decision.probability(x[0], weights)
+
+
+def test_confidence_drops_when_the_title_lacks_the_distinctive_words() -> None:
+    # A strong dense match and lead, but the words that single out the procedure are not in its title.
+    assert decision.FEATURES[-1] == "title_cover"
+    covered = decision.probability([0.7, 0.3, 1.0, 0.8, 0.9])
+    uncovered = decision.probability([0.7, 0.3, 1.0, 0.8, 0.2])
+    assert uncovered < decision.ANSWER_THRESHOLD <= covered
+
+
+def test_title_cover_weighs_rare_question_words_more() -> None:
+    procs = [_proc(f"9.00010{k}", title, ["Cấp tỉnh"]) for k, title in enumerate([
+        "Cấp giấy phép xây dựng công trình", "Cấp giấy phép khai thác công trình thủy lợi",
+        "Cấp giấy phép xây dựng nhà ở", "Cấp giấy phép xây dựng có thời hạn", "Cấp giấy phép lái xe"])]
+    index = ProcedureIndex.build(procs, FakeEncoder())
+    searcher = ProcedureSearcher.from_index(index, FakeEncoder())
+    scored = searcher.score_all("xin giấy phép xây dựng gần công trình thủy lợi")
+    building, irrigation = searcher.title_cover(scored, 0), searcher.title_cover(scored, 1)
+    # Each title holds six of the question's eight known words, but "thủy lợi" is rarer than "xây dựng".
+    assert 0.0 < building < irrigation < 1.0
+    assert searcher.title_cover(searcher.score_all("giấy phép"), 4) == 1.0
+    assert TitleWords(index).cover(np.asarray([], np.int64), 0) == 0.0
+
+
+def test_fit_weights_count_some_rows_more() -> None:
+    x = np.asarray([[0.0], [1.0], [1.0], [1.0]])
+    y = np.asarray([0.0, 1.0, 0.0, 0.0])
+    plain = decision.fit_logistic(x, y, steps=3000)
+    weighted = decision.fit_logistic(x, y, steps=3000, weights=np.asarray([1.0, 5.0, 1.0, 1.0]))
+    assert decision.probability([1.0], weighted) > 0.5 > decision.probability([1.0], plain)
 
 
 def _rows(path: Path) -> list[tuple[list[str], str, str]]:
@@ -143,6 +175,10 @@ def test_threshold_is_the_lowest_from_which_precision_holds() -> None:
     assert decision.choose_threshold(probs, right, (0.6, 0.8, 0.95)) == 0.8
     # a wrong answer at the very top spoils every threshold below it too
     assert decision.choose_threshold([0.99, 0.9], [False, True], (0.5, 0.95)) is None
+    # a group too small for the Wilson bound is held to its observed precision
+    assert decision.choose_threshold([0.99] * 19 + [0.9], [True] * 19 + [False], (0.8, 0.95)) is None
+    assert decision.choose_threshold([0.99] * 19 + [0.9], [True] * 19 + [False], (0.8, 0.95),
+                                     bound=decision.precision) == 0.8
 
 
 def test_searcher_repairs_typos_and_gives_the_encoder_accents(tiny: ProcedureIndex) -> None:

@@ -1,0 +1,45 @@
+"""How much of a question's distinctive words a procedure's title holds: a confidence signal for the long tail.
+
+Long-tail procedures have no hand-written examples; the encoder can rank one first on the question's
+common words ("cấp lại", "giấy phép") while the words that single out the procedure ("thuế", "kênh
+thủy lợi", "biến động") are in none of its title. Each question word is weighted by its inverse
+document frequency in the catalogue, so a covered rare word counts for much more than a common one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from knowledge.index import ProcedureIndex
+from knowledge.lexical import tokens
+
+
+class TitleWords:
+    """Per-procedure title syllables and the catalogue's inverse document frequencies (one index version)."""
+
+    def __init__(self, index: ProcedureIndex) -> None:
+        """Build the ``(docs, vocabulary)`` 0/1 matrix of title syllables and the IDF of every column."""
+        vocab = index.lexical.vocab
+        rows: list[int] = []
+        cols: list[int] = []
+        for i, doc in enumerate(index.docs):
+            found = {vocab[w] for w in tokens(doc.title) if w in vocab}
+            rows += [i] * len(found)
+            cols += sorted(found)
+        shape = (len(index.docs), len(vocab))
+        self.titles = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=shape)
+        df = np.diff(sparse.csc_matrix(index.lexical.matrix).indptr).astype(np.float64)
+        n = len(index.docs)
+        self.idf = np.log1p((n - df + 0.5) / (df + 0.5))
+
+    def cover(self, columns: np.ndarray | None, i: int) -> float:
+        """IDF-weighted share of the question's word ``columns`` found in the title of procedure ``i``."""
+        if columns is None or not len(columns):
+            return 0.0
+        weights = self.idf[columns]
+        total = float(weights.sum())
+        if total <= 0:
+            return 0.0
+        row = self.titles.indices[self.titles.indptr[i]:self.titles.indptr[i + 1]]
+        return float(weights[np.isin(columns, row)].sum()) / total
