@@ -3,7 +3,8 @@
 Every set is ``codes<TAB>style<TAB>question`` with ``#`` comment lines and a ``codes`` header; codes are
 national-portal codes (``|`` between equally correct answers) that must exist in the crawl. Long-tail sets
 stay outside the curated procedures and never share a procedure with one another (the fresh one with no set at
-all); the fresh curated set labels a curated procedure in every row and copies no title, alias or example.
+all); the fresh curated set and the second curated dev set label a curated procedure in every row and copy no title,
+alias or example.
 
 Run: ``.venv/bin/python bench/longtail/validate_sets.py`` (exit status 1 and one line per problem).
 """
@@ -28,8 +29,11 @@ STYLES = ("formal", "colloquial", "unaccented", "typo")
 CODE = re.compile(r"^\d\.\d{6}$")
 HEADER = "codes\tstyle\tquestion"
 LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", "bench/longtail/fresh.tsv")
-CURATED_SETS = ("bench/devset/questions.tsv", "bench/devset/unseen.tsv", "bench/devset/fresh.tsv")
+DEV2 = "bench/devset/dev2.tsv"
+CURATED_SETS = ("bench/devset/questions.tsv", "bench/devset/unseen.tsv", "bench/devset/fresh.tsv", DEV2)
 FRESH_SETS = ("bench/longtail/fresh.tsv", "bench/devset/fresh.tsv")
+STRICT_SETS = (*FRESH_SETS, DEV2)
+STRICT_CURATED = ("bench/devset/fresh.tsv", DEV2)
 FRESH_WORDS = (3, 25)
 COPY_JACCARD = 0.8
 
@@ -124,7 +128,7 @@ def check_rows(rows: list[Row], known: set[str], problems: list[str]) -> None:
             problems.append(f"{where}: unaccented question has diacritics")
         if not row.question:
             problems.append(f"{where}: empty question")
-        if row.path in FRESH_SETS and not FRESH_WORDS[0] <= len(row.question.split()) <= FRESH_WORDS[1]:
+        if row.path in STRICT_SETS and not FRESH_WORDS[0] <= len(row.question.split()) <= FRESH_WORDS[1]:
             problems.append(f"{where}: {len(row.question.split())} words, outside {FRESH_WORDS}")
 
 
@@ -136,7 +140,7 @@ def must_be_disjoint(first: str, second: str) -> bool:
 
 def strict(first: str, second: str) -> bool:
     """Whether questions repeated between two sets count as duplicates (older curated sets share a few)."""
-    return bool({first, second} & {*LONGTAIL_SETS, *FRESH_SETS})
+    return bool({first, second} & {*LONGTAIL_SETS, *STRICT_SETS})
 
 
 def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: list[str], problems: list[str]) -> None:
@@ -153,7 +157,7 @@ def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: lis
         for row in sets.get(name, []):
             if inside := set(row.codes) & curated:
                 problems.append(f"{row.path}:{row.line}: long-tail row labels curated {sorted(inside)}")
-    for row in sets.get("bench/devset/fresh.tsv", []):
+    for row in (row for name in STRICT_CURATED for row in sets.get(name, [])):
         if not set(row.codes) & curated:
             problems.append(f"{row.path}:{row.line}: labels no curated procedure")
         if copied := [text for text in curated_texts if jaccard(row.question, text) >= COPY_JACCARD]:

@@ -33,8 +33,8 @@ def real_questions() -> list[str]:
     rows = []
     for path in sorted(DEVSET.glob("*.tsv")):
         for line in path.read_text(encoding="utf-8").splitlines():
-            if line and not line.startswith("#") and not line.startswith("question\t"):
-                rows.append(line.split("\t")[0])
+            if line and not line.startswith("#") and not line.startswith(("question\t", "codes\t")):
+                rows.append(line.split("\t")[-1])  # codes, style, question: the question
     return rows
 
 

@@ -1,0 +1,146 @@
+"""The citizen-vocabulary lexicon: everyday words reach the portal's words, and do not fire in another field."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+
+import pytest
+
+from common.text import fold_diacritics
+from knowledge.derived import result_names
+from knowledge.index import ProcedureIndex
+from knowledge.lexical import STOPWORDS, SynonymTable, tokens
+from knowledge.schema import Procedure
+from knowledge.search import LEXICON, ProcedureSearcher, SearchConfig
+from tests.knowledge.search_fixtures import CRAWL, FakeEncoder
+
+# Words of fields the national crawl does not hold (a province's own catalogue does).
+PROVINCE_ONLY_WORDS = frozenset({"khuyet"})
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> SynonymTable:
+    return SynonymTable.load(LEXICON)
+
+
+def _fires(lexicon: SynonymTable, question: str, expected: str) -> bool:
+    return any(expected in e for e in lexicon.expansions(question))
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    # tax for households and small sellers
+    ("tiệm tạp hóa lỡ nộp thuế dư, muốn lấy lại", "hoàn nộp thừa"),
+    ("ban hang tren shopee bi tru thue", "nền tảng thương mại điện tử"),
+    ("xin hóa đơn lẻ khi bán xe cũ", "theo từng lần phát sinh"),
+    ("còn nợ thuế muốn trả góp", "nộp dần tiền thuế nợ"),
+    ("xe nam gara ca thang co phai dong phi duong bo", "xe tạm dừng tham gia giao thông"),
+    # land, housing, construction
+    ("sổ đỏ muốn để tên vợ đứng một mình", "đăng ký biến động"),
+    ("mua dat giay tay chua sang ten", "chưa thực hiện thủ tục chuyển quyền"),
+    ("muốn xem quy hoạch thửa đất nhà mình", "cung cấp thông tin quy hoạch"),
+    ("chặt cây xanh trước nhà sắp đổ", "chặt hạ dịch chuyển cây xanh"),
+    ("dao via he de keo cap", "thi công công trình trên đường bộ"),
+    ("xây nhà sát bờ kênh", "phạm vi bảo vệ công trình thủy lợi"),
+    # transport and vehicles
+    ("máy xúc đến hạn kiểm định", "xe máy chuyên dùng"),
+    ("dán tem đăng kiểm ở đâu", "tem kiểm định"),
+    ("xe tai cho hang sang lao", "giấy phép liên vận"),
+    ("muốn độ lại thùng xe tải", "xe cơ giới cải tạo"),
+    # farming, fisheries, forestry, water
+    ("chở cá giống đi tỉnh khác", "giống thủy sản"),
+    ("chở heo sang tỉnh khác bán", "kiểm dịch động vật trên cạn"),
+    ("khoan gieng lay nuoc ngam", "nước dưới đất"),
+    ("đào cái ao trong vườn nuôi cá", "đào hồ ao"),
+    ("chặt keo rừng trồng để bán", "phương án khai thác gỗ"),
+    ("mở cửa hàng thuốc thú y", "buôn bán thuốc thú y"),
+    # labour, social insurance, veterans
+    ("bố đang hưởng lương hưu mất, xin tiền mai táng", "chế độ tử tuất"),
+    ("mất sổ bảo hiểm rồi", "cấp lại sổ BHXH"),
+    ("gia đình liệt sĩ được hưởng gì", "thân nhân liệt sĩ"),
+    # justice and civil status
+    ("muốn lập di chúc cho con", "chứng thực di chúc"),
+    ("chia thừa kế giữa anh em", "phân chia di sản"),
+    ("làm giấy ủy quyền bán xe", "hợp đồng ủy quyền"),
+    ("sửa dân tộc trên giấy khai sinh", "xác định lại dân tộc"),
+    # security, border areas, trades
+    ("cong ty bao ve mua dui cui va binh xit hoi cay", "công cụ hỗ trợ"),
+    ("quán karaoke bị đình chỉ muốn mở lại", "phục hồi hoạt động"),
+    ("bạn người Hàn muốn lên xã biên giới", "khu vực biên giới"),
+    ("kiểm định bình chữa cháy", "phương tiện phòng cháy chữa cháy"),
+    ("đi bán bảo hiểm nhân thọ", "đại lý bảo hiểm"),
+    ("dang ky con moc cho cong ty", "mẫu con dấu"),
+    ("quán cà phê của tôi nộp thuế thế nào", "hộ kinh doanh"),
+    ("đi khám trái tuyến tự trả tiền", "thanh toán trực tiếp chi phí khám chữa bệnh"),
+])
+def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
+    assert _fires(lexicon, question, expected), lexicon.expansions(question)
+
+
+@pytest.mark.parametrize(("question", "wrong"), [
+    # a syllable of another word once fired these (folded questions collide: kiện/kiến, đò/đó/đỏ, bò/bố)
+    ("giay to dieu kien kinh doanh", "khởi kiện"),
+    ("xin y kien cua so", "khởi kiện"),
+    ("lam so do o dau", "phương tiện thủy nội địa"),
+    ("mo xuong san xuat", "phương tiện thủy nội địa"),
+    ("ghe qua uy ban hoi", "phương tiện thủy nội địa"),
+    ("cong bo hop quy san pham", "động vật chăn nuôi"),
+    ("nha toi co ao lon", "động vật chăn nuôi"),
+    ("vao khu vuc cam", "thức ăn chăn nuôi"),
+    ("de tai nghien cuu khoa hoc", "cai nghiện"),
+    ("xe tai nha toi cho hang", "lưu động"),
+    ("được cho phép xây dựng không", "thừa kế"),
+    ("chuyen luong huu qua tai khoan ngan hang", "quá tải"),
+    # a word of one field must not pull in another
+    ("chặt cây rừng trồng để bán gỗ", "cây xanh"),
+    ("ban hang online theo ho kinh doanh", "thương mại điện tử"),
+    ("khách nước ngoài ở homestay khai báo tạm trú", "thông báo lưu trú"),
+    ("tem điện tử rượu", "tem kiểm định"),
+    ("chở thuốc nổ đi công trường", "hàng hóa nguy hiểm"),
+])
+def test_no_false_friends(lexicon: SynonymTable, question: str, wrong: str) -> None:
+    fired = lexicon.expansions(question)
+    assert not any(wrong in e for e in fired), fired
+
+
+def test_entries_are_well_formed(lexicon: SynonymTable) -> None:
+    counts = Counter(p for e in lexicon.entries for p in {fold_diacritics(p.lower()) for p in e.phrases})
+    in_two_entries = [p for p, n in counts.items() if n > 1]
+    assert not in_two_entries  # one phrase, one entry: the order of expansions stays meaningful
+    for e in lexicon.entries:
+        assert e.phrases and e.expand.strip()
+        assert len(e.expand) <= 64, e.expand  # the encoder reads at most 80 characters of expansions
+        for p in e.phrases:
+            assert fold_diacritics(p.lower()) not in STOPWORDS, p
+
+
+@pytest.mark.skipif(not CRAWL.exists(), reason="national crawl not present")
+def test_expansions_speak_the_portals_language(lexicon: SynonymTable) -> None:
+    vocab: set[str] = set()
+    with gzip.open(CRAWL, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            vocab.update(tokens(row["ten_thu_tuc"]))
+            for name in result_names(row.get("ket_qua_xu_ly", "")):
+                vocab.update(tokens(name))
+    vocab |= set(tokens("TNLĐ BNN DSPHSK BHXH BHYT CITES người nước ngoài"))
+    unknown = {w for e in lexicon.entries for w in tokens(e.expand)} - vocab - PROVINCE_ONLY_WORDS
+    assert not unknown
+
+
+def test_lexicon_lifts_the_portal_title_above_its_sibling() -> None:
+    procs = [
+        Procedure(code="9.100001", title="Khai thuế đối với hộ kinh doanh, cá nhân kinh doanh", levels=["Cấp tỉnh"]),
+        Procedure(code="9.100002", title="Hoàn nộp thừa các loại thuế đối với hộ kinh doanh, cá nhân kinh doanh",
+                  levels=["Cấp tỉnh"]),
+        Procedure(code="9.100003", title="Cấp giấy phép chặt hạ, dịch chuyển cây xanh", levels=["Cấp tỉnh"]),
+        Procedure(code="9.100004", title="Phê duyệt phương án khai thác gỗ rừng trồng", levels=["Cấp tỉnh"]),
+    ]
+    index = ProcedureIndex.build(procs, FakeEncoder())
+    on = ProcedureSearcher.from_index(index, FakeEncoder(), config=SearchConfig())
+    off = ProcedureSearcher.from_index(index, FakeEncoder(), config=SearchConfig(use_lexicon=False))
+    question = "hộ kinh doanh lỡ đóng thuế dư thì lấy lại thế nào"
+    assert on.search(question)[0].code == "9.100002"
+    assert off.search(question)[0].code == "9.100001"
+    assert on.search("cây trước nhà sắp đổ muốn chặt")[0].code == "9.100003"
