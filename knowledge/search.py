@@ -165,6 +165,14 @@ class ProcedureSearcher:
             self._title_cover_words = cached
         return cached[1]
 
+    def _curated(self, index: ProcedureIndex) -> np.ndarray:
+        """1.0 for the procedures the province curated (they carry example questions), else 0.0."""
+        if getattr(self, "_curated_of", None) is not index:
+            curated = np.zeros(len(index.docs), np.float32)
+            curated[[o for o, kind in zip(index.owners, index.kinds, strict=True) if kind == "question"]] = 1.0
+            self._curated_mask, self._curated_of = curated, index
+        return self._curated_mask
+
     def _prepare(self, index: ProcedureIndex) -> None:
         """Build the per-version tables now, so that no question pays for them (~1 s on the national catalogue)."""
         self._qualifiers(index)
@@ -285,6 +293,8 @@ class ProcedureSearcher:
         expansions = expansions + lexicon
         if cfg.use_prior:
             fused = fused + cfg.prior_weight * index.prior
+            if cfg.curated_bonus:
+                fused = fused + cfg.curated_bonus * self._curated(index)
             present = " " + " ".join(tokens(folded + " " + " ".join(expansions))) + " "
             asked = asked_actions(query)
             names, matrix = self._qualifiers(index)
