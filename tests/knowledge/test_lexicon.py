@@ -73,6 +73,8 @@ def _fires(lexicon: SynonymTable, question: str, expected: str) -> bool:
     ("dang ky con moc cho cong ty", "mẫu con dấu"),
     ("quán cà phê của tôi nộp thuế thế nào", "hộ kinh doanh"),
     ("đi khám trái tuyến tự trả tiền", "thanh toán trực tiếp chi phí khám chữa bệnh"),
+    ("nguoi than gui hang tu nuoc ngoai ve", "gói kiện hàng hóa nhập khẩu"),
+    ("muốn đổi ngoại tệ ở đâu", "đại lý đổi ngoại tệ"),
 ])
 def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
     assert _fires(lexicon, question, expected), lexicon.expansions(question)
