@@ -66,6 +66,20 @@ CITIZEN_ABBREVIATIONS = {
     "tncn": "thu nhập cá nhân", "tnld": "tai nạn lao động", "tnlđ": "tai nạn lao động", "hkd": "hộ kinh doanh",
     "qsdđ": "quyền sử dụng đất", "sdđ": "sử dụng đất", "ubnd": "ủy ban nhân dân", "onl": "trực tuyến",
     "online": "trực tuyến", "pp": "hộ chiếu", "passport": "hộ chiếu",
+    # Session 7. Ambiguous alone, so only in a phrase: ck (chuyển khoản), ks (khách sạn, kỹ sư), kh (không,
+    # khách hàng), bs (bổ sung), tn (thanh niên, tốt nghiệp), đt/dt (đầu tư, diện tích), ca (ca làm, ca sĩ).
+    "vk": "vợ", "vk ck": "vợ chồng", "ck vk": "chồng vợ", "ck tôi": "chồng tôi", "ck toi": "chồng tôi",
+    "ck em": "chồng em", "ck e": "chồng em", "ck mình": "chồng mình", "ck minh": "chồng mình",
+    "giấy ks": "giấy khai sinh", "giay ks": "giấy khai sinh", "làm ks": "làm khai sinh", "lam ks": "làm khai sinh",
+    "gks": "giấy khai sinh", "đkkh": "đăng ký kết hôn", "dkkh": "đăng ký kết hôn", "giấy kh": "giấy kết hôn",
+    "giay kh": "giấy kết hôn", "lltp": "lý lịch tư pháp", "llttp": "lý lịch tư pháp",
+    "gpkd": "giấy phép kinh doanh", "đkkd": "đăng ký kinh doanh", "dkkd": "đăng ký kinh doanh",
+    "gpxd": "giấy phép xây dựng", "mst": "mã số thuế", "blx": "bằng lái xe", "bhtn": "bảo hiểm thất nghiệp",
+    "xkld": "xuất khẩu lao động", "xklđ": "xuất khẩu lao động", "giấy bs": "giấy bác sĩ", "giay bs": "giấy bác sĩ",
+    "bhxh tn": "bảo hiểm xã hội tự nguyện", "bhyt tn": "bảo hiểm y tế tự nguyện",
+    "qua đt": "qua điện thoại", "qua dt": "qua điện thoại", "trên đt": "trên điện thoại",
+    "tren dt": "trên điện thoại", "ca xã": "công an xã", "ca xa": "công an xã", "ca phường": "công an phường",
+    "ca phuong": "công an phường",
 }
 _CITIZEN_KEYS = frozenset(fold_diacritics(k) for k in CITIZEN_ABBREVIATIONS)
 _ABBREVIATION = re.compile(r"(?<!\w)(" + "|".join(sorted(map(re.escape, CITIZEN_ABBREVIATIONS), key=len, reverse=True))
