@@ -79,8 +79,13 @@ CITIZEN_ABBREVIATIONS = {
     "bhxh tn": "bảo hiểm xã hội tự nguyện", "bhyt tn": "bảo hiểm y tế tự nguyện",
     "qua đt": "qua điện thoại", "qua dt": "qua điện thoại", "trên đt": "trên điện thoại",
     "tren dt": "trên điện thoại", "ca xã": "công an xã", "ca xa": "công an xã", "ca phường": "công an phường",
-    "ca phuong": "công an phường",
+    "ca phuong": "công an phường", "đk kh": "đăng ký kết hôn", "dk kh": "đăng ký kết hôn",
+    "đăng ký kh": "đăng ký kết hôn", "dang ky kh": "đăng ký kết hôn", "lấy ck": "lấy chồng", "lay ck": "lấy chồng",
+    "lấy vk": "lấy vợ", "lm ks": "làm khai sinh", "đk ks": "đăng ký khai sinh", "dk ks": "đăng ký khai sinh",
 }
+# Only in capitals: a lower-case "ca" is a word (ca làm việc, ca sĩ).
+CASED_ABBREVIATIONS = {"CA": "công an"}
+_CASED = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, CASED_ABBREVIATIONS)) + r")(?!\w)")
 _CITIZEN_KEYS = frozenset(fold_diacritics(k) for k in CITIZEN_ABBREVIATIONS)
 _ABBREVIATION = re.compile(r"(?<!\w)(" + "|".join(sorted(map(re.escape, CITIZEN_ABBREVIATIONS), key=len, reverse=True))
                            + r")(?!\w)", re.IGNORECASE)
@@ -95,7 +100,11 @@ def write_out_abbreviations(text: str) -> str:
         words = CITIZEN_ABBREVIATIONS[match.group(1).lower()]
         return words if accented else fold_diacritics(words)
 
-    return _ABBREVIATION.sub(whole, text)
+    def cased(match: re.Match[str]) -> str:
+        words = CASED_ABBREVIATIONS[match.group(1)]
+        return words if accented else fold_diacritics(words)
+
+    return _ABBREVIATION.sub(whole, _CASED.sub(cased, text))
 
 
 def typed_with_accents(text: str) -> list[bool]:

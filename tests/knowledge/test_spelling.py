@@ -125,6 +125,9 @@ def test_abbreviations_are_written_out() -> None:
     ("lên CA phường làm căn cước", "lên công an phường làm căn cước"),
     ("nộp giấy bs cho công ty", "nộp giấy bác sĩ cho công ty"),
     ("mst ca nhan", "ma so thue ca nhan"),
+    ("khai báo với CA ko", "khai báo với công an không"),
+    ("e lay ck han, dk kh o dau", "e lay chong han, dang ky ket hon o dau"),
+    ("lm ks cho bé", "làm khai sinh cho bé"),
 ])
 def test_citizen_abbreviations_of_session_7_are_written_out(typed: str, written: str) -> None:
     assert write_out_abbreviations(typed) == written
@@ -134,7 +137,8 @@ def test_citizen_abbreviations_of_session_7_are_written_out(typed: str, written:
     "nop phi ck duoc khong",  # ck alone is also chuyển khoản
     "ho so can bs gi",  # bs alone is also bổ sung
     "dt dat bao nhieu",  # dt alone is also diện tích, đầu tư
-    "ca lam viec cua cong an",  # ca alone is also a shift
+    "ca lam viec cua cong an",  # ca alone is also a shift (only "CA" in capitals is công an)
+    "Ca sĩ đi diễn ở nước ngoài",
     "dat ks cho khach",  # ks alone is also khách sạn
     "thanh nien tn",
 ])
