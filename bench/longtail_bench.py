@@ -51,6 +51,8 @@ HELD_OUT = ROOT / "bench" / "longtail" / "questions.tsv"
 DEV = ROOT / "bench" / "longtail" / "dev.tsv"
 UNSEEN = ROOT / "bench" / "devset" / "unseen.tsv"
 CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
+# Second curated dev set (session 7), citizens' phrasing: a tuning set like the two above.
+CURATED_DEV2 = ROOT / "bench" / "devset" / "dev2.tsv"
 OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
 # Written in session 7 by an engineer who never saw the engine's output; measured once, never tuned on.
 FRESH_LONGTAIL = ROOT / "bench" / "longtail" / "fresh.tsv"
@@ -332,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         write_report(written)
         return 0
     sets: dict[str, Devset] = {"longtail_dev": load_devset(DEV), "curated_dev": load_devset(CURATED_DEV)}
+    if CURATED_DEV2.exists():
+        sets["curated_dev2"] = load_devset(CURATED_DEV2)
     if not args.dev_only:
         sets["longtail_heldout"] = load_devset(HELD_OUT)
         sets["curated_unseen"] = load_devset(UNSEEN)
@@ -352,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
             a = out["metrics"]["all"]
             log.info("%-16s %-24s top1 %.3f top3 %.3f mrr %.3f answered %.3f precision %s", set_name, method,
                      a["top1"], a["top3"], a["mrr"], a["answered"], a["answer_precision"])
+            if args.dev_only:
+                log.info("%-16s %-24s by style (top1/top3): %s", set_name, method, "  ".join(
+                    f"{s} {m['top1']:.3f}/{m['top3']:.3f}" for s in STYLES if (m := out["metrics"].get(s))))
     if args.show_misses:
         for set_name, rows in misses.items():
             for row in rows:
