@@ -51,6 +51,8 @@ HELD_OUT = ROOT / "bench" / "longtail" / "questions.tsv"
 DEV = ROOT / "bench" / "longtail" / "dev.tsv"
 UNSEEN = ROOT / "bench" / "devset" / "unseen.tsv"
 CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
+# Second curated dev set (session 7), citizens' phrasing: a tuning set like the two above.
+CURATED_DEV2 = ROOT / "bench" / "devset" / "dev2.tsv"
 OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
 # Written in session 7 by an engineer who never saw the engine's output; measured once, never tuned on.
 FRESH_LONGTAIL = ROOT / "bench" / "longtail" / "fresh.tsv"
@@ -253,6 +255,7 @@ def methods() -> dict[str, SearchConfig]:
     today = SearchConfig(use_lexicon=False, use_derived=False, use_result=False, use_scope=False,
                          calibrated=False, use_spelling=False, use_accents=False, strip_courtesy=False,
                          use_abbreviations=False, unaccented_dense_boost=0.0, title_excess_weight=0.0,
+                         curated_bonus=0.0,
                          dense_word_budget=10_000, dense_expansion_chars=10_000)
     return {
         "bm25_folded": replace(today, use_dense=False, use_synonyms=False, use_prior=False),
@@ -268,6 +271,7 @@ def methods() -> dict[str, SearchConfig]:
         "full_no_accent_restoration": replace(full, use_accents=False),
         "full_no_abbreviations": replace(full, use_abbreviations=False),
         "full_no_title_excess": replace(full, title_excess_weight=0.0),
+        "full_no_curated_bonus": replace(full, curated_bonus=0.0),
         "full_unaccented_dense_boost": replace(full, unaccented_dense_boost=0.5),
         # The learned re-ranker (knowledge/rerank.py), the other way round from the default.
         RERANKER_ROW: replace(full, use_reranker=not full.use_reranker),
@@ -330,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         write_report(written)
         return 0
     sets: dict[str, Devset] = {"longtail_dev": load_devset(DEV), "curated_dev": load_devset(CURATED_DEV)}
+    if CURATED_DEV2.exists():
+        sets["curated_dev2"] = load_devset(CURATED_DEV2)
     if not args.dev_only:
         sets["longtail_heldout"] = load_devset(HELD_OUT)
         sets["curated_unseen"] = load_devset(UNSEEN)
@@ -350,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
             a = out["metrics"]["all"]
             log.info("%-16s %-24s top1 %.3f top3 %.3f mrr %.3f answered %.3f precision %s", set_name, method,
                      a["top1"], a["top3"], a["mrr"], a["answered"], a["answer_precision"])
+            if args.dev_only:
+                log.info("%-16s %-24s by style (top1/top3): %s", set_name, method, "  ".join(
+                    f"{s} {m['top1']:.3f}/{m['top3']:.3f}" for s in STYLES if (m := out["metrics"].get(s))))
     if args.show_misses:
         for set_name, rows in misses.items():
             for row in rows:

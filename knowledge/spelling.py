@@ -66,7 +66,26 @@ CITIZEN_ABBREVIATIONS = {
     "tncn": "thu nhập cá nhân", "tnld": "tai nạn lao động", "tnlđ": "tai nạn lao động", "hkd": "hộ kinh doanh",
     "qsdđ": "quyền sử dụng đất", "sdđ": "sử dụng đất", "ubnd": "ủy ban nhân dân", "onl": "trực tuyến",
     "online": "trực tuyến", "pp": "hộ chiếu", "passport": "hộ chiếu",
+    # Session 7. Ambiguous alone, so only in a phrase: ck (chuyển khoản), ks (khách sạn, kỹ sư), kh (không,
+    # khách hàng), bs (bổ sung), tn (thanh niên, tốt nghiệp), đt/dt (đầu tư, diện tích), ca (ca làm, ca sĩ).
+    "vk": "vợ", "vk ck": "vợ chồng", "ck vk": "chồng vợ", "ck tôi": "chồng tôi", "ck toi": "chồng tôi",
+    "ck em": "chồng em", "ck e": "chồng em", "ck mình": "chồng mình", "ck minh": "chồng mình",
+    "giấy ks": "giấy khai sinh", "giay ks": "giấy khai sinh", "làm ks": "làm khai sinh", "lam ks": "làm khai sinh",
+    "gks": "giấy khai sinh", "đkkh": "đăng ký kết hôn", "dkkh": "đăng ký kết hôn", "giấy kh": "giấy kết hôn",
+    "giay kh": "giấy kết hôn", "lltp": "lý lịch tư pháp", "llttp": "lý lịch tư pháp",
+    "gpkd": "giấy phép kinh doanh", "đkkd": "đăng ký kinh doanh", "dkkd": "đăng ký kinh doanh",
+    "gpxd": "giấy phép xây dựng", "mst": "mã số thuế", "blx": "bằng lái xe", "bhtn": "bảo hiểm thất nghiệp",
+    "xkld": "xuất khẩu lao động", "xklđ": "xuất khẩu lao động", "giấy bs": "giấy bác sĩ", "giay bs": "giấy bác sĩ",
+    "bhxh tn": "bảo hiểm xã hội tự nguyện", "bhyt tn": "bảo hiểm y tế tự nguyện",
+    "qua đt": "qua điện thoại", "qua dt": "qua điện thoại", "trên đt": "trên điện thoại",
+    "tren dt": "trên điện thoại", "ca xã": "công an xã", "ca xa": "công an xã", "ca phường": "công an phường",
+    "ca phuong": "công an phường", "đk kh": "đăng ký kết hôn", "dk kh": "đăng ký kết hôn",
+    "đăng ký kh": "đăng ký kết hôn", "dang ky kh": "đăng ký kết hôn", "lấy ck": "lấy chồng", "lay ck": "lấy chồng",
+    "lấy vk": "lấy vợ", "lm ks": "làm khai sinh", "đk ks": "đăng ký khai sinh", "dk ks": "đăng ký khai sinh",
 }
+# Only in capitals: a lower-case "ca" is a word (ca làm việc, ca sĩ).
+CASED_ABBREVIATIONS = {"CA": "công an"}
+_CASED = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, CASED_ABBREVIATIONS)) + r")(?!\w)")
 _CITIZEN_KEYS = frozenset(fold_diacritics(k) for k in CITIZEN_ABBREVIATIONS)
 _ABBREVIATION = re.compile(r"(?<!\w)(" + "|".join(sorted(map(re.escape, CITIZEN_ABBREVIATIONS), key=len, reverse=True))
                            + r")(?!\w)", re.IGNORECASE)
@@ -81,7 +100,11 @@ def write_out_abbreviations(text: str) -> str:
         words = CITIZEN_ABBREVIATIONS[match.group(1).lower()]
         return words if accented else fold_diacritics(words)
 
-    return _ABBREVIATION.sub(whole, text)
+    def cased(match: re.Match[str]) -> str:
+        words = CASED_ABBREVIATIONS[match.group(1)]
+        return words if accented else fold_diacritics(words)
+
+    return _ABBREVIATION.sub(whole, _CASED.sub(cased, text))
 
 
 def typed_with_accents(text: str) -> list[bool]:

@@ -115,6 +115,37 @@ def test_abbreviations_are_written_out() -> None:
     assert write_out_abbreviations("xin gplx") == "xin giay phep lai xe"
 
 
+@pytest.mark.parametrize(("typed", "written"), [
+    ("xin llttp so 1", "xin ly lich tu phap so 1"),
+    ("lam gpkd ho ca the", "lam giay phep kinh doanh ho ca the"),
+    ("vk ck đkkh ở đâu", "vợ chồng đăng ký kết hôn ở đâu"),
+    ("ck toi mat roi", "chong toi mat roi"),
+    ("mat giay ks cua con", "mat giay khai sinh cua con"),
+    ("đóng bhxh tn", "đóng bảo hiểm xã hội tự nguyện"),
+    ("lên CA phường làm căn cước", "lên công an phường làm căn cước"),
+    ("nộp giấy bs cho công ty", "nộp giấy bác sĩ cho công ty"),
+    ("mst ca nhan", "ma so thue ca nhan"),
+    ("khai báo với CA ko", "khai báo với công an không"),
+    ("e lay ck han, dk kh o dau", "e lay chong han, dang ky ket hon o dau"),
+    ("lm ks cho bé", "làm khai sinh cho bé"),
+])
+def test_citizen_abbreviations_of_session_7_are_written_out(typed: str, written: str) -> None:
+    assert write_out_abbreviations(typed) == written
+
+
+@pytest.mark.parametrize("typed", [
+    "nop phi ck duoc khong",  # ck alone is also chuyển khoản
+    "ho so can bs gi",  # bs alone is also bổ sung
+    "dt dat bao nhieu",  # dt alone is also diện tích, đầu tư
+    "ca lam viec cua cong an",  # ca alone is also a shift (only "CA" in capitals is công an)
+    "Ca sĩ đi diễn ở nước ngoài",
+    "dat ks cho khach",  # ks alone is also khách sạn
+    "thanh nien tn",
+])
+def test_ambiguous_abbreviations_are_left_alone(typed: str) -> None:
+    assert write_out_abbreviations(typed) == typed
+
+
 def test_a_well_formed_word_typed_with_accents_is_meant_as_typed(speller: Speller) -> None:
     assert typed_with_accents("Khá sinh, giay") == [True, False, False]
     assert speller.correct(["kha", "sinh"], typed_with_accents("khá sinh")) == ["kha", "sinh"]
