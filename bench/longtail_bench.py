@@ -255,6 +255,7 @@ def methods() -> dict[str, SearchConfig]:
     today = SearchConfig(use_lexicon=False, use_derived=False, use_result=False, use_scope=False,
                          calibrated=False, use_spelling=False, use_accents=False, strip_courtesy=False,
                          use_abbreviations=False, unaccented_dense_boost=0.0, title_excess_weight=0.0,
+                         curated_bonus=0.0,
                          dense_word_budget=10_000, dense_expansion_chars=10_000)
     return {
         "bm25_folded": replace(today, use_dense=False, use_synonyms=False, use_prior=False),
@@ -270,6 +271,7 @@ def methods() -> dict[str, SearchConfig]:
         "full_no_accent_restoration": replace(full, use_accents=False),
         "full_no_abbreviations": replace(full, use_abbreviations=False),
         "full_no_title_excess": replace(full, title_excess_weight=0.0),
+        "full_no_curated_bonus": replace(full, curated_bonus=0.0),
         "full_unaccented_dense_boost": replace(full, unaccented_dense_boost=0.5),
         # The learned re-ranker (knowledge/rerank.py), the other way round from the default.
         RERANKER_ROW: replace(full, use_reranker=not full.use_reranker),

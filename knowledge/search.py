@@ -40,14 +40,14 @@ from common.text import nfc, normalize_query
 from knowledge import decision, rerank
 from knowledge.bounds import QUERY_MAX_CHARS, QUERY_MAX_TOKENS, bound_query
 from knowledge.cues import asked_actions, normalised
-from knowledge.distinctive import TitleWords
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
-from knowledge.qualifiers import ABROAD, out_of_scope, qualifier_table, title_words
+from knowledge.qualifiers import ABROAD
 from knowledge.query_text import QueryVectorCache, cut_words, dense_text, strip_courtesy
+from knowledge.search_tables import IndexTables
 from knowledge.search_types import Hit, Scored, SearchConfig, whole_expansions
-from knowledge.spelling import CITIZEN_ABBREVIATIONS, Speller, typed_with_accents, write_out_abbreviations
+from knowledge.spelling import typed_with_accents, write_out_abbreviations
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ CLOSE_MARGIN = 0.15
 LEXICON = Path(__file__).with_name("lexicon.yml")
 
 
-class ProcedureSearcher:
+class ProcedureSearcher(IndexTables):
     """Search a published index; a newly published version is picked up within about a second."""
 
     min_score = NOT_FOUND_THRESHOLD
@@ -122,49 +122,6 @@ class ProcedureSearcher:
         if self.reranker is not None:
             self.answer_threshold = self.reranker.threshold
 
-    def _doc_words(self, index: ProcedureIndex) -> rerank.DocWords:
-        """The re-ranker's word sets of ``index`` (built once per version)."""
-        cached = getattr(self, "_words", None)
-        if cached is None or cached[0] is not index:
-            cached = (index, rerank.DocWords.build(index))
-            self._words = cached
-        return cached[1]
-
-    def _qualifiers(self, index: ProcedureIndex) -> tuple[list[str], Any]:
-        """Qualifier names and doc matrix of ``index``, without actions its accented title lacks."""
-        cached = self._qualifier_cache
-        if cached is not None and cached[0] is index:
-            return cached[1], cached[2]
-        names, matrix = qualifier_table(index)
-        self._qualifier_cache = (index, names, matrix)
-        return names, matrix
-
-    def _kind_mask(self, index: ProcedureIndex) -> np.ndarray:
-        """Which passages dense search may use: derived and result passages only when switched on."""
-        cfg = self.config
-        key = (id(index), cfg.use_derived, cfg.use_result)
-        if getattr(self, "_mask_key", None) != key:
-            off = {k for k, on in (("derived", cfg.use_derived), ("result", cfg.use_result)) if not on}
-            self._mask = np.asarray([k not in off for k in index.kinds], bool)
-            self._mask_key = key
-        return self._mask
-
-    def _out_of_scope(self, index: ProcedureIndex) -> np.ndarray:
-        """1.0 for procedures none of whose levels the province's one-stop centres handle (ministry-only)."""
-        key = (id(index), self.config.scope_levels)
-        if getattr(self, "_scope_key", None) != key:
-            self._scope = out_of_scope(index, self.config.scope_levels)
-            self._scope_key = key
-        return self._scope
-
-    def _title_words(self, index: ProcedureIndex) -> TitleWords:
-        """Title syllables and word IDFs of ``index`` (built once per version)."""
-        cached = getattr(self, "_title_cover_words", None)
-        if cached is None or cached[0] is not index:
-            cached = (index, TitleWords(index))
-            self._title_cover_words = cached
-        return cached[1]
-
     def _prepare(self, index: ProcedureIndex) -> None:
         """Build the per-version tables now, so that no question pays for them (~1 s on the national catalogue)."""
         self._qualifiers(index)
@@ -174,16 +131,6 @@ class ProcedureSearcher:
             self._title_excess(index, "", [])
         if self.reranker is not None:
             self._doc_words(index)
-
-    def speller(self, index: ProcedureIndex) -> Speller:
-        """Syllable tables of ``index`` for typo repair and accent restoration (built once per version)."""
-        cached = getattr(self, "_speller", None)
-        if cached is None or cached[0] is not index:
-            phrases = [p for table in (self.lexicon, self.synonyms) for e in table.entries
-                       for p in (*e.phrases, e.expand)]
-            cached = (index, Speller(index.lexical, index.accented, [*phrases, *CITIZEN_ABBREVIATIONS.values()]))
-            self._speller = cached
-        return cached[1]
 
     def _check_model(self) -> None:
         if self.index.model_name and self.index.model_name != self.encoder.name:
@@ -285,6 +232,8 @@ class ProcedureSearcher:
         expansions = expansions + lexicon
         if cfg.use_prior:
             fused = fused + cfg.prior_weight * index.prior
+            if cfg.curated_bonus:
+                fused = fused + cfg.curated_bonus * self._curated(index)
             present = " " + " ".join(tokens(folded + " " + " ".join(expansions))) + " "
             asked = asked_actions(query)
             names, matrix = self._qualifiers(index)
@@ -313,39 +262,9 @@ class ProcedureSearcher:
         return Scored(lexical, dense, fused.astype(np.float32), len(qterms), columns, len(words), folded,
                       tuple(expansions), accented)
 
-    def _title_excess(self, index: ProcedureIndex, folded: str, expansions: list[str]) -> np.ndarray:
-        """Per document, the share of its title's content syllables that neither the question nor its expansions use."""
-        cached = getattr(self, "_titles", None)
-        if cached is None or cached[0] is not index:
-            cached = (index, *title_words(index))
-            self._titles = cached
-        _, vocab, matrix, lengths = cached
-        used = np.zeros(len(vocab), np.float32)
-        for word in tokens(folded + " " + " ".join(expansions)):
-            j = vocab.get(word)
-            if j is not None:
-                used[j] = 1.0
-        return np.asarray(1.0 - (matrix @ used) / lengths, np.float32)
-
     def query_vector(self, text: str) -> np.ndarray:
         """The ``(1, dim)`` query vector of ``text``, encoded once per text among the last questions."""
         return self.vectors.get(text, lambda t: self.encoder.encode_queries([t])[0])[None, :]
-
-    def coverage(self, scored: Scored, i: int) -> float:
-        """Share of the question's content words found in document ``i`` (an absolute lexical signal)."""
-        if scored.query_columns is None or not scored.query_words:
-            return 0.0
-        cached = getattr(self, "_rows", None)
-        if cached is None or cached[0] is not self.index:
-            cached = (self.index, self.index.lexical.matrix.tocsr())
-            self._rows = cached
-        rows = cached[1]
-        found = np.intersect1d(rows.indices[rows.indptr[i]:rows.indptr[i + 1]], scored.query_columns)
-        return len(found) / scored.query_words
-
-    def title_cover(self, scored: Scored, i: int) -> float:
-        """IDF-weighted share of the question's words in the title of document ``i`` (its distinctive words)."""
-        return self._title_words(self.index).cover(scored.query_columns, i)
 
     def search(self, query: str, top_k: int = 5) -> list[Hit]:
         """Best ``top_k`` procedures for a citizen question, with calibrated confidences."""

@@ -213,7 +213,9 @@ class Speller:
         best, best_score = None, -math.inf
         for c in edits1(syllable):
             n = self.unigrams.get(c)
-            if n is None:
+            # A slip of a Vietnamese word gives a Vietnamese word: an abbreviation the catalogue uses
+            # ("cntt") is no repair of one the citizen typed ("antt": an ninh trật tự).
+            if n is None or not well_formed(c):
                 continue
             context = (math.log1p(self.folded_bigrams.get(f"{left}_{c}", 0) if left else 0)
                        + math.log1p(self.folded_bigrams.get(f"{c}_{right}", 0) if right else 0))

@@ -73,6 +73,8 @@ def _fires(lexicon: SynonymTable, question: str, expected: str) -> bool:
     ("dang ky con moc cho cong ty", "mẫu con dấu"),
     ("quán cà phê của tôi nộp thuế thế nào", "hộ kinh doanh"),
     ("đi khám trái tuyến tự trả tiền", "thanh toán trực tiếp chi phí khám chữa bệnh"),
+    ("nguoi than gui hang tu nuoc ngoai ve", "gói kiện hàng hóa nhập khẩu"),
+    ("muốn đổi ngoại tệ ở đâu", "đại lý đổi ngoại tệ"),
 ])
 def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
     assert _fires(lexicon, question, expected), lexicon.expansions(question)
@@ -92,10 +94,12 @@ def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, 
     ("xe tai nha toi cho hang", "lưu động"),
     ("được cho phép xây dựng không", "thừa kế"),
     ("chuyen luong huu qua tai khoan ngan hang", "quá tải"),
+    ("chia nha cua bo de lai cho cac con", "đê điều"),
     # a word of one field must not pull in another
     ("chặt cây rừng trồng để bán gỗ", "cây xanh"),
     ("ban hang online theo ho kinh doanh", "thương mại điện tử"),
     ("khách nước ngoài ở homestay khai báo tạm trú", "thông báo lưu trú"),
+    ("trả phòng trọ về quê, báo bỏ tên ở chỗ trọ cũ", "thông báo lưu trú"),
     ("tem điện tử rượu", "tem kiểm định"),
     ("chở thuốc nổ đi công trường", "hàng hóa nguy hiểm"),
 ])

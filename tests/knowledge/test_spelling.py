@@ -150,3 +150,12 @@ def test_a_well_formed_word_typed_with_accents_is_meant_as_typed(speller: Spelle
     assert typed_with_accents("Khá sinh, giay") == [True, False, False]
     assert speller.correct(["kha", "sinh"], typed_with_accents("khá sinh")) == ["kha", "sinh"]
     assert speller.correct(["kha", "sinh"], typed_with_accents("kha sinh")) == ["khai", "sinh"]
+
+
+def test_an_abbreviation_is_not_repaired_into_another() -> None:
+    docs = [{"title": t} for t in [*TITLES, "Cấp chứng chỉ CNTT", "Ứng dụng CNTT"]]
+    speller = Speller(LexicalIndex.build(docs, {"title": 1.0}),
+                      LexicalIndex.build(docs, {"title": 1.0}, analyzer=accented_terms))
+    # "antt" (an ninh trật tự) is one letter from the catalogue's "cntt" (công nghệ thông tin).
+    assert speller.correct(["to", "bv", "antt"]) == ["to", "bv", "antt"]
+    assert speller.correct(["ket", "hin"]) == ["ket", "hon"]
