@@ -11,7 +11,6 @@ from scipy import sparse
 from common.text import normalize_query
 from knowledge.cues import title_action_confirmed
 from knowledge.index import ProcedureIndex
-from knowledge.lexical import STOPWORDS
 
 ABROAD = "o nuoc ngoai"
 # Narrow audiences or subjects a title may name (folded): pushed down like the index's qualifiers
@@ -46,26 +45,6 @@ def qualifier_table(index: ProcedureIndex) -> tuple[list[str], Any]:
     matrix = sparse.hstack([matrix.tocsr(), sparse.csr_matrix(marks)]).tocsr()
     matrix.eliminate_zeros()
     return names, matrix
-
-
-# Words of nearly every title: they tell no sibling from another.
-GENERIC_TITLE_WORDS = frozenset({"thu", "tuc", "doi", "voi", "cho", "cua", "tai", "ve", "trong", "va"})
-
-
-def title_words(index: ProcedureIndex) -> tuple[dict[str, int], Any, np.ndarray]:
-    """Vocabulary, 0/1 ``(docs, words)`` matrix and count of every title's distinct content syllables."""
-    vocab: dict[str, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-    lengths = np.ones(len(index.docs), np.float32)
-    for i, doc in enumerate(index.docs):
-        words = set(re.findall(r"[a-z0-9]+", normalize_query(doc.title))) - STOPWORDS - GENERIC_TITLE_WORDS
-        for word in words:
-            rows.append(i)
-            cols.append(vocab.setdefault(word, len(vocab)))
-        lengths[i] = max(len(words), 1)
-    matrix = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(index.docs), len(vocab)))
-    return vocab, matrix, lengths
 
 
 def out_of_scope(index: ProcedureIndex, scope_levels: tuple[str, ...]) -> np.ndarray:

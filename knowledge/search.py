@@ -127,8 +127,6 @@ class ProcedureSearcher(IndexTables):
         self._qualifiers(index)
         self._title_words(index)
         self.speller(index)
-        if self.config.title_excess_weight:
-            self._title_excess(index, "", [])
         if self.reranker is not None:
             self._doc_words(index)
 

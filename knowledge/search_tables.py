@@ -10,7 +10,7 @@ from knowledge import rerank
 from knowledge.distinctive import TitleWords
 from knowledge.index import ProcedureIndex
 from knowledge.lexical import SynonymTable, tokens
-from knowledge.qualifiers import out_of_scope, qualifier_table, title_words
+from knowledge.qualifiers import out_of_scope, qualifier_table
 from knowledge.search_types import Scored, SearchConfig
 from knowledge.spelling import CITIZEN_ABBREVIATIONS, Speller
 
@@ -87,17 +87,7 @@ class IndexTables:
 
     def _title_excess(self, index: ProcedureIndex, folded: str, expansions: list[str]) -> np.ndarray:
         """Per document, the share of its title's content syllables that neither the question nor its expansions use."""
-        cached = getattr(self, "_titles", None)
-        if cached is None or cached[0] is not index:
-            cached = (index, *title_words(index))
-            self._titles = cached
-        _, vocab, matrix, lengths = cached
-        used = np.zeros(len(vocab), np.float32)
-        for word in tokens(folded + " " + " ".join(expansions)):
-            j = vocab.get(word)
-            if j is not None:
-                used[j] = 1.0
-        return np.asarray(1.0 - (matrix @ used) / lengths, np.float32)
+        return self._title_words(index).excess(tokens(folded + " " + " ".join(expansions)))
 
     def coverage(self, scored: Scored, i: int) -> float:
         """Share of the question's content words found in document ``i`` (an absolute lexical signal)."""

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from knowledge.distinctive import TitleWords
 from knowledge.index import ProcedureIndex
-from knowledge.qualifiers import title_words
 from knowledge.schema import Procedure
 from knowledge.search import ProcedureSearcher, SearchConfig
 from tests.knowledge.search_fixtures import FakeEncoder
@@ -44,10 +44,11 @@ def _searcher(index: ProcedureIndex, weight: float | None = None) -> ProcedureSe
 
 
 def test_title_words_drop_stopwords_and_words_of_every_title(siblings: ProcedureIndex) -> None:
-    vocab, matrix, lengths = title_words(siblings)
-    assert "thu" not in vocab and "tuc" not in vocab and "cho" not in vocab
-    assert lengths[1] == 4  # đăng ký khai sinh
-    assert matrix[1].sum() == 4
+    words = TitleWords(siblings)
+    content = {w for w, j in words.vocab.items() if words.content[:, j].sum()}
+    assert "thu" not in content and "tuc" not in content and "cho" not in content
+    assert words.lengths[1] == 4  # đăng ký khai sinh
+    assert words.content[1].sum() == 4
 
 
 def test_the_plain_sibling_wins_when_the_qualifier_is_not_asked(siblings: ProcedureIndex) -> None:
