@@ -9,8 +9,9 @@ Also the existing unseen set (bench/devset/unseen.tsv, curated procedures) and w
 Run: ``flock /work/bench.lock .venv/bin/python bench/longtail_bench.py`` → bench/results/longtail.json
 (and .md); or the accuracy part alone with ``--skip-latency`` and then only the latency, under the
 lock, with ``--latency-only``.
-The held-out sets (bench/longtail/questions.tsv, and the fresh sets of session 7: bench/longtail/fresh.tsv,
-bench/devset/fresh.tsv) are never used for tuning; bench/longtail/dev.tsv and bench/devset/questions.tsv are.
+The held-out sets (bench/longtail/questions.tsv, and the fresh sets of sessions 7 and 8: bench/longtail/fresh.tsv,
+fresh2.tsv, bench/devset/fresh.tsv, fresh2.tsv) are never used for tuning; bench/longtail/dev.tsv,
+bench/devset/questions.tsv and bench/devset/dev2.tsv are.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
 # Written in session 7 by an engineer who never saw the engine's output; measured once, never tuned on.
 FRESH_LONGTAIL = ROOT / "bench" / "longtail" / "fresh.tsv"
 FRESH_CURATED = ROOT / "bench" / "devset" / "fresh.tsv"
+# Written in session 8 the same way (another engineer, no engine output); measured once, at the end.
+FRESH2_LONGTAIL = ROOT / "bench" / "longtail" / "fresh2.tsv"
+FRESH2_CURATED = ROOT / "bench" / "devset" / "fresh2.tsv"
 RESULTS = ROOT / "bench" / "results"
 STYLES = ("formal", "colloquial", "unaccented", "typo")
 RERANKER_ROW = "full_no_reranker" if SearchConfig().use_reranker else "full_reranker"
@@ -339,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dev_only:
         sets["longtail_heldout"] = load_devset(HELD_OUT)
         sets["curated_unseen"] = load_devset(UNSEEN)
-        for name, path in (("longtail_fresh", FRESH_LONGTAIL), ("curated_fresh", FRESH_CURATED)):
+        for name, path in (("longtail_fresh", FRESH_LONGTAIL), ("curated_fresh", FRESH_CURATED),
+                           ("longtail_fresh2", FRESH2_LONGTAIL), ("curated_fresh2", FRESH2_CURATED)):
             if path.exists():
                 sets[name] = load_devset(path)
     results: dict[str, dict[str, Any]] = {name: {} for name in sets}
