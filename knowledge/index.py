@@ -26,7 +26,7 @@ import numpy as np
 
 from common.text import nfc, normalize_query
 from knowledge.derived import derived_fields, derived_passages
-from knowledge.lexical import LexicalIndex, accented_terms
+from knowledge.lexical import LexicalIndex, accented_terms, has_diacritics
 from knowledge.progress import Progress
 from knowledge.schema import Procedure
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4  # bump when the on-disk layout or what a build derives from titles changes
+FORMAT_VERSION = 5  # bump when the on-disk layout or what a build derives from titles changes
 POINTER = "current"
 KEEP_VERSIONS = 2
 # Measured (bench): document names add noise to BM25, so they are not indexed. The result names
@@ -110,6 +110,18 @@ def _doc_fields(p: Procedure) -> dict[str, str]:
         "documents": " ; ".join(d.name for d in p.documents),
         "result": p.result,
     }
+
+
+def _accented_fields(p: Procedure) -> dict[str, str]:
+    """The weighted fields without the aliases and example questions written unaccented.
+
+    The accented tables read which accented form a syllable takes; a curated "lam giay khai sinh" would
+    teach them that "lam" and "giay" are forms of their own, and accent restoration would keep them bare.
+    """
+    fields = _doc_fields(p)
+    fields["aliases"] = " ; ".join(a for a in p.aliases if has_diacritics(a))
+    fields["questions"] = " ; ".join(q for q in p.questions if has_diacritics(q))
+    return fields
 
 
 def _passages(p: Procedure) -> list[tuple[str, str]]:
@@ -218,7 +230,7 @@ class ProcedureIndex:
         procs = [p for p in procedures if not p.retired]
         docs = [DocMeta(p.code, nfc(p.title), p.field, list(p.levels), p.applicants) for p in procs]
         lexical = LexicalIndex.build((_doc_fields(p) for p in procs), FIELD_WEIGHTS)
-        accented = LexicalIndex.build((_doc_fields(p) for p in procs), FIELD_WEIGHTS, analyzer=accented_terms)
+        accented = LexicalIndex.build((_accented_fields(p) for p in procs), FIELD_WEIGHTS, analyzer=accented_terms)
         derived = LexicalIndex.build((derived_fields(p) for p in procs), DERIVED_WEIGHTS)
         results = LexicalIndex.build(({"result": derived_fields(p)["result"]} for p in procs), {"result": 1.0})
         texts: list[str] = []

@@ -159,3 +159,18 @@ def test_an_abbreviation_is_not_repaired_into_another() -> None:
     # "antt" (an ninh trật tự) is one letter from the catalogue's "cntt" (công nghệ thông tin).
     assert speller.correct(["to", "bv", "antt"]) == ["to", "bv", "antt"]
     assert speller.correct(["ket", "hin"]) == ["ket", "hon"]
+
+
+def test_unaccented_example_questions_teach_no_bare_forms() -> None:
+    from knowledge.index import ProcedureIndex
+    from knowledge.schema import Procedure
+    from tests.knowledge.search_fixtures import FakeEncoder
+
+    curated = Procedure(code="9.100001", title="Đăng ký khai sinh", levels=["Cấp xã"],
+                        aliases=["muon lam giay khai sinh cho con"],
+                        questions=["muon lam giay khai sinh thi can gi", "tôi muốn làm giấy khai sinh cho con"])
+    index = ProcedureIndex.build([curated, Procedure(code="9.100002", title="Đăng ký kết hôn")], FakeEncoder())
+    assert "muon" in index.lexical.vocab  # folded search still reads the citizen's words
+    assert "muon" not in index.accented.vocab and "muốn" in index.accented.vocab
+    speller = Speller(index.lexical, index.accented)
+    assert speller.restore_accents("muon lam giay khai sinh") == "muốn làm giấy khai sinh"
