@@ -2,9 +2,10 @@
 
 Every set is ``codes<TAB>style<TAB>question`` with ``#`` comment lines and a ``codes`` header; codes are
 national-portal codes (``|`` between equally correct answers) that must exist in the crawl. Long-tail sets
-stay outside the curated procedures and never share a procedure with one another (the fresh one with no set at
-all); the fresh curated set and the second curated dev set label a curated procedure in every row and copy no title,
-alias or example.
+stay outside the curated procedures and never share a procedure with one another (the fresh ones, of sessions 7
+and 8, with no set at all); the fresh curated sets and the second curated dev set label a curated procedure in every
+row and copy no title, alias or example; no question of a fresh set or the second curated dev set nearly copies a
+question of another set.
 
 Run: ``.venv/bin/python bench/longtail/validate_sets.py`` (exit status 1 and one line per problem).
 """
@@ -18,6 +19,7 @@ import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -28,12 +30,14 @@ CATALOGUE = ROOT / "knowledge" / "catalogue"
 STYLES = ("formal", "colloquial", "unaccented", "typo")
 CODE = re.compile(r"^\d\.\d{6}$")
 HEADER = "codes\tstyle\tquestion"
-LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", "bench/longtail/fresh.tsv")
+FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv")
+FRESH_CURATED = ("bench/devset/fresh.tsv", "bench/devset/fresh2.tsv")
+LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", *FRESH_LONGTAIL)
 DEV2 = "bench/devset/dev2.tsv"
-CURATED_SETS = ("bench/devset/questions.tsv", "bench/devset/unseen.tsv", "bench/devset/fresh.tsv", DEV2)
-FRESH_SETS = ("bench/longtail/fresh.tsv", "bench/devset/fresh.tsv")
+CURATED_SETS = ("bench/devset/questions.tsv", "bench/devset/unseen.tsv", FRESH_CURATED[0], DEV2, FRESH_CURATED[1])
+FRESH_SETS = (*FRESH_LONGTAIL, *FRESH_CURATED)
 STRICT_SETS = (*FRESH_SETS, DEV2)
-STRICT_CURATED = ("bench/devset/fresh.tsv", DEV2)
+STRICT_CURATED = (*FRESH_CURATED, DEV2)
 FRESH_WORDS = (3, 25)
 COPY_JACCARD = 0.8
 
@@ -49,15 +53,17 @@ class Row:
     question: str
 
 
+@cache
 def fold(text: str) -> str:
     """Lower-case text without diacritics (đ becomes d)."""
     text = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
-def words(text: str) -> set[str]:
-    """Folded word set, for near-copy checks."""
-    return set(re.findall(r"\w+", fold(text)))
+@cache
+def words(text: str) -> frozenset[str]:
+    """Folded word set, for near-copy checks (cached: every question meets every other)."""
+    return frozenset(re.findall(r"\w+", fold(text)))
 
 
 def jaccard(a: str, b: str) -> float:
@@ -133,9 +139,9 @@ def check_rows(rows: list[Row], known: set[str], problems: list[str]) -> None:
 
 
 def must_be_disjoint(first: str, second: str) -> bool:
-    """Whether two sets may share no procedure: any two long-tail sets, and the fresh long-tail set with any."""
+    """Whether two sets may share no procedure: any two long-tail sets, and a fresh long-tail set with any."""
     both_longtail = first in LONGTAIL_SETS and second in LONGTAIL_SETS
-    return both_longtail or "bench/longtail/fresh.tsv" in (first, second)
+    return both_longtail or bool({first, second} & set(FRESH_LONGTAIL))
 
 
 def strict(first: str, second: str) -> bool:
@@ -162,12 +168,22 @@ def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: lis
             problems.append(f"{row.path}:{row.line}: labels no curated procedure")
         if copied := [text for text in curated_texts if jaccard(row.question, text) >= COPY_JACCARD]:
             problems.append(f"{row.path}:{row.line}: copies the catalogue text {copied[0]!r}")
+    check_near_copies(sets, problems)
     procedures = {name: {c for row in rows for c in row.codes} for name, rows in sets.items()}
     names = sorted(procedures)
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
             if must_be_disjoint(first, second) and (shared := procedures[first] & procedures[second]):
                 problems.append(f"{first} and {second} share procedures {sorted(shared)[:5]}")
+
+
+def check_near_copies(sets: dict[str, list[Row]], problems: list[str]) -> None:
+    """Rows of the strict sets that nearly copy a question of another set (exact copies count as duplicates)."""
+    for row in (row for name in STRICT_SETS for row in sets.get(name, [])):
+        for other in (other for name, rows in sets.items() if name != row.path for other in rows):
+            if fold(row.question) != fold(other.question) and jaccard(row.question, other.question) >= COPY_JACCARD:
+                problems.append(f"{row.path}:{row.line}: nearly copies {other.path}:{other.line} {other.question!r}")
+                break
 
 
 def style_counts(rows: list[Row]) -> dict[str, int]:

@@ -14,7 +14,10 @@ sys.path.insert(0, str(ROOT / "bench" / "longtail"))
 from validate_sets import (  # noqa: E402
     CRAWL,
     DEV2,
+    FRESH_CURATED,
+    FRESH_LONGTAIL,
     Row,
+    check_near_copies,
     check_rows,
     check_sets,
     has_diacritics,
@@ -23,7 +26,7 @@ from validate_sets import (  # noqa: E402
     validate,
 )
 
-STYLE_SIZES = {"bench/longtail/fresh.tsv": 40, "bench/devset/fresh.tsv": 30, DEV2: 40}
+STYLE_SIZES = {FRESH_LONGTAIL[0]: 40, FRESH_LONGTAIL[1]: 40, FRESH_CURATED[0]: 30, FRESH_CURATED[1]: 20, DEV2: 40}
 
 
 @pytest.mark.skipif(not CRAWL.exists(), reason="shared crawl not available")
@@ -47,6 +50,17 @@ def test_second_curated_dev_set_asks_about_every_curated_procedure_at_most_four_
     asked = Counter(code for row in rows for code in row.codes if code in curated)
     assert set(asked) == curated, sorted(curated - set(asked))
     assert max(asked.values()) <= 4, asked.most_common(3)
+
+
+def test_second_fresh_sets_exist_and_the_curated_one_asks_about_every_curated_procedure() -> None:
+    longtail = read_set(ROOT / FRESH_LONGTAIL[1], [])
+    rows = read_set(ROOT / FRESH_CURATED[1], [])
+    curated, _ = load_curated()
+    assert len(longtail) == 160 and len(rows) == 80
+    asked = Counter(code for row in rows for code in row.codes if code in curated)
+    assert set(asked) == curated, sorted(curated - set(asked))
+    per_procedure = Counter(row.codes for row in longtail)
+    assert max(per_procedure.values()) <= 2, per_procedure.most_common(3)
 
 
 def _row(path: str, codes: str, style: str, question: str, line: int = 1) -> Row:
@@ -113,3 +127,41 @@ def test_second_curated_dev_set_gets_the_fresh_curated_checks() -> None:
 def test_diacritics_are_found_on_any_letter() -> None:
     assert not has_diacritics("xin cap lai gplx bi mat")
     assert has_diacritics("xin cap lai gplx bị mat") and has_diacritics("dang ky đat")
+
+
+def test_second_fresh_sets_get_the_fresh_checks() -> None:
+    longtail, curated_set = FRESH_LONGTAIL[1], FRESH_CURATED[1]
+    sets = {
+        "bench/devset/questions.tsv": [
+            _row("bench/devset/questions.tsv", "1.000009", "typo", "xin giấy A ở đâu vậy ạ")
+        ],
+        "bench/longtail/fresh.tsv": [_row("bench/longtail/fresh.tsv", "1.000003", "typo", "giay C lam o dau")],
+        longtail: [
+            _row(longtail, "1.000002|1.000009", "formal", "Xin giấy B ở cơ quan nào?"),
+            _row(longtail, "1.000003", "typo", "xin giay D o dau", 2),
+        ],
+        curated_set: [
+            _row(curated_set, "1.000002", "formal", "Làm giấy khai sinh cho con cần gì?"),
+            _row(curated_set, "1.000009", "colloquial", "ở đâu vậy ạ xin giấy A", 2),
+        ],
+    }
+    problems: list[str] = []
+    check_sets(sets, {"1.000009"}, ["làm giấy khai sinh cho con cần gì"], problems)
+    text = "\n".join(problems)
+    assert "longtail/fresh2.tsv:1: long-tail row labels curated ['1.000009']" in text
+    assert "bench/devset/questions.tsv and bench/longtail/fresh2.tsv share procedures ['1.000009']" in text
+    assert "bench/longtail/fresh.tsv and bench/longtail/fresh2.tsv share procedures ['1.000003']" in text
+    assert "devset/fresh2.tsv:1: labels no curated procedure" in text
+    assert "devset/fresh2.tsv:1: copies the catalogue text" in text
+    assert "devset/fresh2.tsv:2: nearly copies bench/devset/questions.tsv:1" in text
+
+
+def test_near_copies_of_other_sets_are_reported_only_for_the_strict_sets() -> None:
+    sets = {
+        "bench/devset/questions.tsv": [_row("bench/devset/questions.tsv", "1.000009", "typo", "xin giay A o dau vay")],
+        "bench/devset/unseen.tsv": [_row("bench/devset/unseen.tsv", "1.000009", "typo", "o dau vay xin giay A")],
+        DEV2: [_row(DEV2, "1.000009", "colloquial", "vậy xin giấy A ở đâu")],
+    }
+    problems: list[str] = []
+    check_near_copies(sets, problems)
+    assert problems == [f"{DEV2}:1: nearly copies bench/devset/questions.tsv:1 'xin giay A o dau vay'"]
