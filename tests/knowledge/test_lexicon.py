@@ -91,6 +91,8 @@ def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, 
     ("xin vào ktx của trường", "nhà ở sinh viên"),
     # residence
     ("nhà tôi sống trên ghe thì đăng ký cư trú sao", "phương tiện vào mục đích để ở"),
+    ("tìm lại được hộ chiếu đã báo mất", "khôi phục giá trị sử dụng hộ chiếu"),
+    ("thằng cháu nhặt được quả lựu đạn ở vườn", "thu hồi vũ khí"),
     ("khong nhap duoc ho khau vi khong co cho o hop phap", "chưa đủ điều kiện"),
     # vehicles and roads
     ("bi tru het diem bang lai thi thi lai o dau", "kiến thức pháp luật"),
@@ -141,6 +143,7 @@ def test_catalogue_terms_reach_citizens(lexicon: SynonymTable, question: str, ex
     ("cho thuê phòng trọ thì nộp thuế gì", "thuê mượn ở nhờ"),
     ("cập nhật căn cước vào ứng dụng", "người sử dụng đất"),
     ("dự án vốn nước ngoài", "đăng ký đầu tư"),
+    ("ban hang online theo ho kd, quyet toan thue tncn cuoi nam", "tiền lương tiền công"),
     ("khiếu nại về trợ giúp pháp lý", "lực lượng Công an"),
     ("mua xe trung quốc sản xuất", "lưu hành tại Việt Nam"),
     ("cha dượng muốn nhận con riêng của vợ làm con nuôi", "có yếu tố nước ngoài"),
