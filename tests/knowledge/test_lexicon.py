@@ -117,6 +117,8 @@ def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, 
     ("hợp đồng ghi sai tên người mua", "sửa lỗi sai sót trong giao dịch"),
     ("xin bản án ly hôn", "cấp sao bản án"),
     ("tố cáo cảnh sát giao thông", "lực lượng Công an nhân dân"),
+    ("bên kia không chịu trả theo bản án", "yêu cầu thi hành án dân sự"),
+    ("việt kiều hồi hương mang đồ đạc về nước", "tài sản di chuyển"),
     # security, money, tax, business
     ("nhặt được lựu đạn ngoài ruộng", "thu hồi vũ khí"),
     ("làm bản vẽ pccc cho nhà xưởng", "thiết kế về phòng cháy"),
