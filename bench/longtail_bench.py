@@ -55,12 +55,9 @@ CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
 # Second curated dev set (session 7), citizens' phrasing: a tuning set like the two above.
 CURATED_DEV2 = ROOT / "bench" / "devset" / "dev2.tsv"
 OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
-# Written in session 7 by an engineer who never saw the engine's output; measured once, never tuned on.
-FRESH_LONGTAIL = ROOT / "bench" / "longtail" / "fresh.tsv"
-FRESH_CURATED = ROOT / "bench" / "devset" / "fresh.tsv"
-# Written in session 8 the same way (another engineer, no engine output); measured once, at the end.
-FRESH2_LONGTAIL = ROOT / "bench" / "longtail" / "fresh2.tsv"
-FRESH2_CURATED = ROOT / "bench" / "devset" / "fresh2.tsv"
+# Written in sessions 7 and 8 by engineers who never saw the engine's output; measured, never tuned on.
+FRESH = {f"{kind}_{name}": ROOT / "bench" / folder / f"{name}.tsv" for name in ("fresh", "fresh2")
+         for kind, folder in (("longtail", "longtail"), ("curated", "devset"))}
 RESULTS = ROOT / "bench" / "results"
 STYLES = ("formal", "colloquial", "unaccented", "typo")
 RERANKER_ROW = "full_no_reranker" if SearchConfig().use_reranker else "full_reranker"
@@ -343,8 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dev_only:
         sets["longtail_heldout"] = load_devset(HELD_OUT)
         sets["curated_unseen"] = load_devset(UNSEEN)
-        for name, path in (("longtail_fresh", FRESH_LONGTAIL), ("curated_fresh", FRESH_CURATED),
-                           ("longtail_fresh2", FRESH2_LONGTAIL), ("curated_fresh2", FRESH2_CURATED)):
+        for name, path in FRESH.items():
             if path.exists():
                 sets[name] = load_devset(path)
     results: dict[str, dict[str, Any]] = {name: {} for name in sets}
