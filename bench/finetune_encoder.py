@@ -16,7 +16,8 @@ then merged into a copy of the model folder. The adapter is saved as fp16 ``.npz
 settings in its metadata.
 
 Run: ``.venv/bin/python bench/finetune_encoder.py --out var/models/e5-small-ft`` (then
-``bench/longtail_bench.py --dev-only --model var/models/e5-small-ft``).
+``bench/longtail_bench.py --dev-only --model var/models/e5-small-ft``). Measured in session 8 and not shipped:
+the engine lost long-tail dev top-1 with it (``bench/results/finetune.md``).
 """
 
 from __future__ import annotations

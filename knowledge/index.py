@@ -26,7 +26,6 @@ import numpy as np
 
 from common.text import nfc, normalize_query
 from knowledge.derived import derived_fields, derived_passages
-from knowledge.e5_folder import model_revision
 from knowledge.lexical import LexicalIndex, accented_terms
 from knowledge.progress import Progress
 from knowledge.schema import Procedure
@@ -245,7 +244,6 @@ class ProcedureIndex:
         manifest = {
             "format": FORMAT_VERSION,
             "model": encoder.name,
-            "model_revision": model_revision(encoder.name),
             "dim": dim,
             "documents": len(docs),
             "passages": len(texts),

@@ -39,7 +39,7 @@ def _cmd_encoder(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     """Build a new index version from the catalogue and publish it."""
-    from knowledge.e5_folder import ensure_e5_folder, model_revision
+    from knowledge.e5_folder import ensure_e5_folder
     from knowledge.encoder import load_encoder
     from knowledge.index import FORMAT_VERSION, IndexStore, ProcedureIndex, catalogue_revision
     from knowledge.store import Catalogue
@@ -57,14 +57,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
     model = embedding_model(settings)
     current = store.current_manifest()
     revision = catalogue_revision([p for p in procedures if not p.retired])
-    if model == str(settings.data_dir / DEFAULT_MODEL_DIR):
-        ensure_e5_folder(Path(model))
-    # The same folder rebuilt with another adapter embeds differently: its index is rebuilt too.
     if (not args.force and current and current.get("catalogue_revision") == revision
-            and current.get("model") == model and current.get("model_revision", "") == model_revision(model)
-            and current.get("format") == FORMAT_VERSION):
+            and current.get("model") == model and current.get("format") == FORMAT_VERSION):
         print(f"index {store.current_name()} is up to date (catalogue revision {revision})")
         return 0
+    if model == str(settings.data_dir / DEFAULT_MODEL_DIR):
+        ensure_e5_folder(Path(model))
     encoder = load_encoder(model)
     index = ProcedureIndex.build(procedures, encoder)
     path = store.publish(index)
