@@ -5,12 +5,14 @@ question is read for training:
 
 * queries: ``--per-procedure`` pseudo-questions of every procedure (:mod:`knowledge.pseudo_questions`,
   all styles, fixed seed) and the curated aliases and example questions, each turned into the text the
-  engine's encoder reads (courtesy stripped, cut, accents restored, expansions added: ``score_all``);
+  engine's encoder reads (courtesy stripped, cut, accents restored, expansions added: the dense path of
+  ``score_all``);
 * positive: the procedure's title passage (``passage: `` prompt), as the index embeds it;
-* hard negative: the best-ranked other procedure of the engine's own ranking whose core title differs
-  (siblings of the same core title at another level are equally right answers, never negatives).
+* hard negative: the procedure the base encoder ranks best (over every index passage) whose core title
+  differs (siblings of the same core title at another level are equally right answers, never negatives).
 
-The word embeddings stay frozen; a LoRA adapter (rank ``--rank``) on every attention and FFN linear is
+The word embeddings stay frozen; a LoRA adapter (rank ``--rank``) on the attention and FFN linears of
+layers ``--first-layer`` and up is
 trained with the multiple-negatives ranking loss (in-batch + hard negatives, same-title rows masked),
 then merged into a copy of the model folder. The adapter is saved as fp16 ``.npz`` with its training
 settings in its metadata.
@@ -287,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("trained in %.0f s", train_s)
     adapter = {k: v.astype(np.float16) for k, v in adapter.items()}  # what is shipped is what is measured
     if args.adapter is not None:
-        np.savez_compressed(args.adapter, meta=np.asarray(json.dumps(meta)), **adapter)
+        arrays: dict[str, Any] = {"meta": np.asarray(json.dumps(meta)), **adapter}
+        np.savez_compressed(args.adapter, **arrays)
     write_folder(base, args.out, adapter, args.alpha / args.rank)
     (args.out / "finetune.json").write_text(json.dumps(meta, indent=2))
     log.info("wrote %s", args.out)
