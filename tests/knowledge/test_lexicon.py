@@ -289,6 +289,13 @@ def test_catalogue_entries_pick_the_right_sibling() -> None:
     ("mở quán phở nhỏ đầu ngõ", "thành lập hộ kinh doanh"),
     ("bị chồng đánh, không có tiền thuê luật sư", "trợ giúp pháp lý"),
     ("bị bắt oan rồi được thả, đòi bồi thường", "người thi hành công vụ"),
+    ("bị xử phạt sai thì khiếu nại ở đâu", "quyết định hành chính"),
+    # land given or split, retirement, farming
+    ("bố mẹ cho con mảnh đất sau nhà", "tặng cho quyền sử dụng đất"),
+    ("muốn tách sổ đỏ cho hai đứa con", "tách thửa"),
+    ("thầy giáo về hưu hỏi phụ cấp thâm niên", "nhà giáo đã nghỉ hưu"),
+    ("không nuôi heo nữa, muốn học nghề khác", "chuyển đổi từ chăn nuôi"),
+    ("đi làm bị tai nạn trên đường đi làm", "tai nạn lao động"),
 ])
 def test_life_situations_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
     assert _fires(lexicon, question, expected), lexicon.expansions(question)
@@ -306,6 +313,8 @@ def test_life_situations_reach_portal_words(lexicon: SynonymTable, question: str
     ("doanh nghiệp mất giấy phép kinh doanh vận tải", "cấp lại giấy chứng nhận đăng ký hộ kinh doanh"),
     ("mở cửa hàng thuốc thú y", "thành lập hộ kinh doanh"),
     ("tôi là người Hàn lấy chồng Việt muốn nhập quốc tịch", "đăng ký kết hôn"),
+    ("tách sổ hộ khẩu cho con", "tách thửa"),
+    ("tách sổ bảo hiểm xã hội", "tách thửa"),
 ])
 def test_life_situations_stay_in_their_field(lexicon: SynonymTable, question: str, wrong: str) -> None:
     fired = lexicon.expansions(question)
