@@ -296,6 +296,12 @@ def test_catalogue_entries_pick_the_right_sibling() -> None:
     ("thầy giáo về hưu hỏi phụ cấp thâm niên", "nhà giáo đã nghỉ hưu"),
     ("không nuôi heo nữa, muốn học nghề khác", "chuyển đổi từ chăn nuôi"),
     ("đi làm bị tai nạn trên đường đi làm", "tai nạn lao động"),
+    # travel, papers, housing
+    ("muốn đi du lịch nước ngoài lần đầu", "cấp hộ chiếu phổ thông"),
+    ("đi xin việc công ty đòi giấy không tiền án", "phiếu lý lịch tư pháp"),
+    ("sổ đỏ bị cháy theo nhà", "cấp lại giấy chứng nhận do bị mất"),
+    ("vay vốn sửa nhà cho hộ nghèo", "tự xây dựng cải tạo sửa chữa nhà ở"),
+    ("chia đất sau ly hôn thì làm sổ thế nào", "thỏa thuận của vợ và chồng"),
 ])
 def test_life_situations_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
     assert _fires(lexicon, question, expected), lexicon.expansions(question)
@@ -315,6 +321,8 @@ def test_life_situations_reach_portal_words(lexicon: SynonymTable, question: str
     ("tôi là người Hàn lấy chồng Việt muốn nhập quốc tịch", "đăng ký kết hôn"),
     ("tách sổ hộ khẩu cho con", "tách thửa"),
     ("tách sổ bảo hiểm xã hội", "tách thửa"),
+    ("vợ chồng thỏa thuận ly hôn", "thỏa thuận của vợ và chồng"),
+    ("được tòa xử ly hôn", "quyền sử dụng đất"),
 ])
 def test_life_situations_stay_in_their_field(lexicon: SynonymTable, question: str, wrong: str) -> None:
     fired = lexicon.expansions(question)
