@@ -302,6 +302,8 @@ def test_catalogue_entries_pick_the_right_sibling() -> None:
     ("sổ đỏ bị cháy theo nhà", "cấp lại giấy chứng nhận do bị mất"),
     ("vay vốn sửa nhà cho hộ nghèo", "tự xây dựng cải tạo sửa chữa nhà ở"),
     ("chia đất sau ly hôn thì làm sổ thế nào", "thỏa thuận của vợ và chồng"),
+    ("đón bố mẹ về ở cùng thì nhập khẩu sao", "đăng ký thường trú"),
+    ("nhap ho khau cho be moi sinh", "liên thông đăng ký khai sinh"),
 ])
 def test_life_situations_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
     assert _fires(lexicon, question, expected), lexicon.expansions(question)
