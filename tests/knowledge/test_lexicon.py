@@ -254,3 +254,109 @@ def test_catalogue_entries_pick_the_right_sibling() -> None:
     # without the lexicon the wedding tent goes to marriage and the sold boat to buying one
     assert off.search("dựng rạp đám cưới trước nhà có phải xin phép")[0].code == "9.200004"
     assert off.search("bán tàu cá cho người tỉnh khác")[0].code == "9.200007"
+
+
+# Session 9: life situations (what happened to the citizen) reach the portal words of the procedure.
+@pytest.mark.parametrize(("question", "expected"), [
+    # death and inheritance
+    ("bố tôi mất để lại mảnh đất, mấy anh em muốn chia", "phân chia di sản"),
+    ("ba mat de lai can nha cho 3 anh em", "phân chia di sản"),
+    ("nhận đất thừa kế thì sang tên thế nào", "đăng ký biến động"),
+    ("được thừa kế xe ô tô của bố", "đăng ký sang tên xe"),
+    ("bố đang đóng bảo hiểm thì mất đột ngột", "chế độ tử tuất"),
+    ("xin giấy báo tử cho bà", "đăng ký khai tử"),
+    # birth, children, guardians
+    ("vợ sinh con được nghỉ đẻ mấy tháng", "chế độ thai sản"),
+    ("cháu mồ côi cả cha lẫn mẹ", "đăng ký giám hộ"),
+    ("người nhà bị tâm thần hay đập phá", "đăng ký giám hộ"),
+    ("muốn đổi họ cho con theo họ mẹ", "cải chính"),
+    ("mat giay khai sinh roi xin lai o dau", "bản sao giấy khai sinh"),
+    # disability, illness, work
+    ("con tôi bị khuyết tật nặng, có được trợ cấp gì không", "người khuyết tật"),
+    ("con ốm phải nghỉ làm ở nhà chăm", "chế độ ốm đau"),
+    ("bị ung thư không nộp nổi thuế", "bệnh hiểm nghèo"),
+    ("hết hợp đồng lao động công ty không ký tiếp", "bảo hiểm thất nghiệp"),
+    # house, land, disasters
+    ("nhà bị sạt lở phải dời đi chỗ khác", "tái định cư"),
+    ("hàng xóm xây lấn sang đất nhà tôi", "tranh chấp đất đai"),
+    ("cưới xong muốn ra ở riêng", "tách hộ"),
+    ("vay ngân hàng bằng sổ đỏ", "thế chấp"),
+    # vehicles and boats
+    ("xe bị tai nạn hỏng nặng không đi được nữa", "thu hồi chứng nhận đăng ký xe"),
+    ("đi đường bị rơi mất biển số xe máy", "cấp lại chứng nhận đăng ký xe"),
+    ("tàu bị bão đánh chìm ngoài khơi", "xóa đăng ký tàu cá"),
+    # business, legal aid
+    ("mở quán phở nhỏ đầu ngõ", "thành lập hộ kinh doanh"),
+    ("bị chồng đánh, không có tiền thuê luật sư", "trợ giúp pháp lý"),
+    ("bị bắt oan rồi được thả, đòi bồi thường", "người thi hành công vụ"),
+    ("bị xử phạt sai thì khiếu nại ở đâu", "quyết định hành chính"),
+    # land given or split, retirement, farming
+    ("bố mẹ cho con mảnh đất sau nhà", "tặng cho quyền sử dụng đất"),
+    ("muốn tách sổ đỏ cho hai đứa con", "tách thửa"),
+    ("thầy giáo về hưu hỏi phụ cấp thâm niên", "nhà giáo đã nghỉ hưu"),
+    ("không nuôi heo nữa, muốn học nghề khác", "chuyển đổi từ chăn nuôi"),
+    ("đi làm bị tai nạn trên đường đi làm", "tai nạn lao động"),
+    # travel, papers, housing
+    ("muốn đi du lịch nước ngoài lần đầu", "cấp hộ chiếu phổ thông"),
+    ("đi xin việc công ty đòi giấy không tiền án", "phiếu lý lịch tư pháp"),
+    ("sổ đỏ bị cháy theo nhà", "cấp lại giấy chứng nhận do bị mất"),
+    ("vay vốn sửa nhà cho hộ nghèo", "tự xây dựng cải tạo sửa chữa nhà ở"),
+    ("chia đất sau ly hôn thì làm sổ thế nào", "thỏa thuận của vợ và chồng"),
+    ("đón bố mẹ về ở cùng thì nhập khẩu sao", "đăng ký thường trú"),
+    ("nhap ho khau cho be moi sinh", "liên thông đăng ký khai sinh"),
+])
+def test_life_situations_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
+    assert _fires(lexicon, question, expected), lexicon.expansions(question)
+
+
+@pytest.mark.parametrize(("question", "wrong"), [
+    # the same words about another matter
+    ("làm mất để lại giấy tờ ở quán", "phân chia di sản"),
+    ("đổi luật sư bào chữa cho con", "trợ giúp pháp lý"),
+    ("rút bảo hiểm nhân thọ trước hạn", "bảo hiểm xã hội một lần"),
+    ("xin giảm thuế nhập khẩu cho doanh nghiệp", "giảm thuế gặp khó khăn"),
+    ("phương án chữa cháy khi có hỏa hoạn ở nhà xưởng", "thiên tai"),
+    ("mang vàng khi xuất cảnh định cư", "ra nước ngoài để định cư"),
+    ("cho thuê phòng trọ thì nộp thuế gì", "đăng ký tạm trú"),
+    ("doanh nghiệp mất giấy phép kinh doanh vận tải", "cấp lại giấy chứng nhận đăng ký hộ kinh doanh"),
+    ("mở cửa hàng thuốc thú y", "thành lập hộ kinh doanh"),
+    ("tôi là người Hàn lấy chồng Việt muốn nhập quốc tịch", "đăng ký kết hôn"),
+    ("tách sổ hộ khẩu cho con", "tách thửa"),
+    ("tách sổ bảo hiểm xã hội", "tách thửa"),
+    ("vợ chồng thỏa thuận ly hôn", "thỏa thuận của vợ và chồng"),
+    ("được tòa xử ly hôn", "quyền sử dụng đất"),
+])
+def test_life_situations_stay_in_their_field(lexicon: SynonymTable, question: str, wrong: str) -> None:
+    fired = lexicon.expansions(question)
+    assert not any(wrong in e for e in fired), fired
+
+
+def test_life_situations_lift_the_procedure_that_handles_them() -> None:
+    procs = [
+        Procedure(code="9.300003", title="Thu hồi giấy chứng nhận đăng ký, biển số xe", levels=["Cấp xã"]),
+        Procedure(code="9.300004", title="Cấp giấy phép lái xe", levels=["Cấp tỉnh"]),
+        Procedure(code="9.300005", title="Xóa đăng ký tàu cá, tàu phục vụ nuôi trồng thủy sản", levels=["Cấp tỉnh"]),
+        Procedure(code="9.300006", title="Cấp văn bản chấp thuận đóng mới, cải hoán, thuê, mua tàu cá",
+                  levels=["Cấp tỉnh"]),
+        Procedure(code="9.300007", title="Thủ tục đăng ký giám hộ", levels=["Cấp xã"]),
+        Procedure(code="9.300008", title="Thủ tục yêu cầu trợ giúp pháp lý", levels=["Cấp tỉnh"]),
+        Procedure(code="9.300009", title="Thủ tục đăng ký khai tử", levels=["Cấp xã"]),
+        Procedure(code="9.300010", title="Giải quyết hưởng chế độ ốm đau", levels=["Cấp tỉnh"]),
+        Procedure(code="9.300011", title="Giải quyết hưởng chế độ thai sản", levels=["Cấp tỉnh"]),
+        Procedure(code="9.300012", title="Tách hộ", levels=["Cấp xã"]),
+    ]
+    index = ProcedureIndex.build(procs, FakeEncoder())
+    on = ProcedureSearcher.from_index(index, FakeEncoder(), config=SearchConfig())
+    off = ProcedureSearcher.from_index(index, FakeEncoder(), config=SearchConfig(use_lexicon=False))
+    cases = {
+        "xe bị tai nạn hỏng nặng không đi được nữa": "9.300003",
+        "tàu cá bị chìm rồi": "9.300005",
+        "người nhà bị tâm thần hay đập phá": "9.300007",
+        "cháu mồ côi cả cha lẫn mẹ": "9.300007",
+        "bị chồng đánh, không có tiền thuê luật sư": "9.300008",
+        "vợ mới sinh, chồng có được nghỉ đẻ không": "9.300011",
+        "cưới xong muốn ra ở riêng": "9.300012",
+    }
+    for question, code in cases.items():
+        assert on.search(question)[0].code == code, question
+        assert off.search(question)[0].code != code, question  # the lexicon is what finds it
