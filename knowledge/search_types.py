@@ -66,9 +66,11 @@ class SearchConfig:
     # encoder reads the re-accented text). Off: 0.5 gained only on dev questions folded by the bench (curated
     # 0.795 -> 0.821), nothing on the real unaccented dev questions, and lost 3 held-out ones (seen once).
     unaccented_dense_boost: float = 0.0
-    # The encoder also reads the synonym and lexicon expansions, cut to whole ones within this many
-    # characters: encoding cost grows with the text, and the first expansions carry the meaning.
-    dense_expansion_chars: int = 80
+    # The encoder can also read the synonym and lexicon expansions, cut to whole ones within this many
+    # characters. Off since session 8: within the 13-word budget they changed no dev answer (curated dev
+    # 0.927 -> 0.932 without), and with the 391-entry lexicon they filled the budget more often (search
+    # p50 35 ms -> 27 ms without, p95 41/40 -> 36 ms; bench/longtail_bench.py --latency-only, load ~1).
+    dense_expansion_chars: int = 0
     # The encoder reads the question without courtesy phrases, cut with its expansions to this many
     # words (knowledge/query_text.py): most of a search's time is encoding, and it grows with the text.
     strip_courtesy: bool = True

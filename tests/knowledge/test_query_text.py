@@ -110,3 +110,13 @@ def test_an_unaccented_question_weighs_the_encoder_more(index: ProcedureIndex) -
     assert folded.dense.max() > 0
     assert np.allclose(boosted.score_all("dang ky khai tu").fused - folded.fused, 0.5 * folded.dense, atol=1e-5)
     assert np.allclose(boosted.score_all("đăng ký khai tử").fused, accented.fused)
+
+
+def test_the_encoder_reads_the_question_without_expansions_by_default(index: ProcedureIndex) -> None:
+    encoder = RecordingEncoder()
+    searcher = ProcedureSearcher.from_index(index, encoder, config=SearchConfig())
+    searcher.search("làm giấy ks cho con ở đâu")
+    assert "(" not in encoder.queries[-1]
+    wide = ProcedureSearcher.from_index(index, encoder, config=SearchConfig(dense_expansion_chars=80))
+    wide.search("làm giấy ks cho con ở đâu")
+    assert "(" in encoder.queries[-1]
