@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ Devset = list[tuple[list[str], str, str]]
 
 
 class CachedEncoder(Encoder):
-    """Wraps an encoder with an on-disk cache of passage vectors (queries are always encoded live)."""
+    """Wraps an encoder with an on-disk cache of passage vectors (and of query-prompt title batches)."""
 
     def __init__(self, inner: Encoder, path: Path) -> None:
         """Use ``inner`` for texts not yet in the cache file ``path``."""
@@ -81,7 +82,12 @@ class CachedEncoder(Encoder):
             self.cache = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
 
     def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Embed queries with the wrapped encoder (memoised per text unless ``memo`` is None)."""
+        """Embed queries with the wrapped encoder (memoised per text unless ``memo`` is None).
+
+        A batch (an index build's query-prompt titles) is read from and written to the disk cache.
+        """
+        if len(texts) > 1:
+            return self._cached(texts, "q:", lambda todo: self.inner.encode_queries(todo, batch_size))
         if self.memo is None:
             return self.inner.encode_queries(texts, batch_size)
         missing = [t for t in texts if t not in self.memo]
@@ -91,10 +97,14 @@ class CachedEncoder(Encoder):
 
     def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Embed passages, reading and filling the cache."""
-        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        return self._cached(texts, "", lambda todo: self.inner.encode_passages(todo, batch_size))
+
+    def _cached(self, texts: list[str], prefix: str, embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Vectors of ``texts`` from the cache, embedding (and saving) the missing ones with ``embed``."""
+        keys = [prefix + hashlib.sha1(t.encode()).hexdigest() for t in texts]
         todo = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in self.cache]
         if todo:
-            vectors = self.inner.encode_passages([t for _, t in todo], batch_size)
+            vectors = embed([t for _, t in todo])
             self.cache.update({k: v for (k, _), v in zip(todo, vectors, strict=True)})
             self.path.parent.mkdir(parents=True, exist_ok=True)
             np.savez(self.path, keys=np.asarray(list(self.cache)), vectors=np.stack(list(self.cache.values())))
@@ -256,7 +266,7 @@ def methods() -> dict[str, SearchConfig]:
     today = SearchConfig(use_lexicon=False, use_derived=False, use_result=False, use_scope=False,
                          calibrated=False, use_spelling=False, use_accents=False, strip_courtesy=False,
                          use_abbreviations=False, unaccented_dense_boost=0.0, title_excess_weight=0.0,
-                         curated_bonus=0.0,
+                         curated_bonus=0.0, lexical_abbreviations=False, use_query_titles=False,
                          dense_word_budget=10_000, dense_expansion_chars=10_000)
     return {
         "bm25_folded": replace(today, use_dense=False, use_synonyms=False, use_prior=False),
@@ -273,6 +283,8 @@ def methods() -> dict[str, SearchConfig]:
         "full_no_abbreviations": replace(full, use_abbreviations=False),
         "full_no_title_excess": replace(full, title_excess_weight=0.0),
         "full_no_curated_bonus": replace(full, curated_bonus=0.0),
+        "full_no_query_titles": replace(full, use_query_titles=False),
+        "full_no_lexical_abbreviations": replace(full, lexical_abbreviations=False),
         "full_unaccented_dense_boost": replace(full, unaccented_dense_boost=0.5),
         # The learned re-ranker (knowledge/rerank.py), the other way round from the default.
         RERANKER_ROW: replace(full, use_reranker=not full.use_reranker),

@@ -65,6 +65,8 @@ _RESULT_CODE = re.compile(r"\s*Mã:?\s*[\w.-]+$")
 _SPACES = re.compile(r"\s+")
 MAX_RESULTS = 3
 MAX_RESULT_CHARS = 120
+# Passage kind of the core title embedded as a question (the encoder's query prompt), see :func:`query_passages`.
+TITLE_QUERY = "title_query"
 
 
 def expand_abbreviations(text: str) -> str:
@@ -114,3 +116,15 @@ def derived_passages(p: Procedure) -> list[tuple[str, str]]:
         out.append(("derived", core))
     out += [("result", name) for name in result_names(p.result)]
     return out
+
+
+def query_passages(p: Procedure) -> list[tuple[str, str]]:
+    """Passages embedded with the query prompt: an uncurated procedure's core title, read as a question.
+
+    A citizen's question and a title, both read as queries, lie closer than question and passage do for
+    the short, title-like questions of the long tail; curated procedures have real example questions.
+    """
+    if any(q.strip() for q in p.questions):
+        return []
+    core = expand_abbreviations(core_title(p.title))
+    return [(TITLE_QUERY, core)] if core else []

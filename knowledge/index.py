@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from common.text import nfc, normalize_query
-from knowledge.derived import derived_fields, derived_passages
+from knowledge.derived import TITLE_QUERY, derived_fields, derived_passages, query_passages
 from knowledge.lexical import LexicalIndex, accented_terms, has_diacritics
 from knowledge.progress import Progress
 from knowledge.schema import Procedure
@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5  # bump when the on-disk layout or what a build derives from titles changes
+FORMAT_VERSION = 6  # bump when the on-disk layout or what a build derives from titles changes
 POINTER = "current"
+# Passage kinds embedded with the encoder's query prompt instead of its passage prompt.
+QUERY_KINDS = frozenset({TITLE_QUERY})
 KEEP_VERSIONS = 2
 # Measured (bench): document names add noise to BM25, so they are not indexed. The result names
 # the paper citizens ask for ("giấy khai sinh" is the result of "đăng ký khai sinh").
@@ -130,7 +132,7 @@ def _passages(p: Procedure) -> list[tuple[str, str]]:
     out = [("title", p.title)]
     out += [("alias", a) for a in p.aliases if a.strip()]
     out += [("question", q) for q in p.questions if q.strip()]
-    return out + derived_passages(p)
+    return out + derived_passages(p) + query_passages(p)
 
 
 _CITIZEN = ("cong dan", "ca nhan", "nguoi viet nam", "ho gia dinh")
@@ -242,15 +244,18 @@ class ProcedureIndex:
                     texts.append(" ".join(nfc(text).split()))
                     owners.append(i)
                     kinds.append(kind)
-        progress = Progress(len(texts), "embedding")
-        chunks = []
-        for start in range(0, len(texts), 512):
-            part = texts[start : start + 512]
-            chunks.append(encoder.encode_passages(part, batch_size=batch_size))
-            progress.update(len(part))
-        progress.close()
         dim = encoder.dim
-        vectors = np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
+        vectors = np.zeros((len(texts), dim), np.float32)
+        progress = Progress(len(texts), "embedding")
+        for as_query in (False, True):
+            rows = [i for i, kind in enumerate(kinds) if (kind in QUERY_KINDS) == as_query]
+            for start in range(0, len(rows), 512):
+                part = rows[start : start + 512]
+                batch = [texts[i] for i in part]
+                embed = encoder.encode_queries if as_query else encoder.encode_passages
+                vectors[part] = embed(batch, batch_size=batch_size)
+                progress.update(len(part))
+        progress.close()
         prior = np.asarray([citizen_prior(p) for p in procs], np.float32)
         quals = [title_qualifiers(p.title) for p in procs]
         manifest = {

@@ -179,15 +179,19 @@ class ProcedureSearcher(IndexTables):
                 folded = corrected
                 if not accented:
                     query = corrected
-        expansions = self.synonyms.expansions(query) if cfg.use_synonyms else []
-        lexicon = self.lexicon.expansions(query) if cfg.use_lexicon else []
+        # Lexical search also reads the question with the citizen's abbreviations written out ("sđ" → "sổ đỏ"),
+        # and the lexicon and synonyms fire on that text too.
+        said = write_out_abbreviations(query) if cfg.lexical_abbreviations else query
+        written = [normalize_query(said)] if said != query else []
+        expansions = self.synonyms.expansions(said) if cfg.use_synonyms else []
+        lexicon = self.lexicon.expansions(said) if cfg.use_lexicon else []
         lexical = np.zeros(n, np.float32)
         extra_lexical = np.zeros(n, np.float32)
         qterms = terms(folded, drop_stopwords=True)
         if cfg.use_lexical:
             qvec = index.lexical.query_vector(qterms)
             for extra, weight in [(e, cfg.expansion_weight) for e in expansions] + [
-                    (e, cfg.lexicon_weight) for e in lexicon]:
+                    (e, cfg.lexicon_weight) for e in lexicon] + [(w, cfg.abbreviation_weight) for w in written]:
                 for col, w in index.lexical.query_vector(terms(extra), weight).items():
                     qvec[col] = max(qvec.get(col, 0.0), w)
             raw = index.lexical.score(qvec)
@@ -198,7 +202,7 @@ class ProcedureSearcher(IndexTables):
             top = float(raw.max()) if n else 0.0
             if top > 0:
                 lexical = (raw / top).astype(np.float32)
-            all_terms = qterms + [t for e in expansions + lexicon for t in terms(e)]
+            all_terms = qterms + [t for e in written + expansions + lexicon for t in terms(e)]
             for part, on, weight in ((index.derived, cfg.use_derived, cfg.derived_weight),
                                      (index.results, cfg.use_result, cfg.result_weight)):
                 if on and part is not None:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from knowledge import rerank
+from knowledge.derived import TITLE_QUERY
 from knowledge.distinctive import TitleWords
 from knowledge.index import ProcedureIndex
 from knowledge.lexical import SynonymTable, tokens
@@ -42,11 +43,12 @@ class IndexTables:
         return names, matrix
 
     def _kind_mask(self, index: ProcedureIndex) -> np.ndarray:
-        """Which passages dense search may use: derived and result passages only when switched on."""
+        """Which passages dense search may use: derived, result and query-prompt titles only when switched on."""
         cfg = self.config
-        key = (id(index), cfg.use_derived, cfg.use_result)
+        key = (id(index), cfg.use_derived, cfg.use_result, cfg.use_query_titles)
         if getattr(self, "_mask_key", None) != key:
-            off = {k for k, on in (("derived", cfg.use_derived), ("result", cfg.use_result)) if not on}
+            off = {k for k, on in (("derived", cfg.use_derived), ("result", cfg.use_result),
+                                   (TITLE_QUERY, cfg.use_query_titles)) if not on}
             self._mask = np.asarray([k not in off for k in index.kinds], bool)
             self._mask_key = key
         return self._mask

@@ -51,6 +51,8 @@ class SearchConfig:
     use_result: bool = True
     use_scope: bool = True
     calibrated: bool = True
+    # Uncurated procedures' core titles are also embedded with the encoder's query prompt (knowledge/derived.py).
+    use_query_titles: bool = True
     lexicon_weight: float = 0.6
     derived_weight: float = 0.5
     result_weight: float = 0.1
@@ -62,6 +64,10 @@ class SearchConfig:
     use_accents: bool = True
     # Abbreviations citizens type ("dk", "ko", "gplx") written out in the text the encoder reads.
     use_abbreviations: bool = True
+    # Lexical search reads the question with them written out as well (at this weight against its own words);
+    # the lexicon and synonyms fire on the written-out text ("sđ" → "sổ đỏ" → giấy chứng nhận quyền sử dụng đất).
+    lexical_abbreviations: bool = True
+    abbreviation_weight: float = 1.0
     # Added to the dense weight for a question typed without accents (folded BM25 confuses bán/bạn/bản, the
     # encoder reads the re-accented text). Off: 0.5 gained only on dev questions folded by the bench (curated
     # 0.795 -> 0.821), nothing on the real unaccented dev questions, and lost 3 held-out ones (seen once).

@@ -82,6 +82,23 @@ CITIZEN_ABBREVIATIONS = {
     "ca phuong": "công an phường", "đk kh": "đăng ký kết hôn", "dk kh": "đăng ký kết hôn",
     "đăng ký kh": "đăng ký kết hôn", "dang ky kh": "đăng ký kết hôn", "lấy ck": "lấy chồng", "lay ck": "lấy chồng",
     "lấy vk": "lấy vợ", "lm ks": "làm khai sinh", "đk ks": "đăng ký khai sinh", "dk ks": "đăng ký khai sinh",
+    # Session 9: chat shorthand. Left alone as ambiguous: gđ (gia đình, giám đốc), hs (hồ sơ, học sinh),
+    # bv (bệnh viện, bảo vệ), tp (thành phố, thực phẩm), tk (tài khoản, tham khảo), so only in a phrase.
+    "sđ": "sổ đỏ", "hộ gđ": "hộ gia đình", "ho gd": "ho gia dinh", "hgđ": "hộ gia đình", "antt": "an ninh trật tự",
+    "nộp hs": "nộp hồ sơ", "nop hs": "nộp hồ sơ", "bv tỉnh": "bệnh viện tỉnh", "bv tinh": "bệnh viện tỉnh",
+    "bv huyện": "bệnh viện huyện", "bv huyen": "bệnh viện huyện", "mún": "muốn", "hộ kd": "hộ kinh doanh",
+    "ho kd": "hộ kinh doanh", "oto": "ô tô", "cq": "cơ quan", "qđ": "quyết định", "attp": "an toàn thực phẩm",
+    "sđt": "số điện thoại", "tk vneid": "tài khoản VNeID", "tk ngân hàng": "tài khoản ngân hàng",
+    "tk ngan hang": "tài khoản ngân hàng", "mở tk": "mở tài khoản", "mo tk": "mở tài khoản",
+    "ub xã": "ủy ban xã", "ub xa": "ủy ban xã", "ub phường": "ủy ban phường", "ub phuong": "ủy ban phường",
+    "hchieu": "hộ chiếu", "hso": "hồ sơ", "đki": "đăng ký", "xnc": "xuất nhập cảnh",
+    "tthc": "thủ tục hành chính", "hđlđ": "hợp đồng lao động", "hdld": "hợp đồng lao động",
+    "nvqs": "nghĩa vụ quân sự", "qsd": "quyền sử dụng", "kcn": "khu công nghiệp", "pccc": "phòng cháy chữa cháy",
+    "gcnqsdđ": "giấy chứng nhận quyền sử dụng đất", "gcnqsdd": "giấy chứng nhận quyền sử dụng đất",
+    "gtgt": "giá trị gia tăng", "tndn": "thu nhập doanh nghiệp", "tđc": "tái định cư", "tdc": "tái định cư",
+    "gpmb": "giải phóng mặt bằng", "lđtbxh": "lao động thương binh và xã hội",
+    "ldtbxh": "lao động thương binh và xã hội", "bnhiu": "bao nhiêu", "bít": "biết", "bik": "biết",
+    "bjo": "bây giờ", "bgio": "bây giờ", "ngta": "người ta", "bme": "bố mẹ", "tgian": "thời gian", "trc": "trước",
 }
 # Only in capitals: a lower-case "ca" is a word (ca làm việc, ca sĩ).
 CASED_ABBREVIATIONS = {"CA": "công an"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +191,38 @@ def test_searcher_repairs_typos_and_gives_the_encoder_accents(tiny: ProcedureInd
     plain = ProcedureSearcher.from_index(tiny, encoder, config=SearchConfig(use_spelling=False, use_accents=False))
     plain.search("cap chung chi hanh nghee thu y", top_k=2)
     assert encoder.queries[-1].startswith("cap chung chi hanh nghee thu y")
+
+
+class PromptEncoder(FakeEncoder):
+    """A fake encoder whose passage vectors live apart from its query vectors (as two prompts would put them)."""
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self.encode_queries([f"passage {t} passage" for t in texts]) * 0.0
+
+
+def test_uncurated_titles_are_also_embedded_as_questions() -> None:
+    curated = Procedure(code="9.000010", title="Thủ tục đăng ký khai sinh", questions=["làm giấy khai sinh"])
+    plain = _proc("9.000011", "Thủ tục cấp giấy phép hành nghề thú y (cấp tỉnh)", ["Cấp tỉnh"])
+    index = ProcedureIndex.build([curated, plain], PromptEncoder())
+    assert [int(o) for o, k in zip(index.owners, index.kinds, strict=True) if k == "title_query"] == [1]
+    dense_only = SearchConfig(use_lexical=False, use_prior=False, use_scope=False, title_excess_weight=0.0,
+                              curated_bonus=0.0, calibrated=False)
+    searcher = ProcedureSearcher.from_index(index, PromptEncoder(), config=dense_only)
+    scored = searcher.score_all("cấp giấy phép hành nghề thú y")
+    assert scored.dense[1] > 0.5 and scored.dense[0] == 0.0
+    off = ProcedureSearcher.from_index(index, PromptEncoder(), config=replace(dense_only, use_query_titles=False))
+    assert off.score_all("cấp giấy phép hành nghề thú y").dense[1] == 0.0
+
+
+def test_lexical_search_reads_citizen_abbreviations_written_out() -> None:
+    procs = [
+        _proc("9.000021", "Cấp đổi giấy chứng nhận quyền sử dụng đất", ["Cấp huyện"]),
+        _proc("9.000022", "Đăng ký thường trú", ["Cấp xã"]),
+    ]
+    index = ProcedureIndex.build(procs, FakeEncoder())
+    lexical_only = SearchConfig(use_dense=False)
+    searcher = ProcedureSearcher.from_index(index, FakeEncoder(), config=lexical_only)
+    assert searcher.search("sđ bị rách")[0].code == "9.000021"
+    assert searcher.score_all("sđ bị rách").lexical[0] == 1.0
+    off = ProcedureSearcher.from_index(index, FakeEncoder(), config=replace(lexical_only, lexical_abbreviations=False))
+    assert off.score_all("sđ bị rách").lexical[0] == 0.0

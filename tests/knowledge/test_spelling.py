@@ -174,3 +174,23 @@ def test_unaccented_example_questions_teach_no_bare_forms() -> None:
     assert "muon" not in index.accented.vocab and "muốn" in index.accented.vocab
     speller = Speller(index.lexical, index.accented)
     assert speller.restore_accents("muon lam giay khai sinh") == "muốn làm giấy khai sinh"
+
+
+@pytest.mark.parametrize(("typed", "written"), [
+    ("mất sđ rồi", "mất sổ đỏ rồi"),
+    ("hộ gđ nghèo", "hộ gia đình nghèo"),
+    ("nộp hs ở đâu", "nộp hồ sơ ở đâu"),
+    ("mún mở hộ kd", "muốn mở hộ kinh doanh"),
+    ("mua oto cũ sang tên", "mua ô tô cũ sang tên"),
+    ("xin giấy attp", "xin giấy an toàn thực phẩm"),
+    ("quên mật khẩu tk vneid", "quên mật khẩu tài khoản VNeID"),
+    ("lên ub xã hỏi", "lên ủy ban xã hỏi"),
+    ("bnhiu tgian vậy", "bao nhiêu thời gian vậy"),
+])
+def test_session_9_chat_shorthand_is_written_out(typed: str, written: str) -> None:
+    assert write_out_abbreviations(typed) == written
+
+
+@pytest.mark.parametrize("typed", ["hs lớp 12 xin học bổng", "gđ công ty ký", "bv bảo vệ", "tk tham khảo"])
+def test_ambiguous_shorthand_alone_is_left_alone(typed: str) -> None:
+    assert write_out_abbreviations(typed) == typed
