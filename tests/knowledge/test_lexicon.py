@@ -75,6 +75,10 @@ def _fires(lexicon: SynonymTable, question: str, expected: str) -> bool:
     ("đi khám trái tuyến tự trả tiền", "thanh toán trực tiếp chi phí khám chữa bệnh"),
     ("nguoi than gui hang tu nuoc ngoai ve", "gói kiện hàng hóa nhập khẩu"),
     ("muốn đổi ngoại tệ ở đâu", "đại lý đổi ngoại tệ"),
+    # a spouse named by nationality, a country the event happened in
+    ("e lấy ck Hàn, đk kh ở VN", "có yếu tố nước ngoài"),
+    ("chong dai loan cua em can giay gi", "có yếu tố nước ngoài"),
+    ("con tôi sinh ở Đài Loan, giờ về nước", "có yếu tố nước ngoài"),
 ])
 def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
     assert _fires(lexicon, question, expected), lexicon.expansions(question)
@@ -182,6 +186,11 @@ def test_catalogue_terms_stay_in_their_field(lexicon: SynonymTable, question: st
     ("trả phòng trọ về quê, báo bỏ tên ở chỗ trọ cũ", "thông báo lưu trú"),
     ("tem điện tử rượu", "tem kiểm định"),
     ("chở thuốc nổ đi công trường", "hàng hóa nguy hiểm"),
+    # a name or a word, not a country
+    ("vợ anh đi làm ở xã bên", "nước ngoài"),
+    ("chồng chị Nga mất giấy tờ", "nước ngoài"),
+    ("vo lao dong o khu cong nghiep", "nước ngoài"),
+    ("bên pháp lý thì cần giấy gì", "nước ngoài"),
 ])
 def test_no_false_friends(lexicon: SynonymTable, question: str, wrong: str) -> None:
     fired = lexicon.expansions(question)
