@@ -3,9 +3,11 @@
 Every set is ``codes<TAB>style<TAB>question`` with ``#`` comment lines and a ``codes`` header; codes are
 national-portal codes (``|`` between equally correct answers) that must exist in the crawl. Long-tail sets
 stay outside the curated procedures and never share a procedure with one another (the fresh ones, of sessions 7
-and 8, with no set at all); the fresh curated sets and the second curated dev set label a curated procedure in every
-row and copy no title, alias or example; no question of a fresh set or the second curated dev set nearly copies a
-question of another set.
+and 8, with no set at all; the two tuning sets dev and dev3 may share); the fresh curated sets and the second
+curated dev set label a curated procedure in every row and copy no title, alias or example; no question of a
+fresh set or the second curated dev set nearly copies a question of another set. The session-10 tuning set dev3
+gets the strict checks too: 3 to 25 words, no near copy of another set's question, of a curated title, alias or
+example, or of the crawl title of a procedure it labels.
 
 Run: ``.venv/bin/python bench/longtail/validate_sets.py`` (exit status 1 and one line per problem).
 """
@@ -18,6 +20,7 @@ import re
 import sys
 import unicodedata
 from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,13 +34,16 @@ STYLES = ("formal", "colloquial", "unaccented", "typo")
 CODE = re.compile(r"^\d\.\d{6}$")
 HEADER = "codes\tstyle\tquestion"
 FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv")
+DEV3 = "bench/longtail/dev3.tsv"
+LONGTAIL_TUNING = ("bench/longtail/dev.tsv", DEV3)
 FRESH_CURATED = ("bench/devset/fresh.tsv", "bench/devset/fresh2.tsv")
-LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", *FRESH_LONGTAIL)
+LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", *FRESH_LONGTAIL, DEV3)
 DEV2 = "bench/devset/dev2.tsv"
 CURATED_SETS = ("bench/devset/questions.tsv", "bench/devset/unseen.tsv", FRESH_CURATED[0], DEV2, FRESH_CURATED[1])
 FRESH_SETS = (*FRESH_LONGTAIL, *FRESH_CURATED)
-STRICT_SETS = (*FRESH_SETS, DEV2)
+STRICT_SETS = (*FRESH_SETS, DEV2, DEV3)
 STRICT_CURATED = (*FRESH_CURATED, DEV2)
+HELD_OUT = ("bench/longtail/questions.tsv", "bench/devset/unseen.tsv", *FRESH_LONGTAIL, *FRESH_CURATED)
 FRESH_WORDS = (3, 25)
 COPY_JACCARD = 0.8
 
@@ -99,10 +105,11 @@ def read_set(path: Path, problems: list[str]) -> list[Row]:
     return rows
 
 
-def load_crawl(path: Path = CRAWL) -> set[str]:
-    """Every procedure code of the national crawl."""
+def load_crawl(path: Path = CRAWL) -> dict[str, str]:
+    """Every procedure code of the national crawl, with its title."""
     with gzip.open(path, "rt", encoding="utf-8") as fh:
-        return {json.loads(line)["ma_thu_tuc"] for line in fh if line.strip()}
+        records = (json.loads(line) for line in fh if line.strip())
+        return {record["ma_thu_tuc"]: str(record.get("ten_thu_tuc", "")) for record in records}
 
 
 def load_curated(folder: Path = CATALOGUE) -> tuple[set[str], list[str]]:
@@ -117,7 +124,7 @@ def load_curated(folder: Path = CATALOGUE) -> tuple[set[str], list[str]]:
     return codes, texts
 
 
-def check_rows(rows: list[Row], known: set[str], problems: list[str]) -> None:
+def check_rows(rows: list[Row], known: Collection[str], problems: list[str]) -> None:
     """Per-row checks: codes exist and are unique within the row, style valid, unaccented rows plain."""
     for row in rows:
         where = f"{row.path}:{row.line}"
@@ -139,8 +146,8 @@ def check_rows(rows: list[Row], known: set[str], problems: list[str]) -> None:
 
 
 def must_be_disjoint(first: str, second: str) -> bool:
-    """Whether two sets may share no procedure: any two long-tail sets, and a fresh long-tail set with any."""
-    both_longtail = first in LONGTAIL_SETS and second in LONGTAIL_SETS
+    """Whether two sets may share no procedure: two long-tail sets (not dev with dev3), a fresh long-tail with any."""
+    both_longtail = first in LONGTAIL_SETS and second in LONGTAIL_SETS and {first, second} != set(LONGTAIL_TUNING)
     return both_longtail or bool({first, second} & set(FRESH_LONGTAIL))
 
 
@@ -166,6 +173,7 @@ def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: lis
     for row in (row for name in STRICT_CURATED for row in sets.get(name, [])):
         if not set(row.codes) & curated:
             problems.append(f"{row.path}:{row.line}: labels no curated procedure")
+    for row in (row for name in (*STRICT_CURATED, DEV3) for row in sets.get(name, [])):
         if copied := [text for text in curated_texts if jaccard(row.question, text) >= COPY_JACCARD]:
             problems.append(f"{row.path}:{row.line}: copies the catalogue text {copied[0]!r}")
     check_near_copies(sets, problems)
@@ -178,12 +186,20 @@ def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: lis
 
 
 def check_near_copies(sets: dict[str, list[Row]], problems: list[str]) -> None:
-    """Rows of the strict sets that nearly copy a question of another set (exact copies count as duplicates)."""
+    """Rows of the strict sets that nearly copy a question of another set (a held-out question is not quoted)."""
     for row in (row for name in STRICT_SETS for row in sets.get(name, [])):
         for other in (other for name, rows in sets.items() if name != row.path for other in rows):
             if fold(row.question) != fold(other.question) and jaccard(row.question, other.question) >= COPY_JACCARD:
-                problems.append(f"{row.path}:{row.line}: nearly copies {other.path}:{other.line} {other.question!r}")
+                shown = "" if other.path in HELD_OUT else f" {other.question!r}"
+                problems.append(f"{row.path}:{row.line}: nearly copies {other.path}:{other.line}{shown}")
                 break
+
+
+def check_title_copies(rows: list[Row], titles: Mapping[str, str], problems: list[str]) -> None:
+    """Rows that nearly copy the crawl title of a procedure they label (dev3 is written in citizens' words)."""
+    for row in rows:
+        if copied := [code for code in row.codes if jaccard(row.question, titles.get(code, "")) >= COPY_JACCARD]:
+            problems.append(f"{row.path}:{row.line}: nearly copies the crawl title of {copied[0]}")
 
 
 def style_counts(rows: list[Row]) -> dict[str, int]:
@@ -203,6 +219,7 @@ def validate(paths: list[Path] | None = None, crawl: Path = CRAWL) -> tuple[list
     for rows in sets.values():
         check_rows(rows, known, problems)
     check_sets(sets, curated, curated_texts, problems)
+    check_title_copies(sets.get(DEV3, []), known, problems)
     return problems, {name: style_counts(rows) for name, rows in sets.items()}
 
 

@@ -14,19 +14,29 @@ sys.path.insert(0, str(ROOT / "bench" / "longtail"))
 from validate_sets import (  # noqa: E402
     CRAWL,
     DEV2,
+    DEV3,
     FRESH_CURATED,
     FRESH_LONGTAIL,
     Row,
     check_near_copies,
     check_rows,
     check_sets,
+    check_title_copies,
     has_diacritics,
     load_curated,
+    must_be_disjoint,
     read_set,
     validate,
 )
 
-STYLE_SIZES = {FRESH_LONGTAIL[0]: 40, FRESH_LONGTAIL[1]: 40, FRESH_CURATED[0]: 30, FRESH_CURATED[1]: 20, DEV2: 40}
+STYLE_SIZES = {
+    FRESH_LONGTAIL[0]: 40,
+    FRESH_LONGTAIL[1]: 40,
+    FRESH_CURATED[0]: 30,
+    FRESH_CURATED[1]: 20,
+    DEV2: 40,
+    DEV3: 40,
+}
 
 
 @pytest.mark.skipif(not CRAWL.exists(), reason="shared crawl not available")
@@ -165,3 +175,66 @@ def test_near_copies_of_other_sets_are_reported_only_for_the_strict_sets() -> No
     problems: list[str] = []
     check_near_copies(sets, problems)
     assert problems == [f"{DEV2}:1: nearly copies bench/devset/questions.tsv:1 'xin giay A o dau vay'"]
+
+
+def test_third_longtail_dev_set_has_160_questions_about_at_least_130_procedures_outside_the_curated() -> None:
+    rows = read_set(ROOT / DEV3, [])
+    curated, _ = load_curated()
+    assert len(rows) == 160
+    assert Counter(row.style for row in rows) == {"formal": 40, "colloquial": 40, "unaccented": 40, "typo": 40}
+    assert not {code for row in rows for code in row.codes} & curated
+    per_procedure = Counter(row.codes for row in rows)
+    assert len(per_procedure) >= 130 and max(per_procedure.values()) <= 2, per_procedure.most_common(3)
+    dev = {code for row in read_set(ROOT / "bench/longtail/dev.tsv", []) for code in row.codes}
+    assert sum(1 for row in rows if set(row.codes) & dev) <= 80
+
+
+def test_third_longtail_dev_set_may_share_only_with_the_first_dev_set() -> None:
+    assert not must_be_disjoint("bench/longtail/dev.tsv", DEV3)
+    assert must_be_disjoint("bench/longtail/questions.tsv", DEV3)
+    assert must_be_disjoint(FRESH_LONGTAIL[1], DEV3) and not must_be_disjoint(DEV3, "bench/devset/questions.tsv")
+    sets = {
+        "bench/longtail/dev.tsv": [_row("bench/longtail/dev.tsv", "1.000002", "typo", "xin giay B o dau")],
+        "bench/longtail/questions.tsv": [_row("bench/longtail/questions.tsv", "1.000003", "typo", "xin giay C")],
+        DEV3: [
+            _row(DEV3, "1.000002", "formal", "Tôi muốn làm giấy B cho con thì nộp ở đâu?"),
+            _row(DEV3, "1.000003", "colloquial", "giấy C làm ở xã hay huyện vậy", 2),
+        ],
+    }
+    problems: list[str] = []
+    check_sets(sets, set(), [], problems)
+    text = "\n".join(problems)
+    assert "dev.tsv and bench/longtail/dev3.tsv" not in text
+    assert "bench/longtail/dev3.tsv and bench/longtail/questions.tsv share procedures ['1.000003']" in text
+
+
+def test_third_longtail_dev_set_gets_the_strict_checks_without_quoting_held_out_questions() -> None:
+    rows = [
+        _row(DEV3, "1.000002", "formal", "Làm giấy khai sinh cho con cần gì?"),
+        _row(DEV3, "1.000003", "typo", "giấy C", 2),
+        _row(DEV3, "1.000004", "colloquial", "ở đâu vậy ạ xin giấy A", 3),
+    ]
+    problems: list[str] = []
+    check_rows(rows, {"1.000002", "1.000003", "1.000004"}, problems)
+    sets = {
+        DEV3: rows,
+        "bench/longtail/questions.tsv": [
+            _row("bench/longtail/questions.tsv", "1.000009", "typo", "xin giấy A ở đâu vậy ạ")
+        ],
+    }
+    check_sets(sets, {"1.000009"}, ["làm giấy khai sinh cho con cần gì"], problems)
+    text = "\n".join(problems)
+    assert "dev3.tsv:1: copies the catalogue text" in text
+    assert "dev3.tsv:2: 2 words" in text
+    assert "dev3.tsv:3: nearly copies bench/longtail/questions.tsv:1" in text and "giấy A ở đâu vậy ạ'" not in text
+
+
+def test_rows_that_nearly_copy_the_crawl_title_of_their_procedure_are_reported() -> None:
+    titles = {"1.000002": "Cấp lại giấy phép lái xe bị mất", "1.000003": "Đăng ký khai sinh lưu động"}
+    rows = [
+        _row(DEV3, "1.000002", "typo", "cấp lại giấy phép lái xe bị mất ạ"),
+        _row(DEV3, "1.000003|1.000002", "colloquial", "con sinh ở bản xa, xã có về tận nhà làm khai sinh không", 2),
+    ]
+    problems: list[str] = []
+    check_title_copies(rows, titles, problems)
+    assert problems == [f"{DEV3}:1: nearly copies the crawl title of 1.000002"]
