@@ -51,6 +51,8 @@ from knowledge.search import ProcedureSearcher, SearchConfig  # noqa: E402
 
 HELD_OUT = ROOT / "bench" / "longtail" / "questions.tsv"
 DEV = ROOT / "bench" / "longtail" / "dev.tsv"
+# Third long-tail tuning set (session 10): written from the records only, without seeing the engine's output.
+DEV3 = ROOT / "bench" / "longtail" / "dev3.tsv"
 UNSEEN = ROOT / "bench" / "devset" / "unseen.tsv"
 CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
 # Second curated dev set (session 7), citizens' phrasing: a tuning set like the two above.
@@ -196,11 +198,12 @@ def latency(searcher: ProcedureSearcher, questions: list[str]) -> dict[str, floa
 
 
 def fit(searcher: ProcedureSearcher, longtail_weight: float = 1.0) -> None:
-    """Fit the logistic calibration on the tuning sets only and print coefficients and thresholds.
+    """Fit the logistic calibration on the tuning sets only (both long-tail and both curated dev sets) and print it.
 
     ``longtail_weight`` counts each long-tail dev row that many times in the fit (curated rows once).
     """
-    longtail, curated = load_devset(DEV), load_devset(CURATED_DEV)
+    longtail = load_devset(DEV) + (load_devset(DEV3) if DEV3.exists() else [])
+    curated = load_devset(CURATED_DEV) + (load_devset(CURATED_DEV2) if CURATED_DEV2.exists() else [])
     rows = [(codes, q) for codes, _, q in curated + longtail]
     rows += [([], line.strip()) for line in OUT_OF_SCOPE.read_text(encoding="utf-8").splitlines()
              if line.strip() and not line.startswith("#")]
@@ -347,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         write_report(written)
         return 0
     sets: dict[str, Devset] = {"longtail_dev": load_devset(DEV), "curated_dev": load_devset(CURATED_DEV)}
+    if DEV3.exists():
+        sets["longtail_dev3"] = load_devset(DEV3)
     if CURATED_DEV2.exists():
         sets["curated_dev2"] = load_devset(CURATED_DEV2)
     if not args.dev_only:
