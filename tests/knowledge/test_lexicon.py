@@ -79,6 +79,8 @@ def _fires(lexicon: SynonymTable, question: str, expected: str) -> bool:
     ("e lấy ck Hàn, đk kh ở VN", "có yếu tố nước ngoài"),
     ("chong dai loan cua em can giay gi", "có yếu tố nước ngoài"),
     ("con tôi sinh ở Đài Loan, giờ về nước", "có yếu tố nước ngoài"),
+    ("người nước ngoài chết ở Việt Nam thì ai đi khai tử", "có yếu tố nước ngoài"),
+    ("chồng tôi là người nước ngoài, làm khai sinh cho con", "có yếu tố nước ngoài"),
 ])
 def test_citizen_words_reach_portal_words(lexicon: SynonymTable, question: str, expected: str) -> None:
     assert _fires(lexicon, question, expected), lexicon.expansions(question)
@@ -191,6 +193,9 @@ def test_catalogue_terms_stay_in_their_field(lexicon: SynonymTable, question: st
     ("chồng chị Nga mất giấy tờ", "nước ngoài"),
     ("vo lao dong o khu cong nghiep", "nước ngoài"),
     ("bên pháp lý thì cần giấy gì", "nước ngoài"),
+    # a foreign investor or taxpayer is no civil-status case
+    ("người nước ngoài muốn mở nhà hàng thì xin giấy chứng nhận đầu tư", "có yếu tố nước ngoài"),
+    ("nha dau tu nguoi han muon gop von", "có yếu tố nước ngoài"),
 ])
 def test_no_false_friends(lexicon: SynonymTable, question: str, wrong: str) -> None:
     fired = lexicon.expansions(question)
