@@ -196,6 +196,9 @@ def test_catalogue_terms_stay_in_their_field(lexicon: SynonymTable, question: st
     # a foreign investor or taxpayer is no civil-status case
     ("người nước ngoài muốn mở nhà hàng thì xin giấy chứng nhận đầu tư", "có yếu tố nước ngoài"),
     ("nha dau tu nguoi han muon gop von", "có yếu tố nước ngoài"),
+    ("nha dau tu han quoc muon mua von cong ty", "có yếu tố nước ngoài"),
+    ("đầu tư từ Nhật vào khu công nghiệp", "có yếu tố nước ngoài"),
+    ("mua xe tai nhat cu ve chay dich vu", "có yếu tố nước ngoài"),
 ])
 def test_no_false_friends(lexicon: SynonymTable, question: str, wrong: str) -> None:
     fired = lexicon.expansions(question)
