@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -65,6 +66,8 @@ class Synonym:
 
     phrases: list[str]
     expand: str
+    # Phrases that fire only typed with accents: folded, they read as other common words ("chở cá" / "cho cá nhân").
+    accented: list[str] = dataclasses.field(default_factory=list)
 
 
 class SynonymTable:
@@ -75,12 +78,12 @@ class SynonymTable:
         self.entries = list(entries)
         self._patterns = [
             re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(normalize_query(p)) for p in e.phrases)
-                       + r")(?![a-z0-9])")
+                       + r")(?![a-z0-9])") if e.phrases else None
             for e in self.entries
         ]
         self._accented = [
-            re.compile(r"(?<!\w)(?:" + "|".join(re.escape(" ".join(nfc(p).lower().split())) for p in e.phrases)
-                       + r")(?!\w)")
+            re.compile(r"(?<!\w)(?:" + "|".join(re.escape(" ".join(nfc(p).lower().split()))
+                                              for p in e.phrases + e.accented) + r")(?!\w)")
             for e in self.entries
         ]
 
@@ -88,7 +91,8 @@ class SynonymTable:
     def load(cls, path: Path) -> SynonymTable:
         """Read a YAML list of ``{phrases: [...], expand: "..."}``."""
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
-        return cls([Synonym([str(p) for p in item["phrases"]], str(item["expand"])) for item in data])
+        return cls([Synonym([str(p) for p in item.get("phrases", [])], str(item["expand"]),
+                            [str(p) for p in item.get("accented", [])]) for item in data])
 
     @classmethod
     def default(cls) -> SynonymTable:
@@ -106,7 +110,8 @@ class SynonymTable:
         accented = folded != text
         patterns = self._accented if accented else self._patterns
         target = text if accented else folded
-        return [e.expand for e, pat in zip(self.entries, patterns, strict=True) if pat.search(target)]
+        return [e.expand for e, pat in zip(self.entries, patterns, strict=True)
+                if pat is not None and pat.search(target)]
 
 
 class LexicalIndex:

@@ -199,6 +199,14 @@ def test_catalogue_terms_stay_in_their_field(lexicon: SynonymTable, question: st
     ("nha dau tu han quoc muon mua von cong ty", "có yếu tố nước ngoài"),
     ("đầu tư từ Nhật vào khu công nghiệp", "có yếu tố nước ngoài"),
     ("mua xe tai nhat cu ve chay dich vu", "có yếu tố nước ngoài"),
+    # typed without accents these are other everyday words: such phrases fire only with accents
+    ("lam giay khai sinh can ho so gi", "nhà chung cư"),
+    ("cap giay phep cho ca nhan", "thủy sản"),
+    ("nguoi lao dong bi tai nan", "người nước ngoài"),
+    ("noi nhan ho so o dau", "lĩnh thay"),
+    ("toi co dat o que muon lam so", "bất động sản"),
+    ("bo sung co can ky lai khong", "vũ khí"),
+    ("quyet dinh cua co quan nuoc ngoai", "hộ kinh doanh"),
 ])
 def test_no_false_friends(lexicon: SynonymTable, question: str, wrong: str) -> None:
     fired = lexicon.expansions(question)
@@ -206,13 +214,13 @@ def test_no_false_friends(lexicon: SynonymTable, question: str, wrong: str) -> N
 
 
 def test_entries_are_well_formed(lexicon: SynonymTable) -> None:
-    counts = Counter(p for e in lexicon.entries for p in {fold_diacritics(p.lower()) for p in e.phrases})
+    counts = Counter(p for e in lexicon.entries for p in {fold_diacritics(p.lower()) for p in e.phrases + e.accented})
     in_two_entries = [p for p, n in counts.items() if n > 1]
     assert not in_two_entries  # one phrase, one entry: the order of expansions stays meaningful
     for e in lexicon.entries:
-        assert e.phrases and e.expand.strip()
+        assert (e.phrases or e.accented) and e.expand.strip()
         assert len(e.expand) <= 64, e.expand  # the encoder reads at most 80 characters of expansions
-        for p in e.phrases:
+        for p in e.phrases + e.accented:
             assert fold_diacritics(p.lower()) not in STOPWORDS, p
 
 
@@ -377,3 +385,21 @@ def test_life_situations_lift_the_procedure_that_handles_them() -> None:
     for question, code in cases.items():
         assert on.search(question)[0].code == code, question
         assert off.search(question)[0].code != code, question  # the lexicon is what finds it
+
+
+@pytest.mark.parametrize(("question", "fires", "expected"), [
+    ("mua căn hộ chung cư cũ", True, "nhà chung cư"),
+    ("nhà tôi chở cá đi bán ở tỉnh khác", True, "thủy sản"),
+    ("mua can ho chung cu cu", True, "nhà chung cư"),  # "chung cư" still fires folded
+])
+def test_accented_only_phrases_fire_with_accents(lexicon: SynonymTable, question: str, fires: bool,
+                                                  expected: str) -> None:
+    assert _fires(lexicon, question, expected) is fires, lexicon.expansions(question)
+
+
+def test_accented_only_synonyms() -> None:
+    table = SynonymTable.default()
+    assert not any("khai tử" in e for e in table.expansions("chung tu khau tru thue bi sai"))
+    assert any("khai tử" in e for e in table.expansions("mất giấy chứng tử của bố"))
+    assert any("khai tử" in e for e in table.expansions("mat giay chung tu cua bo"))
+
