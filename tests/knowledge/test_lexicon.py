@@ -207,6 +207,7 @@ def test_catalogue_terms_stay_in_their_field(lexicon: SynonymTable, question: st
     ("toi co dat o que muon lam so", "bất động sản"),
     ("bo sung co can ky lai khong", "vũ khí"),
     ("quyet dinh cua co quan nuoc ngoai", "hộ kinh doanh"),
+    ("bo sung dien thoai lien he vao ho so", "công cụ hỗ trợ"),
 ])
 def test_no_false_friends(lexicon: SynonymTable, question: str, wrong: str) -> None:
     fired = lexicon.expansions(question)
