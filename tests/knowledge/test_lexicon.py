@@ -208,6 +208,9 @@ def test_catalogue_terms_stay_in_their_field(lexicon: SynonymTable, question: st
     ("bo sung co can ky lai khong", "vũ khí"),
     ("quyet dinh cua co quan nuoc ngoai", "hộ kinh doanh"),
     ("bo sung dien thoai lien he vao ho so", "công cụ hỗ trợ"),
+    ("thu tuc nay thi thuc hien o dau", "thị thực"),
+    ("tiep nhan bo sung ho so", "nhận cha mẹ con"),
+    ("cho do xe truoc cua hang", "cải tạo"),
 ])
 def test_no_false_friends(lexicon: SynonymTable, question: str, wrong: str) -> None:
     fired = lexicon.expansions(question)
