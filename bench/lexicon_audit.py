@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -30,16 +31,20 @@ from knowledge.search import LEXICON  # noqa: E402
 TUNING_SETS = [ROOT / "bench" / "longtail" / "dev.tsv", ROOT / "bench" / "longtail" / "dev3.tsv",
                ROOT / "bench" / "devset" / "questions.tsv", ROOT / "bench" / "devset" / "dev2.tsv"]
 OUT = ROOT / "bench" / "results" / "lexicon_audit.md"
-# Old and new tone placement spell one word ("uỷ"/"ủy", "hoá"/"hóa"): not a false friend.
-_TONE_PLACEMENT = str.maketrans({"ỷ": "y", "ý": "y", "ỳ": "y", "ỹ": "y", "ỵ": "y", "á": "a", "à": "a", "ả": "a",
-                                 "ã": "a", "ạ": "a", "é": "e", "è": "e", "ẻ": "e", "ẽ": "e", "ẹ": "e", "ủ": "u",
-                                 "ú": "u", "ù": "u", "ũ": "u", "ụ": "u", "ó": "o", "ò": "o", "ỏ": "o", "õ": "o",
-                                 "ọ": "o"})
+# The five tone marks (combining, after NFD); a syllable's other marks (â, ơ, đ...) are part of its letters.
+_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def _tone_free(syllable: str) -> tuple[str, str]:
+    """A syllable's letters without its tone mark, and the tone mark, wherever it sits."""
+    chars = unicodedata.normalize("NFD", syllable)
+    return (unicodedata.normalize("NFC", "".join(c for c in chars if c not in _TONES)),
+            "".join(c for c in chars if c in _TONES))
 
 
 def same_word(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` differ only in where the tone mark sits (hoá/hóa)."""
-    return a.translate(_TONE_PLACEMENT) == b.translate(_TONE_PLACEMENT)
+    """True when ``a`` and ``b`` differ at most in where each syllable's tone mark sits (hoá/hóa, uỷ/ủy)."""
+    return [_tone_free(w) for w in a.split()] == [_tone_free(w) for w in b.split()]
 
 
 def corpus() -> str:
