@@ -86,6 +86,11 @@ class SynonymTable:
                                               for p in e.phrases + e.accented) + r")(?!\w)")
             for e in self.entries
         ]
+        # A phrase can only match where its first syllable is a syllable of the question: test only those entries.
+        self._by_syllable: dict[str, list[int]] = {}
+        for i, e in enumerate(self.entries):
+            for first in {next(iter(_WORD.findall(normalize_query(p))), "") for p in e.phrases + e.accented}:
+                self._by_syllable.setdefault(first, []).append(i)
 
     @classmethod
     def load(cls, path: Path) -> SynonymTable:
@@ -110,8 +115,11 @@ class SynonymTable:
         accented = folded != text
         patterns = self._accented if accented else self._patterns
         target = text if accented else folded
-        return [e.expand for e, pat in zip(self.entries, patterns, strict=True)
-                if pat is not None and pat.search(target)]
+        candidates = set(self._by_syllable.get("", ()))
+        for syllable in set(_WORD.findall(folded)):
+            candidates.update(self._by_syllable.get(syllable, ()))
+        return [self.entries[i].expand for i in sorted(candidates)
+                if (pat := patterns[i]) is not None and pat.search(target)]
 
 
 class LexicalIndex:

@@ -31,6 +31,7 @@ import logging
 import math
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ __all__ = ["CLOSE_MARGIN", "LEXICON", "NOT_FOUND_THRESHOLD", "Hit", "ProcedureSe
 NOT_FOUND_THRESHOLD = 0.5
 CLOSE_MARGIN = 0.15
 LEXICON = Path(__file__).with_name("lexicon.yml")
+# Query encodings of all searchers; the encoders serialise their own calls, so a few threads suffice.
+_ENCODING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-encode")
 
 
 class ProcedureSearcher(IndexTables):
@@ -185,6 +188,19 @@ class ProcedureSearcher(IndexTables):
         written = [normalize_query(said)] if said != query else []
         expansions = self.synonyms.expansions(said) if cfg.use_synonyms else []
         lexicon = self.lexicon.expansions(said) if cfg.use_lexicon else []
+        pending: Future[np.ndarray] | None = None
+        if cfg.use_dense and len(index.vectors):
+            text = nfc(query).strip()
+            if cfg.strip_courtesy:
+                text = strip_courtesy(text)
+            if cfg.use_abbreviations:
+                text = write_out_abbreviations(text)
+            text = cut_words(text, cfg.dense_word_budget)
+            if cfg.use_accents and not accented and index.accented is not None:
+                text = self.speller(index).restore_accents(text)
+            text = dense_text(text, expansions + lexicon, cfg.dense_word_budget, cfg.dense_expansion_chars)
+            # The encoder (C or torch, GIL released) runs on the other core while lexical scoring runs here.
+            pending = _ENCODING.submit(self.query_vector, text)
         lexical = np.zeros(n, np.float32)
         extra_lexical = np.zeros(n, np.float32)
         qterms = terms(folded, drop_stopwords=True)
@@ -207,28 +223,9 @@ class ProcedureSearcher(IndexTables):
                                      (index.results, cfg.use_result, cfg.result_weight)):
                 if on and part is not None:
                     extra_lexical += weight * normalised(part.score(part.query_vector(all_terms)))
-        dense = np.zeros(n, np.float32)
-        if cfg.use_dense and len(index.vectors):
-            text = nfc(query).strip()
-            if cfg.strip_courtesy:
-                text = strip_courtesy(text)
-            if cfg.use_abbreviations:
-                text = write_out_abbreviations(text)
-            text = cut_words(text, cfg.dense_word_budget)
-            if cfg.use_accents and not accented and index.accented is not None:
-                text = self.speller(index).restore_accents(text)
-            text = dense_text(text, expansions + lexicon, cfg.dense_word_budget, cfg.dense_expansion_chars)
-            qv = self.query_vector(text)
-            k = min(cfg.dense_passages, len(index.vectors))
-            sims, ids = index.dense_index().search(qv, k)
-            floor = float(sims[0, -1])
-            doc_sim = np.full(n, floor, np.float32)
-            keep = self._kind_mask(index)[ids[0]]
-            np.maximum.at(doc_sim, index.owners[ids[0][keep]], sims[0][keep])
-            dense = np.clip((doc_sim - cfg.dense_floor) / cfg.dense_span, 0.0, 1.0)
         # Folded, the question's syllables collide (bán/bạn/bản) and BM25 with them; the encoder reads it re-accented.
         dense_weight = cfg.dense_weight + (0.0 if accented else cfg.unaccented_dense_boost)
-        fused: np.ndarray = cfg.lexical_weight * lexical + dense_weight * dense + extra_lexical
+        fused: np.ndarray = cfg.lexical_weight * lexical + extra_lexical
         if cfg.use_scope:
             fused = fused - cfg.scope_penalty * self._out_of_scope(index)
         expansions = expansions + lexicon
@@ -259,6 +256,17 @@ class ProcedureSearcher(IndexTables):
         if cfg.title_excess_weight:
             said = f"{folded} {normalize_query(write_out_abbreviations(query))}" if cfg.use_abbreviations else folded
             fused = fused - cfg.title_excess_weight * self._title_excess(index, said, expansions)
+        dense = np.zeros(n, np.float32)
+        if pending is not None:
+            qv = pending.result()
+            k = min(cfg.dense_passages, len(index.vectors))
+            sims, ids = index.dense_index().search(qv, k)
+            floor = float(sims[0, -1])
+            doc_sim = np.full(n, floor, np.float32)
+            keep = self._kind_mask(index)[ids[0]]
+            np.maximum.at(doc_sim, index.owners[ids[0][keep]], sims[0][keep])
+            dense = np.clip((doc_sim - cfg.dense_floor) / cfg.dense_span, 0.0, 1.0)
+        fused = fused + dense_weight * dense
         words = [t for t in qterms if "_" not in t]
         columns = np.asarray(sorted({index.lexical.vocab[t] for t in words if t in index.lexical.vocab}), np.int64)
         return Scored(lexical, dense, fused.astype(np.float32), len(qterms), columns, len(words), folded,

@@ -407,3 +407,23 @@ def test_accented_only_synonyms() -> None:
     assert any("khai tử" in e for e in table.expansions("mất giấy chứng tử của bố"))
     assert any("khai tử" in e for e in table.expansions("mat giay chung tu cua bo"))
 
+
+
+@pytest.mark.parametrize("table", ["lexicon", "synonyms"])
+def test_first_syllable_prefilter_finds_every_entry(lexicon: SynonymTable, table: str) -> None:
+    """Testing only the entries whose first syllable the question has finds what testing all of them finds."""
+    entries = lexicon if table == "lexicon" else SynonymTable.default()
+    phrases = [p for e in entries.entries for p in (*e.phrases, *e.accented)]
+    questions = [f"cho hỏi {p}, thủ tục ra sao" for p in phrases] + [f"({p})" for p in phrases]
+    questions += [fold_diacritics(q) for q in questions]
+
+    def every_entry(question: str) -> list[str]:
+        text = " ".join(question.lower().split())
+        folded = fold_diacritics(text)
+        patterns = entries._accented if folded != text else entries._patterns
+        return [e.expand for e, pat in zip(entries.entries, patterns, strict=True)
+                if pat is not None and pat.search(text if folded != text else folded)]
+
+    assert len(questions) > 400
+    for question in questions:
+        assert entries.expansions(question) == every_entry(question), question
