@@ -9,8 +9,8 @@ Also the existing unseen set (bench/devset/unseen.tsv, curated procedures) and w
 Run: ``flock /work/bench.lock .venv/bin/python bench/longtail_bench.py`` → bench/results/longtail.json
 (and .md); or the accuracy part alone with ``--skip-latency`` and then only the latency, under the
 lock, with ``--latency-only``.
-The held-out sets (bench/longtail/questions.tsv, and the fresh sets of sessions 7 and 8: bench/longtail/fresh.tsv,
-fresh2.tsv, bench/devset/fresh.tsv, fresh2.tsv) are never used for tuning; bench/longtail/dev.tsv,
+The held-out sets (bench/longtail/questions.tsv, and the fresh sets of sessions 7, 8 and 12: bench/longtail/fresh.tsv,
+fresh2.tsv, fresh3.tsv, bench/devset/fresh.tsv, fresh2.tsv) are never used for tuning; bench/longtail/dev.tsv,
 bench/devset/questions.tsv and bench/devset/dev2.tsv are.
 """
 
@@ -58,8 +58,8 @@ CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
 # Second curated dev set (session 7), citizens' phrasing: a tuning set like the two above.
 CURATED_DEV2 = ROOT / "bench" / "devset" / "dev2.tsv"
 OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
-# Written in sessions 7 and 8 by engineers who never saw the engine's output; measured, never tuned on.
-FRESH = {f"{kind}_{name}": ROOT / "bench" / folder / f"{name}.tsv" for name in ("fresh", "fresh2")
+# Written in sessions 7, 8 and 12 (long-tail fresh3) by engineers who never saw the engine's output; never tuned on.
+FRESH = {f"{kind}_{name}": ROOT / "bench" / folder / f"{name}.tsv" for name in ("fresh", "fresh2", "fresh3")
          for kind, folder in (("longtail", "longtail"), ("curated", "devset"))}
 RESULTS = ROOT / "bench" / "results"
 STYLES = ("formal", "colloquial", "unaccented", "typo")

@@ -2,12 +2,14 @@
 
 Every set is ``codes<TAB>style<TAB>question`` with ``#`` comment lines and a ``codes`` header; codes are
 national-portal codes (``|`` between equally correct answers) that must exist in the crawl. Long-tail sets
-stay outside the curated procedures and never share a procedure with one another (the fresh ones, of sessions 7
-and 8, with no set at all; the two tuning sets dev and dev3 may share); the fresh curated sets and the second
+stay outside the curated procedures and never share a procedure with one another (the fresh ones, of sessions 7,
+8 and 12, with no set at all; the two tuning sets dev and dev3 may share); the fresh curated sets and the second
 curated dev set label a curated procedure in every row and copy no title, alias or example; no question of a
 fresh set or the second curated dev set nearly copies a question of another set. The session-10 tuning set dev3
 gets the strict checks too: 3 to 25 words, no near copy of another set's question, of a curated title, alias or
-example, or of the crawl title of a procedure it labels.
+example, or of the crawl title of a procedure it labels. The session-12 held-out set fresh3 gets every check of
+the fresh long-tail sets and, like dev3, must not nearly copy a curated title, alias or example or the crawl
+title of a procedure it labels.
 
 Run: ``.venv/bin/python bench/longtail/validate_sets.py`` (exit status 1 and one line per problem).
 """
@@ -33,7 +35,8 @@ CATALOGUE = ROOT / "knowledge" / "catalogue"
 STYLES = ("formal", "colloquial", "unaccented", "typo")
 CODE = re.compile(r"^\d\.\d{6}$")
 HEADER = "codes\tstyle\tquestion"
-FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv")
+FRESH3 = "bench/longtail/fresh3.tsv"
+FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv", FRESH3)
 DEV3 = "bench/longtail/dev3.tsv"
 LONGTAIL_TUNING = ("bench/longtail/dev.tsv", DEV3)
 FRESH_CURATED = ("bench/devset/fresh.tsv", "bench/devset/fresh2.tsv")
@@ -173,7 +176,7 @@ def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: lis
     for row in (row for name in STRICT_CURATED for row in sets.get(name, [])):
         if not set(row.codes) & curated:
             problems.append(f"{row.path}:{row.line}: labels no curated procedure")
-    for row in (row for name in (*STRICT_CURATED, DEV3) for row in sets.get(name, [])):
+    for row in (row for name in (*STRICT_CURATED, DEV3, FRESH3) for row in sets.get(name, [])):
         if copied := [text for text in curated_texts if jaccard(row.question, text) >= COPY_JACCARD]:
             problems.append(f"{row.path}:{row.line}: copies the catalogue text {copied[0]!r}")
     check_near_copies(sets, problems)
@@ -196,7 +199,7 @@ def check_near_copies(sets: dict[str, list[Row]], problems: list[str]) -> None:
 
 
 def check_title_copies(rows: list[Row], titles: Mapping[str, str], problems: list[str]) -> None:
-    """Rows that nearly copy the crawl title of a procedure they label (dev3 is written in citizens' words)."""
+    """Rows that nearly copy the crawl title of a procedure they label (dev3 and fresh3 speak citizens' words)."""
     for row in rows:
         if copied := [code for code in row.codes if jaccard(row.question, titles.get(code, "")) >= COPY_JACCARD]:
             problems.append(f"{row.path}:{row.line}: nearly copies the crawl title of {copied[0]}")
@@ -219,7 +222,8 @@ def validate(paths: list[Path] | None = None, crawl: Path = CRAWL) -> tuple[list
     for rows in sets.values():
         check_rows(rows, known, problems)
     check_sets(sets, curated, curated_texts, problems)
-    check_title_copies(sets.get(DEV3, []), known, problems)
+    for name in (DEV3, FRESH3):
+        check_title_copies(sets.get(name, []), known, problems)
     return problems, {name: style_counts(rows) for name, rows in sets.items()}
 
 
