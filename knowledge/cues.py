@@ -45,3 +45,19 @@ def asked_actions(query: str) -> set[str]:
         a for a, cues in ACTIONS.items()
         if any(f" {fold_diacritics(c)} " in folded for c in cues if fold_diacritics(c) not in AMBIGUOUS_FOLDED_CUES)
     }
+
+
+# Who is asking: an organisation ("công ty tôi", "trường học", "hợp tác xã") or explicitly a household or person.
+_ORG_ASKER = re.compile(
+    r" (?:cong ty|cty|doanh nghiep|hop tac xa|htx|truong hoc|truong mam non|truong tieu hoc|truong thcs|truong thpt"
+    r"|truong dai hoc|truong cao dang|benh vien|ngan hang|nha may|xi nghiep|chi nhanh|van phong|trung tam|co quan"
+    r"|don vi|hiep hoi|cong doan|uy ban|ubnd|quy tin dung|to chuc tin dung) ")
+_IND_ASKER = re.compile(r" (?:ho gia dinh|ca nhan|cong dong|nha toi|gia dinh toi|nha em|nha minh) ")
+
+
+def asker(folded: str) -> str | None:
+    """"org" or "ind" when a folded question says who asks, else None (an organisation's words win)."""
+    text = " " + " ".join(re.findall(r"[a-z0-9]+", folded)) + " "
+    if _ORG_ASKER.search(text):
+        return "org"
+    return "ind" if _IND_ASKER.search(text) else None

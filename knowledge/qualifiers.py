@@ -47,6 +47,26 @@ def qualifier_table(index: ProcedureIndex) -> tuple[list[str], Any]:
     return names, matrix
 
 
+# A title naming who applies ("... đối với tổ chức", "... của chủ rừng là hộ gia đình, cá nhân"): only the
+# titles naming one kind of applicant and never the other are marked (folded).
+_ROLE = r"(?:doi voi|cua|cho|la|danh cho)"
+_ORG_TITLE = re.compile(rf" {_ROLE} (?:cac )?(?:to chuc|doanh nghiep)(?! hoat dong| thuc hien| tham gia)")
+_IND_TITLE = re.compile(rf" {_ROLE} (?:cac )?(?:ho gia dinh|ca nhan|cong dong dan cu|cong dan)")
+_ORG_WORDS = (" to chuc ", " doanh nghiep ")
+_IND_WORDS = (" ca nhan ", " ho gia dinh ", " cong dan ", " cong dong dan cu ")
+
+
+def applicant_marks(index: ProcedureIndex) -> np.ndarray:
+    """``(n_docs, 2)``: 1.0 where the title is only for organisations (column 0) or only for individuals (1)."""
+    marks = np.zeros((len(index.docs), 2), np.float32)
+    for i, doc in enumerate(index.docs):
+        title = " " + " ".join(re.findall(r"[a-z0-9]+", normalize_query(doc.title))) + " "
+        org, ind = any(w in title for w in _ORG_WORDS), any(w in title for w in _IND_WORDS)
+        marks[i, 0] = float(bool(_ORG_TITLE.search(title)) and not ind)
+        marks[i, 1] = float(bool(_IND_TITLE.search(title)) and not org)
+    return marks
+
+
 def out_of_scope(index: ProcedureIndex, scope_levels: tuple[str, ...]) -> np.ndarray:
     """1.0 for procedures none of whose levels the province's one-stop centres handle (ministry-only)."""
     scope = {normalize_query(level) for level in scope_levels} | {"co quan khac"}

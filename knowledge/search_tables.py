@@ -11,7 +11,7 @@ from knowledge.derived import TITLE_QUERY
 from knowledge.distinctive import TitleWords
 from knowledge.index import ProcedureIndex
 from knowledge.lexical import SynonymTable, tokens
-from knowledge.qualifiers import out_of_scope, qualifier_table
+from knowledge.qualifiers import applicant_marks, out_of_scope, qualifier_table
 from knowledge.search_types import Scored, SearchConfig
 from knowledge.spelling import CITIZEN_ABBREVIATIONS, Speller
 
@@ -68,6 +68,12 @@ class IndexTables:
             cached = (index, TitleWords(index))
             self._title_cover_words = cached
         return cached[1]
+
+    def _applicants(self, index: ProcedureIndex) -> np.ndarray:
+        """Per document, whether its title is only for organisations (column 0) or only for individuals (1)."""
+        if getattr(self, "_applicants_of", None) is not index:
+            self._applicant_marks, self._applicants_of = applicant_marks(index), index
+        return self._applicant_marks
 
     def _curated(self, index: ProcedureIndex) -> np.ndarray:
         """1.0 for the procedures the province curated (they carry example questions), else 0.0."""
