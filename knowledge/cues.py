@@ -61,3 +61,15 @@ def asker(folded: str) -> str | None:
     if _ORG_ASKER.search(text):
         return "org"
     return "ind" if _IND_ASKER.search(text) else None
+
+
+# Which way goods go: a title only for imports is pushed down for a question about exporting, and the other way.
+_EXPORT = re.compile(r" (?:xuat khau|xuat hang|xuat lo|xuat di|xuat sang|ban ra nuoc ngoai|ban sang nuoc ngoai) ")
+_IMPORT = re.compile(r" (?:nhap khau|nhap hang|nhap ve|nhap tu|mua tu nuoc ngoai|mua hang nuoc ngoai) ")
+
+
+def trade_direction(folded: str) -> str | None:
+    """"export" or "import" when a folded question names one way goods cross the border and not the other."""
+    text = " " + " ".join(re.findall(r"[a-z0-9]+", folded)) + " "
+    export, import_ = bool(_EXPORT.search(text)), bool(_IMPORT.search(text))
+    return "export" if export and not import_ else "import" if import_ and not export else None

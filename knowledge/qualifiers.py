@@ -67,6 +67,16 @@ def applicant_marks(index: ProcedureIndex) -> np.ndarray:
     return marks
 
 
+def trade_marks(index: ProcedureIndex) -> np.ndarray:
+    """``(n_docs, 2)``: 1.0 where the title names only exports (column 0) or only imports (1)."""
+    marks = np.zeros((len(index.docs), 2), np.float32)
+    for i, doc in enumerate(index.docs):
+        title = " " + " ".join(re.findall(r"[a-z0-9]+", normalize_query(doc.title))) + " "
+        export, import_ = " xuat khau " in title, " nhap khau " in title
+        marks[i] = (float(export and not import_), float(import_ and not export))
+    return marks
+
+
 def out_of_scope(index: ProcedureIndex, scope_levels: tuple[str, ...]) -> np.ndarray:
     """1.0 for procedures none of whose levels the province's one-stop centres handle (ministry-only)."""
     scope = {normalize_query(level) for level in scope_levels} | {"co quan khac"}

@@ -40,7 +40,7 @@ import numpy as np
 from common.text import nfc, normalize_query
 from knowledge import decision, rerank
 from knowledge.bounds import QUERY_MAX_CHARS, QUERY_MAX_TOKENS, bound_query
-from knowledge.cues import asked_actions, asker, normalised
+from knowledge.cues import asked_actions, asker, normalised, trade_direction
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
@@ -255,6 +255,8 @@ class ProcedureSearcher(IndexTables):
                 fused = fused - matrix @ penalty - actions
         if cfg.applicant_penalty and (who := asker(f"{folded} {normalize_query(said)}")) is not None:
             fused = fused - cfg.applicant_penalty * self._applicants(index)[:, 1 if who == "org" else 0]
+        if cfg.trade_penalty and (way := trade_direction(f"{folded} {normalize_query(said)}")) is not None:
+            fused = fused - cfg.trade_penalty * self._trade(index)[:, 1 if way == "export" else 0]
         if cfg.title_excess_weight:
             said = f"{folded} {normalize_query(write_out_abbreviations(query))}" if cfg.use_abbreviations else folded
             fused = fused - cfg.title_excess_weight * self._title_excess(index, said, expansions)

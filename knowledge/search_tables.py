@@ -11,7 +11,7 @@ from knowledge.derived import TITLE_QUERY
 from knowledge.distinctive import TitleWords
 from knowledge.index import ProcedureIndex
 from knowledge.lexical import SynonymTable, tokens
-from knowledge.qualifiers import applicant_marks, out_of_scope, qualifier_table
+from knowledge.qualifiers import applicant_marks, out_of_scope, qualifier_table, trade_marks
 from knowledge.search_types import Scored, SearchConfig
 from knowledge.spelling import CITIZEN_ABBREVIATIONS, Speller
 
@@ -74,6 +74,12 @@ class IndexTables:
         if getattr(self, "_applicants_of", None) is not index:
             self._applicant_marks, self._applicants_of = applicant_marks(index), index
         return self._applicant_marks
+
+    def _trade(self, index: ProcedureIndex) -> np.ndarray:
+        """Per document, whether its title names only exports (column 0) or only imports (1)."""
+        if getattr(self, "_trade_of", None) is not index:
+            self._trade_marks, self._trade_of = trade_marks(index), index
+        return self._trade_marks
 
     def _curated(self, index: ProcedureIndex) -> np.ndarray:
         """1.0 for the procedures the province curated (they carry example questions), else 0.0."""

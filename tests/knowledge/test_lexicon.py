@@ -427,3 +427,20 @@ def test_first_syllable_prefilter_finds_every_entry(lexicon: SynonymTable, table
     assert len(questions) > 400
     for question in questions:
         assert entries.expansions(question) == every_entry(question), question
+
+
+@pytest.mark.parametrize(("question", "fires"), [
+    ("bán xe rồi, làm thu hồi biển số online hết từ đầu đến cuối được không", True),
+    ("cap lai cavet hoan toan truc tuyen duoc ko", True),
+    ("đổi bằng lái mà không cần lên sở được không", True),
+    ("cấp lại giấy đăng ký xe không phải đến công an được không", True),
+    ("nha nuoc thu hoi dat co phai den bu khong", False),  # folded "không phải đền", compensation
+])
+def test_all_online_reads_as_toan_trinh(lexicon: SynonymTable, question: str, fires: bool) -> None:
+    assert _fires(lexicon, question, "toàn trình") is fires
+
+
+def test_vehicle_papers_in_citizen_words() -> None:
+    synonyms = SynonymTable.default()
+    for question in ("giấy đăng ký ô tô bị hư hỏng xin cấp lại", "mat giay dang ky xe may", "giấy tờ xe bị mất"):
+        assert "chứng nhận đăng ký xe" in synonyms.expansions(question), question

@@ -1,12 +1,12 @@
-"""Who asks: a question naming an organisation or a household pushes down titles for the other kind of applicant."""
+"""Question cues: who asks (an organisation or a household) and which way goods go push down the other siblings."""
 
 from __future__ import annotations
 
 import pytest
 
-from knowledge.cues import asker
+from knowledge.cues import asker, trade_direction
 from knowledge.index import ProcedureIndex
-from knowledge.qualifiers import applicant_marks
+from knowledge.qualifiers import applicant_marks, trade_marks
 from knowledge.schema import Procedure
 from knowledge.search import ProcedureSearcher, SearchConfig
 from tests.knowledge.search_fixtures import FakeEncoder
@@ -65,3 +65,37 @@ def test_asker_lifts_the_sibling_for_that_applicant(index: ProcedureIndex) -> No
     assert hits[0].code == "9.200004" and hits[0].score > hits[1].score
     assert on.search("hộ gia đình tôi đang sử dụng đất, đăng ký lần đầu")[0].code == "9.200002"
     assert on.search("hop tac xa dang su dung dat, dang ky lan dau o dau")[0].code == "9.200001"
+
+
+TRADE = [
+    Procedure(code="9.300001", title="Kiểm tra nhà nước về an toàn thực phẩm đối với thực phẩm nhập khẩu",
+              levels=["Cấp tỉnh"]),
+    Procedure(code="9.300002", title="Kiểm tra nhà nước về an toàn thực phẩm đối với thực phẩm xuất khẩu",
+              levels=["Cấp tỉnh"]),
+    Procedure(code="9.300003", title="Cấp giấy phép xuất khẩu, nhập khẩu tiền chất", levels=["Cấp tỉnh"]),
+]
+
+
+@pytest.mark.parametrize(("question", "way"), [
+    ("xuất lô thanh long đi nước ngoài thì kiểm tra ở đâu", "export"),
+    ("cong ty xuat khau gao", "export"),
+    ("muốn nhập hàng mỹ phẩm về bán", "import"),
+    ("nhap khau phan bon tu trung quoc", "import"),
+    ("cơ sở sản xuất nước mắm cần giấy gì", None),  # "sản xuất" is not an export
+    ("xuất khẩu và nhập khẩu hàng mẫu", None),
+])
+def test_trade_direction(question: str, way: str | None) -> None:
+    from common.text import normalize_query
+
+    assert trade_direction(normalize_query(question)) == way
+
+
+def test_export_question_pushes_down_the_import_title() -> None:
+    index = ProcedureIndex.build(TRADE, FakeEncoder())
+    assert [tuple(m) for m in trade_marks(index)] == [(0.0, 1.0), (1.0, 0.0), (0.0, 0.0)]
+    on = ProcedureSearcher.from_index(index, FakeEncoder(), config=SearchConfig())
+    off = ProcedureSearcher.from_index(index, FakeEncoder(), config=SearchConfig(trade_penalty=0.0))
+    question = "kiểm tra nhà nước về an toàn thực phẩm cho lô hàng bán ra nước ngoài"
+    assert on.search(question)[0].code == "9.300002"
+    assert off.search(question)[0].code == "9.300001"  # the two titles tie; the first one listed came first
+    assert on.search("nhập hàng thực phẩm về, kiểm tra nhà nước an toàn thực phẩm")[0].code == "9.300001"
