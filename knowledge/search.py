@@ -7,11 +7,13 @@ for, minus penalties for title qualifiers the question does not mention ("có y�
 "lưu động", "cấp trung ương", "... ở nước ngoài", narrow audiences such as "cán bộ xã", an action
 such as "cấp lại" it does not ask for). Title actions are confirmed with accents ("đối với" is not
 "đổi"); a title naming several actions earns the bonus when any of them is asked and is pushed down
-at most once otherwise. Before scoring, syllables the catalogue never uses are repaired to the
-nearest catalogue syllable, and an unaccented question gets its accents back from the catalogue's
-bigrams for the dense encoder (:mod:`knowledge.spelling`). Encoding is most of a search's time, so the
-encoder reads the question without courtesy phrases and cut, with its expansions, to a budget of words;
-the vectors of recent questions are cached (:mod:`knowledge.query_text`).
+at most once otherwise. A question that says who asks (an organisation, a household) or which way goods go
+(export, import) pushes down the sibling titles for the other kind (:mod:`knowledge.cues`). Before scoring,
+syllables the catalogue never uses are repaired to the nearest catalogue syllable, and an unaccented question
+gets its accents back from the catalogue's bigrams for the dense encoder (:mod:`knowledge.spelling`). Encoding
+is most of a search's time, so the encoder reads the question without courtesy phrases and cut, with its
+expansions, to a budget of words; the vectors of recent questions are cached (:mod:`knowledge.query_text`); the
+encoder runs on another thread while the lexical scores are computed.
 
 :attr:`Hit.score` is a 0..1 confidence (logistic in the hit's dense similarity and its lead over
 the runner-up); scores never increase down the list. Recommended use, measured by

@@ -101,7 +101,9 @@ def test_export_question_pushes_down_the_import_title() -> None:
     assert on.search("nhập hàng thực phẩm về, kiểm tra nhà nước an toàn thực phẩm")[0].code == "9.300001"
 
 
-@pytest.mark.parametrize("question", ["lm rớt cccd ở chợ, xin thẻ khác", "lam rot bang lai roi", "giấy đăng ký tàu bị thất lạc"])
+@pytest.mark.parametrize("question", [
+    "lm rớt cccd ở chợ, xin thẻ khác", "lam rot bang lai roi", "giấy đăng ký tàu bị thất lạc",
+])
 def test_dropped_or_mislaid_asks_for_a_new_copy(question: str) -> None:
     from knowledge.cues import asked_actions
 
