@@ -70,8 +70,7 @@ QUALIFIERS = (
 # Actions a title may name (folded), with the words (accented) by which a question asks for them;
 # a doc whose title names an action the query does not ask for is pushed down like a qualifier.
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "cap lai": ("lại", "làm lại", "cấp lại", "xin lại", "mất", "hỏng", "rách", "cháy", "hư", "bị mất", "rớt",
-                "thất lạc"),
+    "cap lai": ("lại", "làm lại", "cấp lại", "xin lại", "mất", "hỏng", "rách", "cháy", "hư", "rớt", "thất lạc"),
     "trinh bao mat": ("mất", "rơi", "đánh rơi", "rớt", "trình báo", "báo mất", "thất lạc"),
     "thu hoi": ("thu hồi", "nộp lại", "hủy", "huỷ", "không dùng nữa"),
     "khoi phuc": ("khôi phục", "phục hồi", "dùng lại", "tìm lại", "tìm thấy"),
