@@ -7,7 +7,28 @@ import re
 import numpy as np
 
 from common.text import fold_diacritics, nfc
-from knowledge.index import ACTIONS, AMBIGUOUS_FOLDED_CUES
+
+# Actions a title may name (folded), with the words (accented) by which a question asks for them;
+# a doc whose title names an action the query does not ask for is pushed down like a qualifier.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "cap lai": ("lại", "làm lại", "cấp lại", "xin lại", "mất", "hỏng", "rách", "cháy", "hư", "rớt", "thất lạc"),
+    "trinh bao mat": ("mất", "rơi", "đánh rơi", "rớt", "trình báo", "báo mất", "thất lạc"),
+    "thu hoi": ("thu hồi", "nộp lại", "hủy", "huỷ", "không dùng nữa"),
+    "khoi phuc": ("khôi phục", "phục hồi", "dùng lại", "tìm lại", "tìm thấy"),
+    "gia han": ("gia hạn", "hết hạn", "quá hạn", "thêm", "kéo dài", "ở lại"),
+    "xoa dang ky": ("xóa", "xoá", "cắt", "hủy", "huỷ", "bỏ tên"),
+    "cap doi": ("đổi", "hết hạn", "quá hạn", "hư hỏng", "rách", "cũ"),
+    "doi": ("đổi", "hết hạn", "quá hạn", "hư hỏng", "rách", "cũ"),
+    "cham dut": ("chấm dứt", "đóng cửa", "ngừng", "giải thể", "thôi"),
+    "tam ngung": ("tạm ngừng", "tạm nghỉ", "nghỉ"),
+    "thay doi": ("thay đổi", "đổi", "sửa", "chuyển", "điều chỉnh", "sai"),
+    "dieu chinh": ("điều chỉnh", "sửa", "sai", "thay đổi", "đổi"),
+    "mo khoa": ("mở khóa", "mở khoá", "mở lại", "bị khóa", "bị khoá"),
+    "khoa": ("khóa", "khoá"),
+    "ban sao": ("bản sao", "sao", "trích lục", "sao y", "thêm bản", "bản phụ"),
+}
+# Folded, this cue collides with common words ("lại" vs "lái" in "bằng lái"): unaccented queries skip it.
+AMBIGUOUS_FOLDED_CUES = frozenset({"lai"})
 
 
 def normalised(scores: np.ndarray) -> np.ndarray:
