@@ -9,7 +9,9 @@ fresh set or the second curated dev set nearly copies a question of another set.
 gets the strict checks too: 3 to 25 words, no near copy of another set's question, of a curated title, alias or
 example, or of the crawl title of a procedure it labels. The session-12 held-out set fresh3 gets every check of
 the fresh long-tail sets and, like dev3, must not nearly copy a curated title, alias or example or the crawl
-title of a procedure it labels.
+title of a procedure it labels. The session-14 sets, fresh4 (held out) and dev4 (tuning), were written together,
+blind to the engine, from disjoint procedures (fresh4 takes answer groups whose smallest code ends in an even digit,
+dev4 the odd ones) and get the same checks as fresh3 and dev3.
 
 Run: ``.venv/bin/python bench/longtail/validate_sets.py`` (exit status 1 and one line per problem).
 """
@@ -36,15 +38,17 @@ STYLES = ("formal", "colloquial", "unaccented", "typo")
 CODE = re.compile(r"^\d\.\d{6}$")
 HEADER = "codes\tstyle\tquestion"
 FRESH3 = "bench/longtail/fresh3.tsv"
-FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv", FRESH3)
+FRESH4 = "bench/longtail/fresh4.tsv"
+FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv", FRESH3, FRESH4)
 DEV3 = "bench/longtail/dev3.tsv"
-LONGTAIL_TUNING = ("bench/longtail/dev.tsv", DEV3)
+DEV4 = "bench/longtail/dev4.tsv"
+LONGTAIL_TUNING = ("bench/longtail/dev.tsv", DEV3, DEV4)
 FRESH_CURATED = ("bench/devset/fresh.tsv", "bench/devset/fresh2.tsv")
-LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", *FRESH_LONGTAIL, DEV3)
+LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", *FRESH_LONGTAIL, DEV3, DEV4)
 DEV2 = "bench/devset/dev2.tsv"
 CURATED_SETS = ("bench/devset/questions.tsv", "bench/devset/unseen.tsv", FRESH_CURATED[0], DEV2, FRESH_CURATED[1])
 FRESH_SETS = (*FRESH_LONGTAIL, *FRESH_CURATED)
-STRICT_SETS = (*FRESH_SETS, DEV2, DEV3)
+STRICT_SETS = (*FRESH_SETS, DEV2, DEV3, DEV4)
 STRICT_CURATED = (*FRESH_CURATED, DEV2)
 HELD_OUT = ("bench/longtail/questions.tsv", "bench/devset/unseen.tsv", *FRESH_LONGTAIL, *FRESH_CURATED)
 FRESH_WORDS = (3, 25)
@@ -149,8 +153,8 @@ def check_rows(rows: list[Row], known: Collection[str], problems: list[str]) -> 
 
 
 def must_be_disjoint(first: str, second: str) -> bool:
-    """Whether two sets may share no procedure: two long-tail sets (not dev with dev3), a fresh long-tail with any."""
-    both_longtail = first in LONGTAIL_SETS and second in LONGTAIL_SETS and {first, second} != set(LONGTAIL_TUNING)
+    """Whether two sets may share no procedure: two long-tail sets (not two tuning ones), a fresh long-tail with any."""
+    both_longtail = first in LONGTAIL_SETS and second in LONGTAIL_SETS and not {first, second} <= set(LONGTAIL_TUNING)
     return both_longtail or bool({first, second} & set(FRESH_LONGTAIL))
 
 
@@ -176,7 +180,7 @@ def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: lis
     for row in (row for name in STRICT_CURATED for row in sets.get(name, [])):
         if not set(row.codes) & curated:
             problems.append(f"{row.path}:{row.line}: labels no curated procedure")
-    for row in (row for name in (*STRICT_CURATED, DEV3, FRESH3) for row in sets.get(name, [])):
+    for row in (row for name in (*STRICT_CURATED, DEV3, DEV4, FRESH3, FRESH4) for row in sets.get(name, [])):
         if copied := [text for text in curated_texts if jaccard(row.question, text) >= COPY_JACCARD]:
             problems.append(f"{row.path}:{row.line}: copies the catalogue text {copied[0]!r}")
     check_near_copies(sets, problems)
@@ -222,7 +226,7 @@ def validate(paths: list[Path] | None = None, crawl: Path = CRAWL) -> tuple[list
     for rows in sets.values():
         check_rows(rows, known, problems)
     check_sets(sets, curated, curated_texts, problems)
-    for name in (DEV3, FRESH3):
+    for name in (DEV3, DEV4, FRESH3, FRESH4):
         check_title_copies(sets.get(name, []), known, problems)
     return problems, {name: style_counts(rows) for name, rows in sets.items()}
 

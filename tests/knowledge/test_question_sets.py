@@ -15,6 +15,8 @@ from validate_sets import (  # noqa: E402
     CRAWL,
     DEV2,
     DEV3,
+    DEV4,
+    FRESH4,
     FRESH_CURATED,
     FRESH_LONGTAIL,
     Row,
@@ -36,6 +38,8 @@ STYLE_SIZES = {
     FRESH_CURATED[1]: 20,
     DEV2: 40,
     DEV3: 40,
+    DEV4: 40,
+    FRESH4: 40,
 }
 
 
@@ -238,3 +242,12 @@ def test_rows_that_nearly_copy_the_crawl_title_of_their_procedure_are_reported()
     problems: list[str] = []
     check_title_copies(rows, titles, problems)
     assert problems == [f"{DEV3}:1: nearly copies the crawl title of 1.000002"]
+
+
+def test_session_14_sets_split_answer_groups_by_the_last_digit_of_their_smallest_code() -> None:
+    assert must_be_disjoint(FRESH4, DEV4) and must_be_disjoint(FRESH4, "bench/longtail/dev.tsv")
+    assert not must_be_disjoint(DEV4, DEV3) and must_be_disjoint(DEV4, FRESH_LONGTAIL[2])
+    for name, parity in ((FRESH4, 0), (DEV4, 1)):
+        rows = read_set(ROOT / name, [])
+        assert len(rows) == 160
+        assert all(int(min(row.codes)[-1]) % 2 == parity for row in rows), name
