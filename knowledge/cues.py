@@ -26,6 +26,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "mo khoa": ("mở khóa", "mở khoá", "mở lại", "bị khóa", "bị khoá"),
     "khoa": ("khóa", "khoá"),
     "ban sao": ("bản sao", "sao", "trích lục", "sao y", "thêm bản", "bản phụ"),
+    "hieu dinh": ("hiệu đính", "đính chính", "sai", "sửa", "nhầm"),
+    "chuyen doi": ("chuyển đổi", "chuyển", "đổi sang", "chuyển sang"),
 }
 # Folded, this cue collides with common words ("lại" vs "lái" in "bằng lái"): unaccented queries skip it.
 AMBIGUOUS_FOLDED_CUES = frozenset({"lai"})

@@ -108,3 +108,34 @@ def test_dropped_or_mislaid_asks_for_a_new_copy(question: str) -> None:
     from knowledge.cues import asked_actions
 
     assert "cap lai" in asked_actions(question)
+
+
+INVEST = [
+    Procedure(code="9.400001", title="Cấp Giấy chứng nhận đăng ký đầu tư ra nước ngoài", levels=["Cấp bộ"]),
+    Procedure(code="9.400002", title="Hiệu đính Giấy chứng nhận đăng ký đầu tư ra nước ngoài", levels=["Cấp bộ"]),
+    Procedure(code="9.400003", title="Chuyển đổi loại hình hợp tác xã", levels=["Cấp tỉnh"]),
+    Procedure(code="9.400004", title="Đăng ký thành lập hợp tác xã", levels=["Cấp tỉnh"]),
+]
+
+
+@pytest.mark.parametrize(("question", "action"), [
+    ("giấy chứng nhận đầu tư ra nước ngoài ghi nhầm tên công ty thì làm sao", "hieu dinh"),
+    ("giay chung nhan dau tu bi sai thong tin, xin hieu dinh", "hieu dinh"),
+    ("htx muốn chuyển sang công ty thì làm gì", "chuyen doi"),
+    ("chuyen doi loai hinh hop tac xa", "chuyen doi"),
+])
+def test_correcting_and_converting_are_asked_actions(question: str, action: str) -> None:
+    from knowledge.cues import asked_actions
+
+    assert action in asked_actions(question)
+
+
+def test_correction_and_conversion_titles_rank_below_for_a_plain_question() -> None:
+    from knowledge.index import title_qualifiers
+
+    assert "action:hieu dinh" in title_qualifiers(INVEST[1].title)
+    assert "action:chuyen doi" in title_qualifiers(INVEST[2].title)
+    searcher = ProcedureSearcher.from_index(ProcedureIndex.build(INVEST, FakeEncoder()), FakeEncoder())
+    assert searcher.search("xin giấy chứng nhận đăng ký đầu tư ra nước ngoài")[0].code == "9.400001"
+    assert searcher.search("giấy chứng nhận đăng ký đầu tư ra nước ngoài bị sai, hiệu đính ở đâu")[0].code == "9.400002"
+    assert searcher.search("đăng ký hợp tác xã")[0].code == "9.400004"
