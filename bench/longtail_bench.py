@@ -9,9 +9,9 @@ Also the existing unseen set (bench/devset/unseen.tsv, curated procedures) and w
 Run: ``flock /work/bench.lock .venv/bin/python bench/longtail_bench.py`` → bench/results/longtail.json
 (and .md); or the accuracy part alone with ``--skip-latency`` and then only the latency, under the
 lock, with ``--latency-only``.
-The held-out sets (bench/longtail/questions.tsv, and the fresh sets of sessions 7, 8, 12 and 14: bench/longtail/fresh.tsv,
-fresh2.tsv, fresh3.tsv, fresh4.tsv, bench/devset/fresh.tsv, fresh2.tsv) are never used for tuning; bench/longtail/dev.tsv,
-dev3.tsv, dev4.tsv, bench/devset/questions.tsv and bench/devset/dev2.tsv are.
+The held-out sets (bench/longtail/questions.tsv, and the fresh sets of sessions 7, 8, 12 and 14:
+bench/longtail/fresh.tsv, fresh2.tsv, fresh3.tsv, fresh4.tsv, bench/devset/fresh.tsv, fresh2.tsv) are never used
+for tuning; bench/longtail/dev.tsv, dev3.tsv, dev4.tsv, bench/devset/questions.tsv and bench/devset/dev2.tsv are.
 """
 
 from __future__ import annotations
