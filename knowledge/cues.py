@@ -96,3 +96,25 @@ def trade_direction(folded: str) -> str | None:
     text = " " + " ".join(re.findall(r"[a-z0-9]+", folded)) + " "
     export, import_ = bool(_EXPORT.search(text)), bool(_IMPORT.search(text))
     return "export" if export and not import_ else "import" if import_ and not export else None
+
+
+# The level a question names ("do Bộ cấp", "ở Cục Quản lý xuất nhập cảnh", "Công an tỉnh", "UBND xã"), folded.
+# Only words that name the level beside a word that makes it one: "bộ hồ sơ", "cực kỳ", "tính tiền",
+# "cơ sở", "xã hội", "hợp tác xã" and "ở xa" are not levels.
+_MINISTRIES = (r"cong an|tai chinh|y te|giao duc|xay dung|cong thuong|nong nghiep|tu phap|ngoai giao|quoc phong|noi vu"
+               r"|khoa hoc|van hoa|giao thong|tai nguyen|lao dong|ke hoach|thong tin|dan toc|ngoai vu|du lich")
+_CENTRAL = re.compile(
+    rf" (?:trung uong|cap bo|tong cuc|c06|bo (?:{_MINISTRIES}|cap|quan ly|chu quan|phe duyet|cong nhan|cho phep)"
+    r"|(?:do|cua|o|tai|len|thuoc|trinh) bo|cuc (?!ky |ki |nhoc |kho |bo |thue |gach |da |dat |than |pin |tay ))")
+_PROVINCE = re.compile(
+    rf" (?:(?:cap|ubnd|uy ban|cong an|o|tai|len|do|cua|thuoc|chu tich) tinh(?! khac| ngoai)"
+    rf"|so (?:{_MINISTRIES}|nn|gtvt|tnmt|ldtbxh|khdt|kh dt|nong nghiep))")
+_COMMUNE = re.compile(r" (?:cap|ubnd|uy ban|cong an|chu tich|len|thuoc) (?:xa|phuong|thi tran)(?! hoi)")
+LEVEL_CUES = (("cap bo", _CENTRAL), ("cap tinh", _PROVINCE), ("cap xa", _COMMUNE))
+
+
+def asked_level(folded: str) -> str | None:
+    """The one level ("cap bo", "cap tinh" or "cap xa") a folded question names, or None (none or several)."""
+    text = " " + " ".join(re.findall(r"[a-z0-9]+", folded)) + " "
+    found = [level for level, cue in LEVEL_CUES if cue.search(text)]
+    return found[0] if len(found) == 1 else None

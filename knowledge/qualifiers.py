@@ -82,3 +82,16 @@ def out_of_scope(index: ProcedureIndex, scope_levels: tuple[str, ...]) -> np.nda
     scope = {normalize_query(level) for level in scope_levels} | {"co quan khac"}
     return np.asarray([float(bool(d.levels) and not ({normalize_query(lv) for lv in d.levels} & scope))
                        for d in index.docs], np.float32)
+
+
+LEVELS = ("cap bo", "cap tinh", "cap xa")
+
+
+def level_marks(index: ProcedureIndex) -> np.ndarray:
+    """``(n_docs, 3)``: 1.0 where the record lists the level of ``LEVELS`` (every level for a record listing none)."""
+    marks = np.ones((len(index.docs), len(LEVELS)), np.float32)
+    for i, doc in enumerate(index.docs):
+        levels = {normalize_query(lv) for lv in doc.levels}
+        if levels & set(LEVELS):
+            marks[i] = [float(lv in levels) for lv in LEVELS]
+    return marks

@@ -42,11 +42,11 @@ import numpy as np
 from common.text import nfc, normalize_query
 from knowledge import decision, rerank
 from knowledge.bounds import QUERY_MAX_CHARS, QUERY_MAX_TOKENS, bound_query
-from knowledge.cues import asked_actions, asker, normalised, trade_direction
+from knowledge.cues import asked_actions, asked_level, asker, normalised, trade_direction
 from knowledge.encoder import Encoder, load_encoder
 from knowledge.index import IndexStore, ProcedureIndex
 from knowledge.lexical import STOPWORDS, SynonymTable, accented_terms, has_diacritics, terms, tokens
-from knowledge.qualifiers import ABROAD
+from knowledge.qualifiers import ABROAD, LEVELS
 from knowledge.query_text import QueryVectorCache, cut_words, dense_text, strip_courtesy
 from knowledge.search_tables import IndexTables
 from knowledge.search_types import Hit, Scored, SearchConfig, whole_expansions
@@ -61,6 +61,8 @@ NOT_FOUND_THRESHOLD = 0.5
 CLOSE_MARGIN = 0.15
 LEXICON = Path(__file__).with_name("lexicon.yml")
 # Query encodings of all searchers; the encoders serialise their own calls, so a few threads suffice.
+# The title qualifiers a named level counts as asking for (a central question asks for "... cấp trung ương").
+LEVEL_WORDS = {"cap bo": "trung uong cap bo ", "cap tinh": "cap tinh ", "cap xa": "cap xa "}
 _ENCODING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-encode")
 
 
@@ -228,14 +230,19 @@ class ProcedureSearcher(IndexTables):
         # Folded, the question's syllables collide (bán/bạn/bản) and BM25 with them; the encoder reads it re-accented.
         dense_weight = cfg.dense_weight + (0.0 if accented else cfg.unaccented_dense_boost)
         fused: np.ndarray = cfg.lexical_weight * lexical + extra_lexical
-        if cfg.use_scope:
+        # A question naming a level ("do Bộ cấp", "Công an tỉnh") asks for that level's procedure, in scope or not.
+        level = asked_level(f"{folded} {normalize_query(said)}") if cfg.level_cue_penalty else None
+        if cfg.use_scope and level != "cap bo":
             fused = fused - cfg.scope_penalty * self._out_of_scope(index)
+        if level is not None:
+            fused = fused - cfg.level_cue_penalty * (1.0 - self._levels(index)[:, LEVELS.index(level)])
         expansions = expansions + lexicon
         if cfg.use_prior:
             fused = fused + cfg.prior_weight * index.prior
             if cfg.curated_bonus:
                 fused = fused + cfg.curated_bonus * self._curated(index)
             present = " " + " ".join(tokens(folded + " " + " ".join(expansions))) + " "
+            present += LEVEL_WORDS[level] if level else ""
             asked = asked_actions(query)
             names, matrix = self._qualifiers(index)
             if names:

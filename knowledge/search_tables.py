@@ -11,7 +11,7 @@ from knowledge.derived import TITLE_QUERY
 from knowledge.distinctive import TitleWords
 from knowledge.index import ProcedureIndex
 from knowledge.lexical import SynonymTable, tokens
-from knowledge.qualifiers import applicant_marks, out_of_scope, qualifier_table, trade_marks
+from knowledge.qualifiers import applicant_marks, level_marks, out_of_scope, qualifier_table, trade_marks
 from knowledge.search_types import Scored, SearchConfig
 from knowledge.spelling import CITIZEN_ABBREVIATIONS, Speller
 
@@ -80,6 +80,12 @@ class IndexTables:
         if getattr(self, "_trade_of", None) is not index:
             self._trade_marks, self._trade_of = trade_marks(index), index
         return self._trade_marks
+
+    def _levels(self, index: ProcedureIndex) -> np.ndarray:
+        """Per document, whether its record lists each level of ``knowledge.qualifiers.LEVELS``."""
+        if getattr(self, "_levels_of", None) is not index:
+            self._level_marks, self._levels_of = level_marks(index), index
+        return self._level_marks
 
     def _curated(self, index: ProcedureIndex) -> np.ndarray:
         """1.0 for the procedures the province curated (they carry example questions), else 0.0."""
