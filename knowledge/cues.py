@@ -28,6 +28,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "ban sao": ("bản sao", "sao", "trích lục", "sao y", "thêm bản", "bản phụ"),
     "hieu dinh": ("hiệu đính", "đính chính", "sai", "sửa", "nhầm"),
     "chuyen doi": ("chuyển đổi", "chuyển", "đổi sang", "chuyển sang"),
+    "tra lai": ("trả lại", "nộp lại", "trả", "không làm nữa", "thôi", "ngừng"),
+    "mien nhiem": ("miễn nhiệm", "thôi", "nghỉ", "không làm nữa", "rút"),
+    "phuc hoi": ("phục hồi", "khôi phục", "lại", "hoạt động lại"),
 }
 # Folded, this cue collides with common words ("lại" vs "lái" in "bằng lái"): unaccented queries skip it.
 AMBIGUOUS_FOLDED_CUES = frozenset({"lai"})

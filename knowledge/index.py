@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 7  # bump when the on-disk layout or what a build derives from titles changes
+FORMAT_VERSION = 8  # bump when the on-disk layout or what a build derives from titles changes
 POINTER = "current"
 # Passage kinds embedded with the encoder's query prompt instead of its passage prompt.
 QUERY_KINDS = frozenset({TITLE_QUERY})

@@ -123,6 +123,10 @@ INVEST = [
     ("giay chung nhan dau tu bi sai thong tin, xin hieu dinh", "hieu dinh"),
     ("htx muốn chuyển sang công ty thì làm gì", "chuyen doi"),
     ("chuyen doi loai hinh hop tac xa", "chuyen doi"),
+    ("không khai thác đá nữa, muốn trả lại giấy phép", "tra lai"),
+    ("lam quan tai vien muon thoi, nop lai chung chi", "tra lai"),
+    ("giám định viên muốn xin thôi, miễn nhiệm thế nào", "mien nhiem"),
+    ("chứng chỉ bị đình chỉ, muốn phục hồi", "phuc hoi"),
 ])
 def test_correcting_and_converting_are_asked_actions(question: str, action: str) -> None:
     from knowledge.cues import asked_actions
@@ -139,3 +143,13 @@ def test_correction_and_conversion_titles_rank_below_for_a_plain_question() -> N
     assert searcher.search("xin giấy chứng nhận đăng ký đầu tư ra nước ngoài")[0].code == "9.400001"
     assert searcher.search("giấy chứng nhận đăng ký đầu tư ra nước ngoài bị sai, hiệu đính ở đâu")[0].code == "9.400002"
     assert searcher.search("đăng ký hợp tác xã")[0].code == "9.400004"
+
+
+def test_returning_a_permit_is_an_action_of_its_own() -> None:
+    procs = [
+        Procedure(code="9.400011", title="Cấp giấy phép khai thác khoáng sản (cấp Tỉnh)", levels=["Cấp tỉnh"]),
+        Procedure(code="9.400012", title="Trả lại giấy phép khai thác khoáng sản (cấp Tỉnh)", levels=["Cấp tỉnh"]),
+    ]
+    searcher = ProcedureSearcher.from_index(ProcedureIndex.build(procs, FakeEncoder()), FakeEncoder())
+    assert searcher.search("muốn mở mỏ đá thì xin giấy phép khai thác khoáng sản ở đâu")[0].code == "9.400011"
+    assert searcher.search("không khai thác nữa, trả lại giấy phép khai thác khoáng sản")[0].code == "9.400012"
