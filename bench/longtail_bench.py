@@ -293,6 +293,7 @@ def methods() -> dict[str, SearchConfig]:
         "full_no_lexical_abbreviations": replace(full, lexical_abbreviations=False),
         "full_no_applicant": replace(full, applicant_penalty=0.0),
         "full_no_trade_direction": replace(full, trade_penalty=0.0),
+        "full_no_level_cues": replace(full, level_cue_penalty=0.0),
         "full_unaccented_dense_boost": replace(full, unaccented_dense_boost=0.5),
         # The learned re-ranker (knowledge/rerank.py), the other way round from the default.
         RERANKER_ROW: replace(full, use_reranker=not full.use_reranker),
