@@ -36,6 +36,8 @@ def _fires(lexicon: SynonymTable, question: str, expected: str) -> bool:
     ("xin hóa đơn lẻ khi bán xe cũ", "theo từng lần phát sinh"),
     ("còn nợ thuế muốn trả góp", "nộp dần tiền thuế nợ"),
     ("xe nam gara ca thang co phai dong phi duong bo", "xe tạm dừng tham gia giao thông"),
+    ("hoc xong truong phi cong, xin bang lai may bay", "người lái tàu bay"),
+    ("xe tay lái nghịch của khách nước ngoài chạy vào Việt Nam", "tay lái bên phải"),
     # land, housing, construction
     ("sổ đỏ muốn để tên vợ đứng một mình", "đăng ký biến động"),
     ("mua dat giay tay chua sang ten", "chưa thực hiện thủ tục chuyển quyền"),
