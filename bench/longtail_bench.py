@@ -10,8 +10,9 @@ Run: ``flock /work/bench.lock .venv/bin/python bench/longtail_bench.py`` → ben
 (and .md); or the accuracy part alone with ``--skip-latency`` and then only the latency, under the
 lock, with ``--latency-only``.
 The held-out sets (bench/longtail/questions.tsv, and the fresh sets of sessions 7, 8, 12 and 14:
-bench/longtail/fresh.tsv, fresh2.tsv, fresh3.tsv, fresh4.tsv, bench/devset/fresh.tsv, fresh2.tsv) are never used
-for tuning; bench/longtail/dev.tsv, dev3.tsv, dev4.tsv, bench/devset/questions.tsv and bench/devset/dev2.tsv are.
+bench/longtail/fresh.tsv, fresh2.tsv, fresh3.tsv, fresh4.tsv, fresh5.tsv, bench/devset/fresh.tsv, fresh2.tsv) are
+never used for tuning; bench/longtail/dev.tsv, dev3.tsv, dev4.tsv, bench/devset/questions.tsv and
+bench/devset/dev2.tsv are.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
 # Second curated dev set (session 7), citizens' phrasing: a tuning set like the two above.
 CURATED_DEV2 = ROOT / "bench" / "devset" / "dev2.tsv"
 OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
-# Written in sessions 7, 8, 12 and 14 (long-tail fresh3, fresh4) by engineers who never saw the engine's output;
-# never tuned on.
-FRESH = {f"{kind}_{name}": ROOT / "bench" / folder / f"{name}.tsv" for name in ("fresh", "fresh2", "fresh3", "fresh4")
+# Written in sessions 7, 8, 12 and 14 (long-tail fresh3, fresh4, fresh5) by engineers who never saw the engine's
+# output; never tuned on.
+FRESH = {f"{kind}_{name}": ROOT / "bench" / folder / f"{name}.tsv"
+         for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5")
          for kind, folder in (("longtail", "longtail"), ("curated", "devset"))}
 RESULTS = ROOT / "bench" / "results"
 STYLES = ("formal", "colloquial", "unaccented", "typo")

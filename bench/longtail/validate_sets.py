@@ -11,7 +11,8 @@ example, or of the crawl title of a procedure it labels. The session-12 held-out
 the fresh long-tail sets and, like dev3, must not nearly copy a curated title, alias or example or the crawl
 title of a procedure it labels. The session-14 sets, fresh4 (held out) and dev4 (tuning), were written together,
 blind to the engine, from disjoint procedures (fresh4 takes answer groups whose smallest code ends in an even digit,
-dev4 the odd ones) and get the same checks as fresh3 and dev3.
+dev4 the odd ones) and get the same checks as fresh3 and dev3; fresh5 (held out, written later in session 14 from
+the procedures left, mostly handled by a province or commune) gets them too.
 
 Run: ``.venv/bin/python bench/longtail/validate_sets.py`` (exit status 1 and one line per problem).
 """
@@ -39,7 +40,8 @@ CODE = re.compile(r"^\d\.\d{6}$")
 HEADER = "codes\tstyle\tquestion"
 FRESH3 = "bench/longtail/fresh3.tsv"
 FRESH4 = "bench/longtail/fresh4.tsv"
-FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv", FRESH3, FRESH4)
+FRESH5 = "bench/longtail/fresh5.tsv"
+FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv", FRESH3, FRESH4, FRESH5)
 DEV3 = "bench/longtail/dev3.tsv"
 DEV4 = "bench/longtail/dev4.tsv"
 LONGTAIL_TUNING = ("bench/longtail/dev.tsv", DEV3, DEV4)
@@ -180,7 +182,7 @@ def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: lis
     for row in (row for name in STRICT_CURATED for row in sets.get(name, [])):
         if not set(row.codes) & curated:
             problems.append(f"{row.path}:{row.line}: labels no curated procedure")
-    for row in (row for name in (*STRICT_CURATED, DEV3, DEV4, FRESH3, FRESH4) for row in sets.get(name, [])):
+    for row in (row for name in (*STRICT_CURATED, DEV3, DEV4, FRESH3, FRESH4, FRESH5) for row in sets.get(name, [])):
         if copied := [text for text in curated_texts if jaccard(row.question, text) >= COPY_JACCARD]:
             problems.append(f"{row.path}:{row.line}: copies the catalogue text {copied[0]!r}")
     check_near_copies(sets, problems)
@@ -226,7 +228,7 @@ def validate(paths: list[Path] | None = None, crawl: Path = CRAWL) -> tuple[list
     for rows in sets.values():
         check_rows(rows, known, problems)
     check_sets(sets, curated, curated_texts, problems)
-    for name in (DEV3, DEV4, FRESH3, FRESH4):
+    for name in (DEV3, DEV4, FRESH3, FRESH4, FRESH5):
         check_title_copies(sets.get(name, []), known, problems)
     return problems, {name: style_counts(rows) for name, rows in sets.items()}
 

@@ -17,6 +17,7 @@ from validate_sets import (  # noqa: E402
     DEV3,
     DEV4,
     FRESH4,
+    FRESH5,
     FRESH_CURATED,
     FRESH_LONGTAIL,
     Row,
@@ -40,6 +41,7 @@ STYLE_SIZES = {
     DEV3: 40,
     DEV4: 40,
     FRESH4: 40,
+    FRESH5: 40,
 }
 
 
