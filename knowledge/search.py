@@ -60,9 +60,9 @@ __all__ = ["CLOSE_MARGIN", "LEXICON", "NOT_FOUND_THRESHOLD", "Hit", "ProcedureSe
 NOT_FOUND_THRESHOLD = 0.5
 CLOSE_MARGIN = 0.15
 LEXICON = Path(__file__).with_name("lexicon.yml")
-# Query encodings of all searchers; the encoders serialise their own calls, so a few threads suffice.
 # The title qualifiers a named level counts as asking for (a central question asks for "... cấp trung ương").
 LEVEL_WORDS = {"cap bo": "trung uong cap bo ", "cap tinh": "cap tinh ", "cap xa": "cap xa "}
+# Query encodings of all searchers; the encoders serialise their own calls, so a few threads suffice.
 _ENCODING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-encode")
 
 
@@ -231,7 +231,8 @@ class ProcedureSearcher(IndexTables):
         dense_weight = cfg.dense_weight + (0.0 if accented else cfg.unaccented_dense_boost)
         fused: np.ndarray = cfg.lexical_weight * lexical + extra_lexical
         # A question naming a level ("do Bộ cấp", "Công an tỉnh") asks for that level's procedure, in scope or not.
-        level = asked_level(f"{folded} {normalize_query(said)}") if cfg.level_cue_penalty else None
+        cue_text = f"{folded} {normalize_query(said)}"  # the question as typed and with abbreviations written out
+        level = asked_level(cue_text) if cfg.level_cue_penalty else None
         if cfg.use_scope and level != "cap bo":
             fused = fused - cfg.scope_penalty * self._out_of_scope(index)
         if level is not None:
@@ -262,9 +263,9 @@ class ProcedureSearcher(IndexTables):
                 hits = matrix @ is_asked
                 actions = np.where(hits > 0, -cfg.action_bonus, cfg.action_penalty * ((matrix @ unasked) > 0))
                 fused = fused - matrix @ penalty - actions
-        if cfg.applicant_penalty and (who := asker(f"{folded} {normalize_query(said)}")) is not None:
+        if cfg.applicant_penalty and (who := asker(cue_text)) is not None:
             fused = fused - cfg.applicant_penalty * self._applicants(index)[:, 1 if who == "org" else 0]
-        if cfg.trade_penalty and (way := trade_direction(f"{folded} {normalize_query(said)}")) is not None:
+        if cfg.trade_penalty and (way := trade_direction(cue_text)) is not None:
             fused = fused - cfg.trade_penalty * self._trade(index)[:, 1 if way == "export" else 0]
         if cfg.title_excess_weight:
             said = f"{folded} {normalize_query(write_out_abbreviations(query))}" if cfg.use_abbreviations else folded
