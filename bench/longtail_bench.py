@@ -10,8 +10,8 @@ Run: ``flock /work/bench.lock .venv/bin/python bench/longtail_bench.py`` → ben
 (and .md); or the accuracy part alone with ``--skip-latency`` and then only the latency, under the
 lock, with ``--latency-only``.
 The held-out sets (bench/longtail/questions.tsv, and the fresh sets of sessions 7, 8, 12 and 14:
-bench/longtail/fresh.tsv, fresh2.tsv, fresh3.tsv, fresh4.tsv, fresh5.tsv, bench/devset/fresh.tsv, fresh2.tsv) are
-never used for tuning; bench/longtail/dev.tsv, dev3.tsv, dev4.tsv, bench/devset/questions.tsv and
+bench/longtail/fresh.tsv, fresh2.tsv … fresh6.tsv, bench/devset/fresh.tsv, fresh2.tsv) are
+never used for tuning; bench/longtail/dev.tsv, dev3.tsv, dev4.tsv, dev5.tsv, bench/devset/questions.tsv and
 bench/devset/dev2.tsv are.
 """
 
@@ -56,15 +56,17 @@ DEV = ROOT / "bench" / "longtail" / "dev.tsv"
 DEV3 = ROOT / "bench" / "longtail" / "dev3.tsv"
 # Fourth (session 14): written blind beside the held-out fresh4, from the other half of the unused procedures.
 DEV4 = ROOT / "bench" / "longtail" / "dev4.tsv"
+# Fifth (session 15): written blind beside the held-out fresh6, from the other half of the procedures then unused.
+DEV5 = ROOT / "bench" / "longtail" / "dev5.tsv"
 UNSEEN = ROOT / "bench" / "devset" / "unseen.tsv"
 CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
 # Second curated dev set (session 7), citizens' phrasing: a tuning set like the two above.
 CURATED_DEV2 = ROOT / "bench" / "devset" / "dev2.tsv"
 OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
-# Written in sessions 7, 8, 12 and 14 (long-tail fresh3, fresh4, fresh5) by engineers who never saw the engine's
+# Written in sessions 7, 8, 12, 14 (long-tail fresh3, fresh4, fresh5) and 15 (fresh6) by engineers who never saw the engine's
 # output; never tuned on.
 FRESH = {f"{kind}_{name}": ROOT / "bench" / folder / f"{name}.tsv"
-         for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5")
+         for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
          for kind, folder in (("longtail", "longtail"), ("curated", "devset"))}
 RESULTS = ROOT / "bench" / "results"
 STYLES = ("formal", "colloquial", "unaccented", "typo")
@@ -362,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         sets["longtail_dev3"] = load_devset(DEV3)
     if DEV4.exists():
         sets["longtail_dev4"] = load_devset(DEV4)
+    if DEV5.exists():
+        sets["longtail_dev5"] = load_devset(DEV5)
     if CURATED_DEV2.exists():
         sets["curated_dev2"] = load_devset(CURATED_DEV2)
     if not args.dev_only:

@@ -12,7 +12,9 @@ the fresh long-tail sets and, like dev3, must not nearly copy a curated title, a
 title of a procedure it labels. The session-14 sets, fresh4 (held out) and dev4 (tuning), were written together,
 blind to the engine, from disjoint procedures (fresh4 takes answer groups whose smallest code ends in an even digit,
 dev4 the odd ones) and get the same checks as fresh3 and dev3; fresh5 (held out, written later in session 14 from
-the procedures left, mostly handled by a province or commune) gets them too.
+the procedures left, mostly handled by a province or commune) gets them too. The session-15 sets, fresh6 (held out)
+and dev5 (tuning), were written together, blind to the engine, from disjoint answer groups of the procedures no set
+had used (fresh6 the groups whose smallest code ends in an even digit, dev5 the odd ones), and get the same checks.
 
 Run: ``.venv/bin/python bench/longtail/validate_sets.py`` (exit status 1 and one line per problem).
 """
@@ -41,16 +43,18 @@ HEADER = "codes\tstyle\tquestion"
 FRESH3 = "bench/longtail/fresh3.tsv"
 FRESH4 = "bench/longtail/fresh4.tsv"
 FRESH5 = "bench/longtail/fresh5.tsv"
-FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv", FRESH3, FRESH4, FRESH5)
+FRESH6 = "bench/longtail/fresh6.tsv"
+FRESH_LONGTAIL = ("bench/longtail/fresh.tsv", "bench/longtail/fresh2.tsv", FRESH3, FRESH4, FRESH5, FRESH6)
 DEV3 = "bench/longtail/dev3.tsv"
 DEV4 = "bench/longtail/dev4.tsv"
-LONGTAIL_TUNING = ("bench/longtail/dev.tsv", DEV3, DEV4)
+DEV5 = "bench/longtail/dev5.tsv"
+LONGTAIL_TUNING = ("bench/longtail/dev.tsv", DEV3, DEV4, DEV5)
 FRESH_CURATED = ("bench/devset/fresh.tsv", "bench/devset/fresh2.tsv")
-LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", *FRESH_LONGTAIL, DEV3, DEV4)
+LONGTAIL_SETS = ("bench/longtail/questions.tsv", "bench/longtail/dev.tsv", *FRESH_LONGTAIL, DEV3, DEV4, DEV5)
 DEV2 = "bench/devset/dev2.tsv"
 CURATED_SETS = ("bench/devset/questions.tsv", "bench/devset/unseen.tsv", FRESH_CURATED[0], DEV2, FRESH_CURATED[1])
 FRESH_SETS = (*FRESH_LONGTAIL, *FRESH_CURATED)
-STRICT_SETS = (*FRESH_SETS, DEV2, DEV3, DEV4)
+STRICT_SETS = (*FRESH_SETS, DEV2, DEV3, DEV4, DEV5)
 STRICT_CURATED = (*FRESH_CURATED, DEV2)
 HELD_OUT = ("bench/longtail/questions.tsv", "bench/devset/unseen.tsv", *FRESH_LONGTAIL, *FRESH_CURATED)
 FRESH_WORDS = (3, 25)
@@ -182,7 +186,7 @@ def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: lis
     for row in (row for name in STRICT_CURATED for row in sets.get(name, [])):
         if not set(row.codes) & curated:
             problems.append(f"{row.path}:{row.line}: labels no curated procedure")
-    for row in (row for name in (*STRICT_CURATED, DEV3, DEV4, FRESH3, FRESH4, FRESH5) for row in sets.get(name, [])):
+    for row in (row for name in (*STRICT_CURATED, DEV3, DEV4, DEV5, FRESH3, FRESH4, FRESH5, FRESH6) for row in sets.get(name, [])):
         if copied := [text for text in curated_texts if jaccard(row.question, text) >= COPY_JACCARD]:
             problems.append(f"{row.path}:{row.line}: copies the catalogue text {copied[0]!r}")
     check_near_copies(sets, problems)
@@ -228,7 +232,7 @@ def validate(paths: list[Path] | None = None, crawl: Path = CRAWL) -> tuple[list
     for rows in sets.values():
         check_rows(rows, known, problems)
     check_sets(sets, curated, curated_texts, problems)
-    for name in (DEV3, DEV4, FRESH3, FRESH4, FRESH5):
+    for name in (DEV3, DEV4, DEV5, FRESH3, FRESH4, FRESH5, FRESH6):
         check_title_copies(sets.get(name, []), known, problems)
     return problems, {name: style_counts(rows) for name, rows in sets.items()}
 

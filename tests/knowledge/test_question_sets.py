@@ -16,8 +16,10 @@ from validate_sets import (  # noqa: E402
     DEV2,
     DEV3,
     DEV4,
+    DEV5,
     FRESH4,
     FRESH5,
+    FRESH6,
     FRESH_CURATED,
     FRESH_LONGTAIL,
     Row,
@@ -42,6 +44,8 @@ STYLE_SIZES = {
     DEV4: 40,
     FRESH4: 40,
     FRESH5: 40,
+    FRESH6: 40,
+    DEV5: 40,
 }
 
 
@@ -253,3 +257,11 @@ def test_session_14_sets_split_answer_groups_by_the_last_digit_of_their_smallest
         rows = read_set(ROOT / name, [])
         assert len(rows) == 160
         assert all(int(min(row.codes)[-1]) % 2 == parity for row in rows), name
+
+
+def test_session_15_sets_are_disjoint_from_each_other_and_from_every_older_long_tail_set() -> None:
+    assert must_be_disjoint(FRESH6, DEV5) and must_be_disjoint(FRESH6, DEV4)
+    assert not must_be_disjoint(DEV5, DEV4) and must_be_disjoint(DEV5, FRESH5)
+    fresh6 = {c for row in read_set(ROOT / FRESH6, []) for c in row.codes}
+    dev5 = {c for row in read_set(ROOT / DEV5, []) for c in row.codes}
+    assert len(fresh6) >= 150 and len(dev5) >= 150 and not fresh6 & dev5
