@@ -63,8 +63,8 @@ CURATED_DEV = ROOT / "bench" / "devset" / "questions.tsv"
 # Second curated dev set (session 7), citizens' phrasing: a tuning set like the two above.
 CURATED_DEV2 = ROOT / "bench" / "devset" / "dev2.tsv"
 OUT_OF_SCOPE = ROOT / "bench" / "devset" / "out_of_scope.tsv"
-# Written in sessions 7, 8, 12, 14 (long-tail fresh3, fresh4, fresh5) and 15 (fresh6) by engineers who never saw the engine's
-# output; never tuned on.
+# Written in sessions 7, 8, 12, 14 (long-tail fresh3, fresh4, fresh5) and 15 (fresh6) by engineers who never saw
+# the engine's output; never tuned on.
 FRESH = {f"{kind}_{name}": ROOT / "bench" / folder / f"{name}.tsv"
          for name in ("fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
          for kind, folder in (("longtail", "longtail"), ("curated", "devset"))}

@@ -186,7 +186,8 @@ def check_sets(sets: dict[str, list[Row]], curated: set[str], curated_texts: lis
     for row in (row for name in STRICT_CURATED for row in sets.get(name, [])):
         if not set(row.codes) & curated:
             problems.append(f"{row.path}:{row.line}: labels no curated procedure")
-    for row in (row for name in (*STRICT_CURATED, DEV3, DEV4, DEV5, FRESH3, FRESH4, FRESH5, FRESH6) for row in sets.get(name, [])):
+    worded = (*STRICT_CURATED, DEV3, DEV4, DEV5, FRESH3, FRESH4, FRESH5, FRESH6)
+    for row in (row for name in worded for row in sets.get(name, [])):
         if copied := [text for text in curated_texts if jaccard(row.question, text) >= COPY_JACCARD]:
             problems.append(f"{row.path}:{row.line}: copies the catalogue text {copied[0]!r}")
     check_near_copies(sets, problems)
