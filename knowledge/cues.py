@@ -108,10 +108,12 @@ _MINISTRIES = (r"cong an|tai chinh|y te|giao duc|xay dung|cong thuong|nong nghie
                r"|khoa hoc|van hoa|giao thong|tai nguyen|lao dong|ke hoach|thong tin|dan toc|ngoai vu|du lich")
 _CENTRAL = re.compile(
     rf" (?:trung uong|cap bo|tong cuc|c06|bo (?:{_MINISTRIES}|cap|quan ly|chu quan|phe duyet|cong nhan|cho phep)"
-    r"|(?:do|cua|o|tai|len|thuoc|trinh) bo|cuc (?!ky |ki |nhoc |kho |bo |thue |gach |da |dat |than |pin |tay ))")
+    r"|(?:do|cua|o|tai|len|thuoc|trinh) bo|cuc (?!ky |ki |nhoc |kho |bo |thue |gach |da |dat |than |pin |tay )"
+    r"|(?:tren|o|qua|giua|thuoc) (?:2|02|hai) tinh)")
 _PROVINCE = re.compile(
     rf" (?:(?:cap|ubnd|uy ban|cong an|o|tai|len|do|cua|thuoc|chu tich) tinh(?! khac| ngoai)"
-    rf"|so (?:{_MINISTRIES}|nn|gtvt|tnmt|ldtbxh|khdt|kh dt|nong nghiep))")
+    rf"|so (?:{_MINISTRIES}|nn|gtvt|tnmt|ldtbxh|khdt|kh dt|nong nghiep)"
+    r"|(?:tren|o|qua|giua|thuoc) (?:2|02|hai|nhieu|ba|3) xa|lien xa)")
 _COMMUNE = re.compile(r" (?:cap|ubnd|uy ban|cong an|chu tich|len|thuoc) (?:xa|phuong|thi tran)(?! hoi)")
 LEVEL_CUES = (("cap bo", _CENTRAL), ("cap tinh", _PROVINCE), ("cap xa", _COMMUNE))
 

@@ -27,6 +27,11 @@ PROCS = [
     ("so tu phap o dau", "cap tinh"),
     ("có phải báo ủy ban xã không", "cap xa"),
     ("ubnd phuong lam giay xac nhan", "cap xa"),
+    # a matter spanning several communes goes to the province, several provinces to the ministry
+    ("hồ chứa nằm trên 2 xã, duyệt phương án ứng phó ở đâu", "cap tinh"),
+    ("duong lien xa bi sat lo", "cap tinh"),
+    ("thủy điện ở hai tỉnh xin giảm tiền dịch vụ môi trường rừng", "cap bo"),
+    ("nhà tôi có 2 xe máy", None),
     ("bộ hồ sơ gồm những gì", None),  # a set of papers, not a ministry
     ("cuc ky gap, lam sao", None),  # "cực kỳ"
     ("tính tiền thuê đất thế nào", None),

@@ -411,6 +411,37 @@ def test_accented_only_synonyms() -> None:
 
 
 
+# Generic words once expanded to one procedure's title and pulled every question using them there (session 15):
+# "sai tên" of a company's certificate to civil status, "mã định danh" of a farm to the VNeID account.
+@pytest.mark.parametrize(("question", "wrong"), [
+    ("giấy chứng nhận đầu tư ra nước ngoài ghi sai tên cty, sửa thế nào", "hộ tịch"),
+    ("doanh nghiệp khác đặt tên trùng nhãn hiệu, buộc họ đổi tên", "hộ tịch"),
+    ("trang trại có mã định danh rồi, xin mã số sản phẩm trứng", "tài khoản định danh"),
+    ("tạm trú sắp hết hạn muốn ở thêm", "đăng ký tạm trú"),
+    ("mẹ mất ở bệnh viện, làm trích lục khai tử ở đâu", "bản sao"),
+    ("nhà nghèo bị kiện muốn có luật sư miễn phí", "hộ nghèo"),
+    ("chủ tịch ubnd tỉnh phê duyệt", "cấp xã"),
+    ("bán hàng miễn thuế cho thuyền viên tàu biển", "thủy nội địa"),
+])
+def test_generic_words_do_not_name_one_procedure(lexicon: SynonymTable, question: str, wrong: str) -> None:
+    fired = lexicon.expansions(question) + SynonymTable.default().expansions(question)
+    assert not any(wrong in e for e in fired), fired
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("cải chính hộ tịch cho con", "hộ tịch"),
+    ("đổi tên cho con trong khai sinh", "hộ tịch"),
+    ("tài khoản định danh bị khóa", "tài khoản định danh"),
+    ("xin bản sao khai sinh", "bản sao trích lục"),
+    ("nhà thuộc hộ cận nghèo", "hộ nghèo"),
+    ("ủy ban xã xác nhận", "cấp xã"),
+    ("chiếc thuyền đánh cá của nhà tôi", "thủy nội địa"),
+])
+def test_narrowed_entries_still_fire_on_their_own_words(lexicon: SynonymTable, question: str, expected: str) -> None:
+    fired = lexicon.expansions(question) + SynonymTable.default().expansions(question)
+    assert any(expected in e for e in fired), fired
+
+
 @pytest.mark.parametrize("table", ["lexicon", "synonyms"])
 def test_first_syllable_prefilter_finds_every_entry(lexicon: SynonymTable, table: str) -> None:
     """Testing only the entries whose first syllable the question has finds what testing all of them finds."""
