@@ -422,6 +422,9 @@ def test_accented_only_synonyms() -> None:
     ("nhà nghèo bị kiện muốn có luật sư miễn phí", "hộ nghèo"),
     ("chủ tịch ubnd tỉnh phê duyệt", "cấp xã"),
     ("bán hàng miễn thuế cho thuyền viên tàu biển", "thủy nội địa"),
+    ("xe tải công ty cần vào sân bay giao hàng", "kinh doanh vận tải"),
+    ("ví điện tử xin giấy phép trung gian thanh toán", "số hiệu ví điện tử"),
+    ("quyết toán thuế thu nhập doanh nghiệp", "TNCN"),
 ])
 def test_generic_words_do_not_name_one_procedure(lexicon: SynonymTable, question: str, wrong: str) -> None:
     fired = lexicon.expansions(question) + SynonymTable.default().expansions(question)
@@ -436,6 +439,9 @@ def test_generic_words_do_not_name_one_procedure(lexicon: SynonymTable, question
     ("nhà thuộc hộ cận nghèo", "hộ nghèo"),
     ("ủy ban xã xác nhận", "cấp xã"),
     ("chiếc thuyền đánh cá của nhà tôi", "thủy nội địa"),
+    ("nhà xe chạy xe khách tuyến cố định", "kinh doanh vận tải"),
+    ("đổi số ví momo nhận tiền bán hàng báo thuế", "số hiệu ví điện tử"),
+    ("quyết toán thuế thu nhập cá nhân", "TNCN"),
 ])
 def test_narrowed_entries_still_fire_on_their_own_words(lexicon: SynonymTable, question: str, expected: str) -> None:
     fired = lexicon.expansions(question) + SynonymTable.default().expansions(question)
