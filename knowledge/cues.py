@@ -9,27 +9,29 @@ import numpy as np
 from common.text import fold_diacritics, nfc
 
 # Actions a title may name (folded), with the words (accented) by which a question asks for them;
-# a doc whose title names an action the query does not ask for is pushed down like a qualifier.
+# a doc whose title names an action the query does not ask for is pushed down like a qualifier. Bare words that
+# mostly mean something else are left out: "sao" (làm sao, thì sao), "thêm" (bán thêm), "nghỉ" (nghỉ ốm, nghỉ hưu),
+# "trả" (trả tiền), "rút" (rút bảo hiểm xã hội).
 ACTIONS: dict[str, tuple[str, ...]] = {
     "cap lai": ("lại", "làm lại", "cấp lại", "xin lại", "mất", "hỏng", "rách", "cháy", "hư", "rớt", "thất lạc"),
     "trinh bao mat": ("mất", "rơi", "đánh rơi", "rớt", "trình báo", "báo mất", "thất lạc"),
-    "thu hoi": ("thu hồi", "nộp lại", "hủy", "huỷ", "không dùng nữa"),
+    "thu hoi": ("thu hồi", "nộp lại", "hủy", "huỷ", "không dùng nữa", "rút giấy phép", "bị rút phép", "rút phép"),
     "khoi phuc": ("khôi phục", "phục hồi", "dùng lại", "tìm lại", "tìm thấy"),
-    "gia han": ("gia hạn", "hết hạn", "quá hạn", "thêm", "kéo dài", "ở lại"),
+    "gia han": ("gia hạn", "hết hạn", "quá hạn", "ở thêm", "thêm thời hạn", "thêm thời gian", "kéo dài", "ở lại"),
     "xoa dang ky": ("xóa", "xoá", "cắt", "hủy", "huỷ", "bỏ tên"),
     "cap doi": ("đổi", "hết hạn", "quá hạn", "hư hỏng", "rách", "cũ"),
     "doi": ("đổi", "hết hạn", "quá hạn", "hư hỏng", "rách", "cũ"),
     "cham dut": ("chấm dứt", "đóng cửa", "ngừng", "giải thể", "thôi"),
-    "tam ngung": ("tạm ngừng", "tạm nghỉ", "nghỉ"),
+    "tam ngung": ("tạm ngừng", "tạm nghỉ", "nghỉ kinh doanh", "nghỉ bán", "nghỉ một thời gian", "nghỉ vài tháng"),
     "thay doi": ("thay đổi", "đổi", "sửa", "chuyển", "điều chỉnh", "sai"),
     "dieu chinh": ("điều chỉnh", "sửa", "sai", "thay đổi", "đổi"),
     "mo khoa": ("mở khóa", "mở khoá", "mở lại", "bị khóa", "bị khoá"),
     "khoa": ("khóa", "khoá"),
-    "ban sao": ("bản sao", "sao", "trích lục", "sao y", "thêm bản", "bản phụ"),
+    "ban sao": ("bản sao", "sao lục", "trích lục", "sao y", "thêm bản", "bản phụ"),
     "hieu dinh": ("hiệu đính", "đính chính", "sai", "sửa", "nhầm"),
     "chuyen doi": ("chuyển đổi", "chuyển", "đổi sang", "chuyển sang"),
-    "tra lai": ("trả lại", "nộp lại", "trả", "không làm nữa", "thôi", "ngừng"),
-    "mien nhiem": ("miễn nhiệm", "thôi", "nghỉ", "không làm nữa", "rút"),
+    "tra lai": ("trả lại", "nộp lại", "trả giấy phép", "không làm nữa", "thôi", "ngừng"),
+    "mien nhiem": ("miễn nhiệm", "thôi", "không làm nữa"),
     "phuc hoi": ("phục hồi", "khôi phục", "lại", "hoạt động lại"),
 }
 # Folded, this cue collides with common words ("lại" vs "lái" in "bằng lái"): unaccented queries skip it.

@@ -127,6 +127,8 @@ INVEST = [
     ("lam quan tai vien muon thoi, nop lai chung chi", "tra lai"),
     ("giám định viên muốn xin thôi, miễn nhiệm thế nào", "mien nhiem"),
     ("chứng chỉ bị đình chỉ, muốn phục hồi", "phuc hoi"),
+    ("trung tâm sát hạch bên em bị rút giấy phép, xử lý sao", "thu hoi"),
+    ("co so bi rut phep hoat dong thi sao", "thu hoi"),
 ])
 def test_correcting_and_converting_are_asked_actions(question: str, action: str) -> None:
     from knowledge.cues import asked_actions
@@ -153,3 +155,30 @@ def test_returning_a_permit_is_an_action_of_its_own() -> None:
     searcher = ProcedureSearcher.from_index(ProcedureIndex.build(procs, FakeEncoder()), FakeEncoder())
     assert searcher.search("muốn mở mỏ đá thì xin giấy phép khai thác khoáng sản ở đâu")[0].code == "9.400011"
     assert searcher.search("không khai thác nữa, trả lại giấy phép khai thác khoáng sản")[0].code == "9.400012"
+
+
+@pytest.mark.parametrize(("question", "action"), [
+    ("làm sao để đăng ký kết hôn", "ban sao"),
+    ("dang ky ket hon thi sao", "ban sao"),
+    ("quán muốn bán thêm cà phê có phải sửa giấy phép không", "gia han"),
+    ("nghỉ ốm 5 ngày thì hưởng chế độ thế nào", "tam ngung"),
+    ("nghỉ hưu rồi lĩnh lương hưu ở đâu", "mien nhiem"),
+    ("trả tiền lệ phí bằng chuyển khoản được không", "tra lai"),
+    ("rút bhxh một lần cần giấy gì", "mien nhiem"),
+])
+def test_everyday_words_do_not_ask_for_an_action(question: str, action: str) -> None:
+    from knowledge.cues import asked_actions
+
+    assert action not in asked_actions(question)
+
+
+@pytest.mark.parametrize(("question", "action"), [
+    ("xin bản sao giấy khai sinh", "ban sao"),
+    ("tạm trú sắp hết, muốn ở thêm", "gia han"),
+    ("hộ kinh doanh muốn nghỉ kinh doanh vài tháng", "tam ngung"),
+    ("không khai thác nữa, trả giấy phép", "tra lai"),
+])
+def test_narrowed_action_words_still_ask(question: str, action: str) -> None:
+    from knowledge.cues import asked_actions
+
+    assert action in asked_actions(question)
