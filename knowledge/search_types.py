@@ -105,8 +105,9 @@ class SearchConfig:
     # Pushes down procedures whose record lacks the level a question names ("do Bộ cấp", "Cục Quản lý xuất nhập
     # cảnh", "Công an tỉnh", "UBND xã"); a central one also lifts the scope penalty and asks for "... trung ương"
     # titles. Dev4: 0.681 -> 0.713 (0.1), 0.731 (0.2), 0.738 (0.3); 0.5 loses a long-tail dev and a dev3 question;
-    # the other tuning sets never moved.
-    level_cue_penalty: float = 0.2
+    # the other tuning sets never moved. Session 15, with dev5 and the narrowed lexicon: 0.3 (and 0.4) +1 on dev4 and
+    # dev5 top-3 +1 over 0.2, no tuning set lower.
+    level_cue_penalty: float = 0.3
 
 
 @dataclass
