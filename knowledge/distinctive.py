@@ -59,6 +59,13 @@ class TitleWords:
         row = self.titles.indices[self.titles.indptr[i]:self.titles.indptr[i + 1]]
         return float(weights[np.isin(columns, row)].sum()) / total
 
+    def overlap(self, i: int, j: int) -> float:
+        """IDF-weighted Jaccard of the content words of titles ``i`` and ``j``: near 1 for near-duplicate siblings."""
+        a = self.content.indices[self.content.indptr[i]:self.content.indptr[i + 1]]
+        b = self.content.indices[self.content.indptr[j]:self.content.indptr[j + 1]]
+        union = float(self.idf[np.union1d(a, b)].sum())
+        return float(self.idf[np.intersect1d(a, b)].sum()) / union if union > 0 else 0.0
+
     def excess(self, words: list[str]) -> np.ndarray:
         """Per procedure, the share of its title's content words that are not among ``words`` (folded syllables)."""
         used = np.zeros(len(self.vocab), np.float32)

@@ -313,11 +313,14 @@ class ProcedureSearcher(IndexTables):
         dense = scored.dense if self.config.use_dense else scored.lexical
         hits: list[Hit] = []
         ceiling = 1.0
+        titles = [self.title_cover(scored, int(i)) for i in top[:max(top_k, 2)]] if self.config.calibrated else []
+        curated = self._curated(self.index)
         for j, i in enumerate(top[:top_k]):
             if self.config.calibrated:
-                cover, title = self.coverage(scored, int(i)), self.title_cover(scored, int(i))
-                conf = round(decision.probability(decision.features(dense, scored.lexical, fused, top, j, cover,
-                                                                    title)), 4)
+                rival = 1 if j == 0 and len(top) > 1 else 0
+                conf = round(decision.probability(decision.features(
+                    dense, scored.lexical, fused, top, j, self.coverage(scored, int(i)), titles[j], titles[rival],
+                    self.sibling_overlap(int(i), int(top[rival])) if rival != j else 0.0, float(curated[i]))), 4)
             else:
                 conf = self.confidence(float(dense[i]), float(fused[i]) - (second if j == 0 else best))
             ceiling = min(ceiling, conf)  # scores never increase down the ranking

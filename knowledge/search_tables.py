@@ -121,6 +121,10 @@ class IndexTables:
         found = np.intersect1d(rows.indices[rows.indptr[i]:rows.indptr[i + 1]], scored.query_columns)
         return len(found) / scored.query_words
 
+    def sibling_overlap(self, i: int, j: int) -> float:
+        """How alike the titles of documents ``i`` and ``j`` are (IDF-weighted Jaccard of their content words)."""
+        return self._title_words(self.index).overlap(i, j)
+
     def title_cover(self, scored: Scored, i: int) -> float:
         """IDF-weighted share of the question's words in the title of document ``i`` (its distinctive words)."""
         return self._title_words(self.index).cover(scored.query_columns, i)

@@ -99,20 +99,39 @@ def test_decide_answers_asks_or_gives_up() -> None:
 
 
 def test_confidence_grows_with_evidence() -> None:
-    weak = decision.probability([0.2, 0.0, 0.0, 0.5, 0.3])
-    strong = decision.probability([0.9, 0.4, 1.0, 1.0, 1.0])
+    weak = decision.probability([0.2, 0.0, 0.0, 0.5, 0.3, 0.0, 0.0, 0.0, 0.0])
+    strong = decision.probability([0.9, 0.4, 1.0, 1.0, 1.0, 0.2, 0.08, 0.5, 0.0])
     assert 0.0 < weak < decision.ANSWER_THRESHOLD <= strong < 1.0
     x = [[0.1, 0.0, 0.0, 0.2, 0.1], [0.9, 0.5, 1.0, 1.0, 1.0]] * 20
     weights = decision.fit_logistic(np.asarray(x), np.asarray([0.0, 1.0] * 20))
     assert decision.probability(x[1], weights) > 0.9 > 0.1 > decision.probability(x[0], weights)
 
 
-def test_confidence_drops_when_the_title_lacks_the_distinctive_words() -> None:
-    # A strong dense match and lead, but the words that single out the procedure are not in its title.
-    assert decision.FEATURES[-1] == "title_cover"
-    covered = decision.probability([0.7, 0.3, 1.0, 0.8, 0.9])
-    uncovered = decision.probability([0.7, 0.3, 1.0, 0.8, 0.2])
-    assert uncovered < decision.ANSWER_THRESHOLD <= covered
+def test_confidence_drops_when_the_runner_up_title_holds_the_distinctive_words() -> None:
+    # Same dense match, lead and coverage; the question's rare words are in the runner-up's title, not the top hit's.
+    assert decision.FEATURES[4:8] == ("title_cover", "sibling", "sibling_lead", "title_edge")
+    ahead = decision.probability([0.85, 0.1, 1.0, 1.0, 0.9, 0.6, 0.06, 0.4, 0.0])
+    behind = decision.probability([0.85, 0.1, 1.0, 1.0, 0.9, 0.6, 0.06, -0.2, 0.0])
+    assert behind < decision.ANSWER_THRESHOLD <= ahead
+
+
+def test_search_confidence_reads_the_runner_up() -> None:
+    procs = [_proc(f"9.00020{k}", title, ["Cấp tỉnh"]) for k, title in enumerate([
+        "Sát hạch cấp giấy phép lái tàu", "Xét cấp giấy phép lái tàu", "Cấp giấy phép xây dựng nhà ở",
+        "Đăng ký khai sinh"])]
+    index = ProcedureIndex.build(procs, FakeEncoder())
+    searcher = ProcedureSearcher.from_index(index, FakeEncoder())
+    question = "thi đạt rồi xin cấp giấy phép lái tàu"
+    hits = searcher.search(question, top_k=3)
+    scored = searcher.score_all(question)
+    order = np.argsort(-scored.fused, kind="stable")
+    top, rival = int(order[0]), int(order[1])
+    assert {hits[0].code, hits[1].code} == {"9.000200", "9.000201"}
+    assert 0.3 < searcher.sibling_overlap(top, rival) < 1.0 and searcher.sibling_overlap(top, 3) == 0.0
+    values = decision.features(scored.dense, scored.lexical, scored.fused, order, 0, searcher.coverage(scored, top),
+                               searcher.title_cover(scored, top), searcher.title_cover(scored, rival),
+                               searcher.sibling_overlap(top, rival), 0.0)
+    assert hits[0].score == round(decision.probability(values), 4)
 
 
 def test_title_cover_weighs_rare_question_words_more() -> None:

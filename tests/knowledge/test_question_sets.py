@@ -20,6 +20,8 @@ from validate_sets import (  # noqa: E402
     FRESH4,
     FRESH5,
     FRESH6,
+    FRESH7,
+    FRESH7_CURATED,
     FRESH_CURATED,
     FRESH_LONGTAIL,
     Row,
@@ -46,6 +48,8 @@ STYLE_SIZES = {
     FRESH5: 40,
     FRESH6: 40,
     DEV5: 40,
+    FRESH7: 30,
+    FRESH7_CURATED: 10,
 }
 
 
@@ -265,3 +269,14 @@ def test_session_15_sets_are_disjoint_from_each_other_and_from_every_older_long_
     fresh6 = {c for row in read_set(ROOT / FRESH6, []) for c in row.codes}
     dev5 = {c for row in read_set(ROOT / DEV5, []) for c in row.codes}
     assert len(fresh6) >= 150 and len(dev5) >= 150 and not fresh6 & dev5
+
+
+def test_session_16_set_avoids_every_tuning_set_and_may_reask_older_held_out_procedures() -> None:
+    assert must_be_disjoint(FRESH7, DEV5) and must_be_disjoint(FRESH7, "bench/longtail/dev.tsv")
+    assert not must_be_disjoint(FRESH7, FRESH6) and not must_be_disjoint(FRESH7, "bench/longtail/questions.tsv")
+    fresh7 = {c for row in read_set(ROOT / FRESH7, []) for c in row.codes}
+    tuning = {c for name in (DEV3, DEV4, DEV5, "bench/longtail/dev.tsv") for row in read_set(ROOT / name, [])
+              for c in row.codes}
+    assert len(fresh7) >= 110 and not fresh7 & tuning
+    curated, _ = load_curated()
+    assert all(set(row.codes) & curated for row in read_set(ROOT / FRESH7_CURATED, []))
