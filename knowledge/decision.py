@@ -3,10 +3,10 @@
 The top hit's score is a calibrated probability that it is the procedure asked about: a logistic
 model over signals of the ranking (:func:`features`), fitted by ``bench/longtail_bench.py --fit``
 (coefficients in :data:`COEFFICIENTS`). :func:`decide` answers only above ``ANSWER_THRESHOLD`` (0.92). The fit
-chooses it on out-of-fold probabilities (10 folds: in-sample ones flatter the fit): the lowest threshold of its
-grid from which on the one-sided 95 % lower bound of precision stays ≥ 0.95 and the long-tail rows of the
-held-out sets alone stay ≥ 95 % right (one fold per set; it gives 0.90, at exactly 0.950, and 0.92 is kept for a
-margin: 0.954). Since session 16 the fit also reads the runner-up: whether its title holds more of the question's
+chooses it on out-of-fold probabilities, one fold per question set (in-sample ones flatter the fit): the lowest
+threshold of its grid from which on the one-sided 95 % lower bound of precision stays ≥ 0.95 and the long-tail
+rows of the held-out sets alone stay ≥ 95 % right (it gives 0.90, at exactly 0.950; 0.92 is kept for a margin:
+0.954). Since session 16 the fit also reads the runner-up: whether its title holds more of the question's
 distinctive words than the top hit's (the commonest confident error) and how alike the two titles are.
 Between ``CLARIFY_FLOOR`` and that it asks a short clarifying question with 2–4 candidates; below
 it the bot says it found nothing.
