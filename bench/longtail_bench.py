@@ -214,14 +214,14 @@ CALIBRATION_EXCLUDED = ("longtail_fresh7", "curated_fresh7")
 OUT_OF_SCOPE_WEIGHT = 3.0
 
 
-TUNING_SETS = ("longtail_dev", "longtail_dev3", "longtail_dev4", "longtail_dev5", "curated_dev", "curated_dev2")
+TUNING_SETS = {"longtail_dev": DEV, "longtail_dev3": DEV3, "longtail_dev4": DEV4, "longtail_dev5": DEV5,
+               "curated_dev": CURATED_DEV, "curated_dev2": CURATED_DEV2}
 
 
 def calibration_sets() -> dict[str, Devset]:
     """Tuning and pre-session-16 held-out sets, by name (long-tail names start with ``longtail``)."""
-    named = {"longtail_dev": DEV, "longtail_dev3": DEV3, "longtail_dev4": DEV4, "longtail_dev5": DEV5,
-             "curated_dev": CURATED_DEV, "curated_dev2": CURATED_DEV2, "longtail_heldout": HELD_OUT,
-             "curated_unseen": UNSEEN, **{k: v for k, v in FRESH.items() if k not in CALIBRATION_EXCLUDED}}
+    named = {**TUNING_SETS, "longtail_heldout": HELD_OUT, "curated_unseen": UNSEEN,
+             **{k: v for k, v in FRESH.items() if k not in CALIBRATION_EXCLUDED}}
     return {name: load_devset(path) for name, path in named.items() if path.exists()}
 
 
